@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * configfs: the device's attrib/ attributes, its action/ attributes and
+ * the options written to its control file.  Names, units and meanings are
+ * those of the Linux 6.12 driver, so targetcli, rtslib and tcmu-runner
+ * work unchanged.  A bad value is refused with -EINVAL and a log line
+ * that names the attribute; nothing changes then.
+ */
+#include <linux/configfs.h>
+#include <linux/log2.h>
+#include <linux/parser.h>
+#include <linux/slab.h>
+#include <target/target_core_backend.h>
+#include "tcmu.h"
+
+static struct tcmu_dev *tcmu_attr_dev(struct config_item *item)
+{
+	struct se_dev_attrib *da = container_of(to_config_group(item),
+						struct se_dev_attrib, da_group);
+
+	return TCMU_DEV(da->da_dev);
+}
+
+static struct tcmu_dev *tcmu_action_dev(struct config_item *item)
+{
+	return TCMU_DEV(container_of(to_config_group(item), struct se_device,
+				     dev_action_group));
+}
+
+#define tcmu_bad(udev, attr, val)					\
+	pr_err("%s: %s: invalid value '%s'\n", (udev)->name, attr,	\
+	       strim((char *)(val)))
+
+static ssize_t tcmu_cmd_time_out_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%lu\n",
+			  tcmu_attr_dev(item)->cmd_time_out / MSEC_PER_SEC);
+}
+
+static ssize_t tcmu_cmd_time_out_store(struct config_item *item,
+				       const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	u32 val;
+
+	if (udev->se_dev.export_count) {
+		pr_err("%s: cmd_time_out: cannot change while exported\n",
+		       udev->name);
+		return -EINVAL;
+	}
+	if (kstrtou32(page, 0, &val) || val > UINT_MAX / MSEC_PER_SEC) {
+		tcmu_bad(udev, "cmd_time_out", page);
+		return -EINVAL;
+	}
+	udev->cmd_time_out = val * MSEC_PER_SEC;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, cmd_time_out);
+
+static ssize_t tcmu_qfull_time_out_show(struct config_item *item, char *page)
+{
+	int tmo = tcmu_attr_dev(item)->qfull_time_out;
+
+	return sysfs_emit(page, "%d\n", tmo <= 0 ? tmo :
+			  tmo / (int)MSEC_PER_SEC);
+}
+
+static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
+					 const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	s32 val;
+
+	if (kstrtos32(page, 0, &val) || val < -1 ||
+	    val > INT_MAX / (int)MSEC_PER_SEC) {
+		tcmu_bad(udev, "qfull_time_out", page);
+		return -EINVAL;
+	}
+	udev->qfull_time_out = val > 0 ? val * MSEC_PER_SEC : val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, qfull_time_out);
+
+static ssize_t tcmu_max_data_area_mb_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n", tcmu_attr_dev(item)->data_area_mb);
+}
+CONFIGFS_ATTR_RO(tcmu_, max_data_area_mb);
+
+static ssize_t tcmu_data_pages_per_blk_show(struct config_item *item,
+					    char *page)
+{
+	return sysfs_emit(page, "%u\n",
+			  tcmu_attr_dev(item)->data_pages_per_blk);
+}
+CONFIGFS_ATTR_RO(tcmu_, data_pages_per_blk);
+
+static ssize_t tcmu_cmd_ring_size_mb_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n",
+			  (tcmu_attr_dev(item)->cmdr_size + TCMU_CMDR_OFF) >> 20);
+}
+CONFIGFS_ATTR_RO(tcmu_, cmd_ring_size_mb);
+
+static ssize_t tcmu_dev_config_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%s\n", tcmu_attr_dev(item)->dev_config);
+}
+
+static ssize_t tcmu_dev_config_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	size_t len = strcspn(page, "\n");
+	char *config;
+	int ret;
+
+	if (!len || len >= TCMU_CONFIG_LEN) {
+		pr_err("%s: dev_config: length %zu is not 1..%d\n", udev->name,
+		       len, TCMU_CONFIG_LEN - 1);
+		return -EINVAL;
+	}
+	config = kstrndup(page, len, GFP_KERNEL);
+	if (!config)
+		return -ENOMEM;
+	if (target_dev_configured(&udev->se_dev)) {
+		ret = tcmu_nl_dev_config(udev, config);
+		if (ret) {
+			pr_err("%s: dev_config: handler refused: %d\n",
+			       udev->name, ret);
+			goto out;
+		}
+	}
+	strscpy(udev->dev_config, config, TCMU_CONFIG_LEN);
+	ret = target_dev_configured(&udev->se_dev) ?
+	      tcmu_uio_set_name(udev) : 0;
+out:
+	kfree(config);
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR(tcmu_, dev_config);
+
+static ssize_t tcmu_dev_size_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%llu\n", tcmu_attr_dev(item)->dev_size);
+}
+
+static ssize_t tcmu_dev_size_store(struct config_item *item, const char *page,
+				   size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	u64 val;
+	int ret;
+
+	if (kstrtou64(page, 0, &val)) {
+		tcmu_bad(udev, "dev_size", page);
+		return -EINVAL;
+	}
+	if (target_dev_configured(&udev->se_dev)) {
+		ret = tcmu_nl_dev_size(udev, val);
+		if (ret) {
+			pr_err("%s: dev_size: handler refused: %d\n",
+			       udev->name, ret);
+			return ret;
+		}
+	}
+	udev->dev_size = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, dev_size);
+
+static ssize_t tcmu_nl_reply_supported_show(struct config_item *item,
+					    char *page)
+{
+	return sysfs_emit(page, "%d\n",
+			  tcmu_attr_dev(item)->nl_reply_supported);
+}
+
+static ssize_t tcmu_nl_reply_supported_store(struct config_item *item,
+					     const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	s8 val;
+
+	if (kstrtos8(page, 0, &val)) {
+		tcmu_bad(udev, "nl_reply_supported", page);
+		return -EINVAL;
+	}
+	udev->nl_reply_supported = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, nl_reply_supported);
+
+static ssize_t tcmu_emulate_write_cache_show(struct config_item *item,
+					     char *page)
+{
+	return sysfs_emit(page, "%i\n",
+			  tcmu_attr_dev(item)->se_dev.dev_attrib.emulate_write_cache);
+}
+
+static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
+					      const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	u8 val;
+	int ret;
+
+	if (kstrtou8(page, 0, &val) || val > 1) {
+		tcmu_bad(udev, "emulate_write_cache", page);
+		return -EINVAL;
+	}
+	if (target_dev_configured(&udev->se_dev)) {
+		ret = tcmu_nl_write_cache(udev, val);
+		if (ret) {
+			pr_err("%s: emulate_write_cache: handler refused: %d\n",
+			       udev->name, ret);
+			return ret;
+		}
+	}
+	udev->se_dev.dev_attrib.emulate_write_cache = val;
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, emulate_write_cache);
+
+static ssize_t tcmu_tmr_notification_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%i\n", test_bit(TCMU_DEV_TMR_NOTIFY,
+						 &tcmu_attr_dev(item)->flags));
+}
+
+static ssize_t tcmu_tmr_notification_store(struct config_item *item,
+					   const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_attr_dev(item);
+	u8 val;
+
+	if (kstrtou8(page, 0, &val) || val > 1) {
+		tcmu_bad(udev, "tmr_notification", page);
+		return -EINVAL;
+	}
+	assign_bit(TCMU_DEV_TMR_NOTIFY, &udev->flags, val);
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, tmr_notification);
+
+static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%s\n", test_bit(TCMU_DEV_BLOCKED,
+			  &tcmu_action_dev(item)->flags) ? "blocked" : "unblocked");
+}
+
+static ssize_t tcmu_block_dev_store(struct config_item *item,
+				    const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_action_dev(item);
+	u8 val;
+
+	if (!target_dev_configured(&udev->se_dev)) {
+		pr_err("%s: block_dev: device is not enabled\n", udev->name);
+		return -EINVAL;
+	}
+	if (kstrtou8(page, 0, &val) || val > 1) {
+		tcmu_bad(udev, "block_dev", page);
+		return -EINVAL;
+	}
+	if (val)
+		tcmu_block_dev(udev);
+	else
+		tcmu_unblock_dev(udev);
+	return count;
+}
+CONFIGFS_ATTR(tcmu_, block_dev);
+
+static ssize_t tcmu_reset_ring_store(struct config_item *item,
+				     const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_action_dev(item);
+	u8 val;
+
+	if (!target_dev_configured(&udev->se_dev)) {
+		pr_err("%s: reset_ring: device is not enabled\n", udev->name);
+		return -EINVAL;
+	}
+	if (kstrtou8(page, 0, &val) || (val != 1 && val != 2)) {
+		tcmu_bad(udev, "reset_ring", page);
+		return -EINVAL;
+	}
+	tcmu_reset_ring(udev, val);
+	return count;
+}
+CONFIGFS_ATTR_WO(tcmu_, reset_ring);
+
+static ssize_t tcmu_free_kept_buf_store(struct config_item *item,
+					const char *page, size_t count)
+{
+	struct tcmu_dev *udev = tcmu_action_dev(item);
+	u16 cmd_id;
+	int ret;
+
+	if (!target_dev_configured(&udev->se_dev)) {
+		pr_err("%s: free_kept_buf: device is not enabled\n",
+		       udev->name);
+		return -EINVAL;
+	}
+	if (kstrtou16(page, 0, &cmd_id)) {
+		tcmu_bad(udev, "free_kept_buf", page);
+		return -EINVAL;
+	}
+	ret = tcmu_free_kept_buf(udev, cmd_id);
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR_WO(tcmu_, free_kept_buf);
+
+static struct configfs_attribute *tcmu_attrib_attrs[] = {
+	&tcmu_attr_cmd_time_out,
+	&tcmu_attr_qfull_time_out,
+	&tcmu_attr_max_data_area_mb,
+	&tcmu_attr_data_pages_per_blk,
+	&tcmu_attr_cmd_ring_size_mb,
+	&tcmu_attr_dev_config,
+	&tcmu_attr_dev_size,
+	&tcmu_attr_emulate_write_cache,
+	&tcmu_attr_tmr_notification,
+	&tcmu_attr_nl_reply_supported,
+	NULL,
+};
+
+static struct configfs_attribute *tcmu_action_attrs[] = {
+	&tcmu_attr_block_dev,
+	&tcmu_attr_reset_ring,
+	&tcmu_attr_free_kept_buf,
+	NULL,
+};
+
+/* passthrough + passthrough PR attributes of target core, then ours */
+static struct configfs_attribute **tcmu_all_attrs;
+
+static size_t tcmu_attrs_count(struct configfs_attribute **attrs)
+{
+	size_t n = 0;
+
+	while (attrs[n])
+		n++;
+	return n;
+}
+
+int tcmu_configfs_init(struct target_backend_ops *ops)
+{
+	struct configfs_attribute **lists[] = {
+		passthrough_attrib_attrs, passthrough_pr_attrib_attrs,
+		tcmu_attrib_attrs,
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		n += tcmu_attrs_count(lists[i]);
+	tcmu_all_attrs = kcalloc(n + 1, sizeof(*tcmu_all_attrs), GFP_KERNEL);
+	if (!tcmu_all_attrs)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < ARRAY_SIZE(lists); i++) {
+		memcpy(tcmu_all_attrs + n, lists[i],
+		       tcmu_attrs_count(lists[i]) * sizeof(*tcmu_all_attrs));
+		n += tcmu_attrs_count(lists[i]);
+	}
+	ops->tb_dev_attrib_attrs = tcmu_all_attrs;
+	ops->tb_dev_action_attrs = tcmu_action_attrs;
+	return 0;
+}
+
+void tcmu_configfs_exit(void)
+{
+	kfree(tcmu_all_attrs);
+}
+
+enum {
+	OPT_DEV_CONFIG, OPT_DEV_SIZE, OPT_HW_BLOCK_SIZE, OPT_HW_MAX_SECTORS,
+	OPT_NL_REPLY_SUPPORTED, OPT_MAX_DATA_AREA_MB, OPT_DATA_PAGES_PER_BLK,
+	OPT_CMD_RING_SIZE_MB, OPT_ERR,
+};
+
+static const match_table_t tcmu_tokens = {
+	{OPT_DEV_CONFIG, "dev_config=%s"},
+	{OPT_DEV_SIZE, "dev_size=%s"},
+	{OPT_HW_BLOCK_SIZE, "hw_block_size=%d"},
+	{OPT_HW_MAX_SECTORS, "hw_max_sectors=%d"},
+	{OPT_NL_REPLY_SUPPORTED, "nl_reply_supported=%d"},
+	{OPT_MAX_DATA_AREA_MB, "max_data_area_mb=%d"},
+	{OPT_DATA_PAGES_PER_BLK, "data_pages_per_blk=%d"},
+	{OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%d"},
+	{OPT_ERR, NULL},
+};
+
+static const char * const tcmu_opt_names[] = {
+	[OPT_HW_BLOCK_SIZE] = "hw_block_size",
+	[OPT_HW_MAX_SECTORS] = "hw_max_sectors",
+	[OPT_MAX_DATA_AREA_MB] = "max_data_area_mb",
+	[OPT_DATA_PAGES_PER_BLK] = "data_pages_per_blk",
+	[OPT_CMD_RING_SIZE_MB] = "cmd_ring_size_mb",
+};
+
+/* A positive int option; logs and fails otherwise. */
+static int tcmu_opt_pos(struct tcmu_dev *udev, const char *opt,
+			substring_t *arg, int *val)
+{
+	if (match_int(arg, val) || *val <= 0) {
+		pr_err("%s: %s: must be a positive integer\n", udev->name, opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Options that size the mapping: only before the device is enabled. */
+static int tcmu_opt_layout(struct tcmu_dev *udev, int token, int val)
+{
+	u32 global_mb = TCMU_PAGES_TO_MB(tcmu_pool_max_pages());
+
+	switch (token) {
+	case OPT_MAX_DATA_AREA_MB:
+		if (val > global_mb) {
+			pr_warn("%s: max_data_area_mb: %d lowered to the global limit %u\n",
+				udev->name, val, global_mb);
+			val = global_mb;
+		}
+		if (TCMU_MB_TO_PAGES(val) < udev->data_pages_per_blk) {
+			pr_err("%s: max_data_area_mb: %d MB is smaller than one block\n",
+			       udev->name, val);
+			return -EINVAL;
+		}
+		udev->data_area_mb = val;
+		return 0;
+	case OPT_DATA_PAGES_PER_BLK:
+		if (val > TCMU_MB_TO_PAGES(udev->data_area_mb)) {
+			pr_err("%s: data_pages_per_blk: %d exceeds the %u MB data area\n",
+			       udev->name, val, udev->data_area_mb);
+			return -EINVAL;
+		}
+		udev->data_pages_per_blk = val;
+		return 0;
+	case OPT_CMD_RING_SIZE_MB:
+		if (val > TCMU_RING_MB_MAX) {
+			pr_warn("%s: cmd_ring_size_mb: %d lowered to %d\n",
+				udev->name, val, TCMU_RING_MB_MAX);
+			val = TCMU_RING_MB_MAX;
+		}
+		udev->cmdr_size = (val << 20) - TCMU_CMDR_OFF;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int tcmu_set_opt(struct tcmu_dev *udev, char *opt)
+{
+	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
+	substring_t args[MAX_OPT_ARGS];
+	int token, val, ret;
+
+	token = match_token(opt, tcmu_tokens, args);
+	switch (token) {
+	case OPT_DEV_CONFIG:
+		if (!match_strlcpy(udev->dev_config, &args[0],
+				   TCMU_CONFIG_LEN)) {
+			pr_err("%s: dev_config: empty\n", udev->name);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_DEV_SIZE:
+		if (match_u64(&args[0], &udev->dev_size)) {
+			pr_err("%s: dev_size: not a number\n", udev->name);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_NL_REPLY_SUPPORTED:
+		if (match_int(&args[0], &udev->nl_reply_supported)) {
+			pr_err("%s: nl_reply_supported: not a number\n",
+			       udev->name);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_ERR:
+		pr_err("%s: control: unknown option '%s'\n", udev->name, opt);
+		return -EINVAL;
+	}
+
+	ret = tcmu_opt_pos(udev, tcmu_opt_names[token], &args[0], &val);
+	if (ret)
+		return ret;
+	switch (token) {
+	case OPT_HW_BLOCK_SIZE:
+		if (val < 512 || !is_power_of_2(val)) {
+			pr_err("%s: hw_block_size: %d is not a power of 2 >= 512\n",
+			       udev->name, val);
+			return -EINVAL;
+		}
+		attr->hw_block_size = val;
+		return 0;
+	case OPT_HW_MAX_SECTORS:
+		attr->hw_max_sectors = val;
+		return 0;
+	}
+
+	mutex_lock(&udev->cmdr_lock);
+	if (udev->mb) {
+		pr_err("%s: %s: cannot change after enable\n", udev->name,
+		       tcmu_opt_names[token]);
+		ret = -EINVAL;
+	} else {
+		ret = tcmu_opt_layout(udev, token, val);
+	}
+	mutex_unlock(&udev->cmdr_lock);
+	return ret;
+}
+
+ssize_t tcmu_set_configfs_dev_params(struct se_device *se_dev,
+				     const char *page, ssize_t count)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	char *orig, *opts, *opt;
+	int ret = 0;
+
+	orig = kstrdup(page, GFP_KERNEL);
+	if (!orig)
+		return -ENOMEM;
+	opts = orig;
+	while (!ret && (opt = strsep(&opts, ",\n")))
+		if (*opt)
+			ret = tcmu_set_opt(udev, opt);
+	kfree(orig);
+	return ret ? ret : count;
+}
+
+static const char *tcmu_state(struct tcmu_dev *udev)
+{
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags))
+		return "broken";
+	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags))
+		return "blocked";
+	return udev->mb ? "ok" : "unconfigured";
+}
+
+ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	u32 held = 0, in_flight = 0;
+	ssize_t n;
+
+	mutex_lock(&udev->cmdr_lock);
+	if (udev->mb) {
+		held = udev->da.nr_populated * udev->da.blk_pages;
+		in_flight = list_count_nodes(&udev->inflight_queue);
+	}
+	n = sprintf(b,
+		    "Config: %s Size: %llu MaxDataAreaMB: %u DataPagesPerBlk: %u CmdRingSizeMB: %u\n",
+		    udev->dev_config[0] ? udev->dev_config : "NULL",
+		    udev->dev_size, udev->data_area_mb,
+		    udev->data_pages_per_blk,
+		    (udev->cmdr_size + TCMU_CMDR_OFF) >> 20);
+	n += sprintf(b + n, "State: %s DataPagesHeld: %u InFlight: %u Waiting: %zu\n",
+		     tcmu_state(udev), held, in_flight,
+		     list_count_nodes(&udev->qfull_queue));
+	mutex_unlock(&udev->cmdr_lock);
+	return n;
+}

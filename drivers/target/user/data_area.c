@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The data area of a device: a large window of the handler's mapping in
+ * which no page exists until a command needs it.
+ *
+ * The area is cut into blocks of blk_pages pages.  A block is in one of
+ * three states, kept in two bitmaps under the device's cmdr_lock:
+ *
+ *   empty      !populated          no pages
+ *   cached      populated && !used  pages kept for reuse
+ *   used        populated && used   pages belong to a command
+ *
+ * The pages themselves live in an xarray indexed by page number within
+ * the area.  Allocation takes cached blocks first (lowest first), so a
+ * device keeps reusing the pages it already has, and populates the lowest
+ * empty blocks only when no cached block is left.
+ *
+ * DOC: fault versus release
+ *
+ * The handler's page tables are filled by tcmu_da_fault(), which inserts
+ * the PTE itself with vm_insert_page() while holding map_lock for read
+ * and after finding the page in the index.  Releasing pages (trim, or a
+ * failed allocation) takes map_lock for write, zaps the range from every
+ * mapping of the device and only then removes the pages from the index
+ * and drops its reference.  A fault therefore either completes its PTE
+ * before the release starts, and the zap removes that PTE, or runs after
+ * the release, finds no page and gets SIGBUS.  No stale PTE can outlive a
+ * release, and a page is never freed while the index still hands it out.
+ * A PTE holds its own page reference, so even a handler that pinned a
+ * page (O_DIRECT) never sees it freed under it.
+ */
+#include <linux/bitmap.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include "tcmu.h"
+
+int tcmu_da_init(struct tcmu_data_area *da, u32 nr_blocks, u32 blk_pages,
+		 loff_t base)
+{
+	memset(da, 0, sizeof(*da));
+	init_rwsem(&da->map_lock);
+	xa_init(&da->pages);
+	da->populated = bitmap_zalloc(nr_blocks, GFP_KERNEL);
+	da->used = bitmap_zalloc(nr_blocks, GFP_KERNEL);
+	if (!da->populated || !da->used) {
+		bitmap_free(da->populated);
+		bitmap_free(da->used);
+		da->populated = NULL;
+		da->used = NULL;
+		return -ENOMEM;
+	}
+	da->base = base;
+	da->blk_pages = blk_pages;
+	da->blk_size = blk_pages << PAGE_SHIFT;
+	da->nr_blocks = nr_blocks;
+	return 0;
+}
+
+/* Called when no mapping of the device is left: nothing to zap. */
+void tcmu_da_exit(struct tcmu_data_area *da)
+{
+	struct page *page;
+	unsigned long idx;
+	long freed = 0;
+
+	xa_for_each(&da->pages, idx, page) {
+		xa_erase(&da->pages, idx);
+		put_page(page);
+		freed++;
+	}
+	tcmu_pool_uncharge(freed);
+	xa_destroy(&da->pages);
+	bitmap_free(da->populated);
+	bitmap_free(da->used);
+	da->populated = NULL;
+	da->used = NULL;
+}
+
+u32 tcmu_da_free_blocks(const struct tcmu_data_area *da)
+{
+	return da->nr_blocks - da->nr_used;
+}
+
+void tcmu_da_set_mapping(struct tcmu_data_area *da,
+			 struct address_space *mapping)
+{
+	down_write(&da->map_lock);
+	da->mapping = mapping;
+	up_write(&da->map_lock);
+}
+
+/*
+ * Drop the pages of blocks [first, first + count), which must be cached
+ * (or being populated) and not used.  Caller holds cmdr_lock and map_lock
+ * for write.
+ */
+static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
+				 u32 count)
+{
+	unsigned long idx = (unsigned long)first * da->blk_pages;
+	unsigned long last = idx + (unsigned long)count * da->blk_pages - 1;
+	struct page *page;
+	u32 freed = 0;
+
+	lockdep_assert_held_write(&da->map_lock);
+
+	if (da->mapping)
+		unmap_mapping_range(da->mapping,
+				    da->base + ((loff_t)idx << PAGE_SHIFT),
+				    (loff_t)count * da->blk_size, 1);
+	xa_for_each_range(&da->pages, idx, page, idx, last) {
+		xa_erase(&da->pages, idx);
+		put_page(page);
+		freed++;
+	}
+	tcmu_pool_uncharge(freed);
+	return freed;
+}
+
+static void tcmu_da_release_block(struct tcmu_data_area *da, u32 blk)
+{
+	down_write(&da->map_lock);
+	__tcmu_da_release_run(da, blk, 1);
+	up_write(&da->map_lock);
+}
+
+/* Give an empty block its pages.  Caller holds cmdr_lock. */
+static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
+{
+	unsigned long idx = (unsigned long)blk * da->blk_pages;
+	struct page *page;
+	u32 i;
+
+	for (i = 0; i < da->blk_pages; i++) {
+		page = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
+		if (!page)
+			goto fail;
+		if (xa_err(xa_store(&da->pages, idx + i, page, GFP_NOIO))) {
+			put_page(page);
+			goto fail;
+		}
+		tcmu_pool_charge(1);
+	}
+	__set_bit(blk, da->populated);
+	da->nr_populated++;
+	da->blk_hi = max(da->blk_hi, blk + 1);
+	return 0;
+
+fail:
+	tcmu_da_release_block(da, blk);
+	return -ENOMEM;
+}
+
+/**
+ * tcmu_da_alloc - take @nr blocks for a command
+ * @da: the data area
+ * @blocks: receives the block numbers
+ * @nr: how many
+ *
+ * Cached blocks are taken first, lowest first; empty blocks are populated
+ * only when no cached block is left.  Caller holds cmdr_lock.
+ *
+ * Return: 0, -ENOSPC when fewer than @nr blocks are free, -ENOMEM when
+ * pages could not be had.  On failure the command holds no block.
+ */
+int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
+{
+	unsigned long cached = 0, empty = 0, blk;
+	u32 i;
+
+	if (tcmu_da_free_blocks(da) < nr)
+		return -ENOSPC;
+
+	for (i = 0; i < nr; i++) {
+		blk = find_next_andnot_bit(da->populated, da->used,
+					   da->nr_blocks, cached);
+		if (blk < da->nr_blocks) {
+			cached = blk + 1;
+		} else {
+			blk = find_next_zero_bit(da->populated, da->nr_blocks,
+						 empty);
+			if (WARN_ON_ONCE(blk >= da->nr_blocks) ||
+			    tcmu_da_populate(da, blk)) {
+				tcmu_da_free(da, blocks, i);
+				return -ENOMEM;
+			}
+			empty = blk + 1;
+		}
+		__set_bit(blk, da->used);
+		da->nr_used++;
+		blocks[i] = blk;
+	}
+	return 0;
+}
+
+/* Return a command's blocks; their pages stay cached.  Under cmdr_lock. */
+void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr)
+{
+	u32 i;
+
+	for (i = 0; i < nr; i++) {
+		if (WARN_ON_ONCE(!__test_and_clear_bit(blocks[i], da->used)))
+			continue;
+		da->nr_used--;
+	}
+}
+
+/**
+ * tcmu_da_trim - give back the pages of every cached block
+ * @da: the data area
+ *
+ * Frees holes as well as the tail: any block not used by a command loses
+ * its pages, and the handler's PTEs for them are zapped first.  Caller
+ * holds cmdr_lock.
+ *
+ * Return: the number of pages freed.
+ */
+u32 tcmu_da_trim(struct tcmu_data_area *da)
+{
+	unsigned long start = 0, end;
+	u32 freed = 0;
+
+	down_write(&da->map_lock);
+	for (;;) {
+		start = find_next_andnot_bit(da->populated, da->used,
+					     da->blk_hi, start);
+		if (start >= da->blk_hi)
+			break;
+		end = find_next_bit(da->used, da->blk_hi, start);
+		end = min_t(unsigned long, end,
+			    find_next_zero_bit(da->populated, da->blk_hi,
+					       start));
+		freed += __tcmu_da_release_run(da, start, end - start);
+		bitmap_clear(da->populated, start, end - start);
+		da->nr_populated -= end - start;
+		start = end;
+	}
+	up_write(&da->map_lock);
+	da->blk_hi = find_last_bit(da->populated, da->nr_blocks);
+	da->blk_hi = da->blk_hi < da->nr_blocks ? da->blk_hi + 1 : 0;
+	return freed;
+}
+
+/* Number of iovecs for @blocks: one per run of consecutive blocks. */
+unsigned int tcmu_da_iov_count(const u32 *blocks, u32 nr)
+{
+	unsigned int cnt = 0;
+	u32 i;
+
+	for (i = 0; i < nr; i++)
+		if (!i || blocks[i] != blocks[i - 1] + 1)
+			cnt++;
+	return cnt;
+}
+
+/*
+ * Describe @len bytes held in @blocks as iovecs whose bases are offsets
+ * from the start of the handler's mapping.  Returns the iovecs written.
+ */
+unsigned int tcmu_da_fill_iovs(const struct tcmu_data_area *da,
+			       const u32 *blocks, u32 nr, size_t len,
+			       struct iovec *iov)
+{
+	unsigned int cnt = 0;
+	size_t n;
+	u32 i;
+
+	for (i = 0; i < nr && len; i++, len -= n) {
+		n = min_t(size_t, len, da->blk_size);
+		if (!i || blocks[i] != blocks[i - 1] + 1) {
+			iov[cnt].iov_base = (void __user *)(uintptr_t)
+				(da->base + (size_t)blocks[i] * da->blk_size);
+			iov[cnt].iov_len = 0;
+			cnt++;
+		}
+		iov[cnt - 1].iov_len += n;
+	}
+	return cnt;
+}
+
+/* The page holding byte @off of a command's buffer */
+static struct page *tcmu_da_cmd_page(struct tcmu_data_area *da,
+				     const u32 *blocks, size_t off)
+{
+	size_t blk = off / da->blk_size;
+	size_t pg = (off % da->blk_size) >> PAGE_SHIFT;
+
+	return xa_load(&da->pages, (unsigned long)blocks[blk] * da->blk_pages +
+			pg);
+}
+
+static void tcmu_da_copy(struct tcmu_data_area *da, const u32 *blocks,
+			 struct scatterlist *sg, unsigned int nents,
+			 size_t len, bool to_da)
+{
+	struct sg_mapping_iter miter;
+	unsigned int flags = SG_MITER_ATOMIC;
+	size_t off = 0, done, n, poff;
+	struct page *page;
+	void *addr;
+
+	flags |= to_da ? SG_MITER_FROM_SG : SG_MITER_TO_SG;
+	sg_miter_start(&miter, sg, nents, flags);
+	while (off < len && sg_miter_next(&miter)) {
+		for (done = 0; done < miter.length && off < len; done += n) {
+			page = tcmu_da_cmd_page(da, blocks, off);
+			if (WARN_ON_ONCE(!page))
+				goto out;
+			poff = offset_in_page(off);
+			n = min3(miter.length - done, PAGE_SIZE - poff,
+				 len - off);
+			addr = kmap_local_page(page);
+			if (to_da) {
+				memcpy(addr + poff, miter.addr + done, n);
+				flush_dcache_page(page);
+			} else {
+				flush_dcache_page(page);
+				memcpy(miter.addr + done, addr + poff, n);
+			}
+			kunmap_local(addr);
+			off += n;
+		}
+		miter.consumed = done;
+	}
+out:
+	sg_miter_stop(&miter);
+}
+
+/* Copy @len bytes of data-out from @sg into the command's blocks */
+void tcmu_da_copy_from_sg(struct tcmu_data_area *da, const u32 *blocks,
+			  struct scatterlist *sg, unsigned int nents,
+			  size_t len)
+{
+	tcmu_da_copy(da, blocks, sg, nents, len, true);
+}
+
+/* Copy @len bytes of data-in from the command's blocks into @sg */
+void tcmu_da_copy_to_sg(struct tcmu_data_area *da, const u32 *blocks,
+			struct scatterlist *sg, unsigned int nents,
+			size_t len)
+{
+	tcmu_da_copy(da, blocks, sg, nents, len, false);
+}
+
+/**
+ * tcmu_da_fault - map one data area page into the handler
+ * @da: the data area
+ * @vmf: the fault
+ * @index: page number within the data area
+ *
+ * See "fault versus release" above.  A page that is not in the index was
+ * never handed to the handler: the access is a handler bug and gets
+ * SIGBUS.
+ */
+vm_fault_t tcmu_da_fault(struct tcmu_data_area *da, struct vm_fault *vmf,
+			 pgoff_t index)
+{
+	struct page *page;
+	int ret = -EFAULT;
+
+	down_read(&da->map_lock);
+	page = xa_load(&da->pages, index);
+	if (page)
+		ret = vm_insert_page(vmf->vma, vmf->address, page);
+	up_read(&da->map_lock);
+
+	if (!page)
+		return VM_FAULT_SIGBUS;
+	/* -EBUSY: another thread of the handler mapped it first */
+	if (ret && ret != -EBUSY)
+		return vmf_error(ret);
+	return VM_FAULT_NOPAGE;
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcmu-ng: LIO's "user" backstore.  This file owns the module, the
+ * target_backend_ops and the life of a device:
+ *
+ *   alloc_device      defaults, no resources the handler can see
+ *   configure_device  mailbox + ring, data area index, UIO device,
+ *                     netlink ADDED_DEVICE
+ *   destroy_device    netlink REMOVED_DEVICE, UIO gone, timers stopped
+ *   free_device       drops target core's reference
+ *
+ * The last reference (target core's, configure's, or a VMA of a handler
+ * that still maps the device) frees the ring, the data pages and the
+ * device itself, the latter after an RCU grace period as target core
+ * requires.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <target/target_core_backend.h>
+#include "tcmu.h"
+
+DEFINE_MUTEX(tcmu_devices_lock);	/* protects tcmu_devices */
+LIST_HEAD(tcmu_devices);
+struct device *tcmu_root_device;
+
+static struct target_backend_ops tcmu_ops;
+
+static int tcmu_attach_hba(struct se_hba *hba, u32 host_id)
+{
+	struct tcmu_hba *th = kzalloc(sizeof(*th), GFP_KERNEL);
+
+	if (!th)
+		return -ENOMEM;
+	th->host_id = host_id;
+	hba->hba_ptr = th;
+	return 0;
+}
+
+static void tcmu_detach_hba(struct se_hba *hba)
+{
+	kfree(hba->hba_ptr);
+	hba->hba_ptr = NULL;
+}
+
+static struct se_device *tcmu_alloc_device(struct se_hba *hba,
+					   const char *name)
+{
+	struct tcmu_dev *udev = kzalloc(sizeof(*udev), GFP_KERNEL);
+
+	if (!udev)
+		return NULL;
+	udev->name = kstrdup(name, GFP_KERNEL);
+	if (!udev->name) {
+		kfree(udev);
+		return NULL;
+	}
+	kref_init(&udev->kref);
+	udev->hba = hba;
+	udev->cmd_time_out = TCMU_CMD_TIME_OUT_DEF;
+	udev->qfull_time_out = -1;
+	udev->data_area_mb = TCMU_DATA_AREA_MB_DEF;
+	udev->data_pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
+	udev->cmdr_size = (TCMU_RING_MB_DEF << 20) - TCMU_CMDR_OFF;
+
+	mutex_init(&udev->cmdr_lock);
+	INIT_LIST_HEAD(&udev->node);
+	INIT_LIST_HEAD(&udev->qfull_queue);
+	INIT_LIST_HEAD(&udev->inflight_queue);
+	INIT_LIST_HEAD(&udev->tmr_queue);
+	xa_init_flags(&udev->cmd_ids, XA_FLAGS_ALLOC1);
+	timer_setup(&udev->cmd_timer, tcmu_cmd_timer_fn, 0);
+	timer_setup(&udev->qfull_timer, tcmu_qfull_timer_fn, 0);
+	INIT_WORK(&udev->timeout_work, tcmu_timeout_work_fn);
+	tcmu_nl_dev_init(udev);
+	return &udev->se_dev;
+}
+
+static void tcmu_dev_free_rcu(struct rcu_head *head)
+{
+	struct se_device *se_dev = container_of(head, struct se_device,
+						rcu_head);
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+
+	kfree(udev->uio_info.name);
+	kfree(udev->name);
+	kfree(udev);
+}
+
+static void tcmu_dev_release(struct kref *kref)
+{
+	struct tcmu_dev *udev = container_of(kref, struct tcmu_dev, kref);
+
+	if (udev->mb) {
+		tcmu_ring_destroy(udev);
+		tcmu_da_exit(&udev->da);
+		vfree(udev->mb);
+		udev->mb = NULL;
+	}
+	iput(udev->inode);
+	call_rcu(&udev->se_dev.rcu_head, tcmu_dev_free_rcu);
+}
+
+void tcmu_dev_put(struct tcmu_dev *udev)
+{
+	kref_put(&udev->kref, tcmu_dev_release);
+}
+
+static int tcmu_configure_device(struct se_device *se_dev)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
+	int ret;
+
+	ret = tcmu_uio_set_name(udev);
+	if (ret)
+		return ret;
+
+	udev->mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
+	if (!udev->mb)
+		return -ENOMEM;
+	udev->cmdr = (void *)udev->mb + TCMU_CMDR_OFF;
+	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
+	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
+	ret = tcmu_da_init(&udev->da, data_pages / udev->data_pages_per_blk,
+			   udev->data_pages_per_blk, udev->data_off);
+	if (ret)
+		goto err_vfree;
+	tcmu_dev_ring_setup(udev);
+
+	ret = tcmu_uio_register(udev);
+	if (ret)
+		goto err_da;
+
+	if (!se_dev->dev_attrib.hw_block_size)
+		se_dev->dev_attrib.hw_block_size = 512;
+	if (!se_dev->dev_attrib.hw_max_sectors)
+		se_dev->dev_attrib.hw_max_sectors = TCMU_HW_MAX_SECTORS_DEF;
+	se_dev->dev_attrib.hw_queue_depth = TCMU_QUEUE_DEPTH;
+
+	/* held until destroy_device, even if the handler closes first */
+	kref_get(&udev->kref);
+	ret = tcmu_nl_dev_added(udev);
+	if (ret)
+		goto err_unregister;
+
+	mutex_lock(&tcmu_devices_lock);
+	list_add_tail(&udev->node, &tcmu_devices);
+	mutex_unlock(&tcmu_devices_lock);
+	return 0;
+
+err_unregister:
+	tcmu_uio_unregister(udev);
+	kref_put(&udev->kref, tcmu_dev_release);
+	return ret;
+err_da:
+	tcmu_da_exit(&udev->da);
+err_vfree:
+	vfree(udev->mb);
+	udev->mb = NULL;
+	return ret;
+}
+
+static void tcmu_destroy_device(struct se_device *se_dev)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+
+	mutex_lock(&tcmu_devices_lock);
+	list_del_init(&udev->node);
+	mutex_unlock(&tcmu_devices_lock);
+
+	tcmu_nl_dev_removed(udev);
+	tcmu_uio_unregister(udev);
+
+	/* no kick can come now; stop the timers for good */
+	timer_shutdown_sync(&udev->cmd_timer);
+	timer_shutdown_sync(&udev->qfull_timer);
+	cancel_work_sync(&udev->timeout_work);
+
+	tcmu_dev_put(udev);
+}
+
+static void tcmu_free_device(struct se_device *se_dev)
+{
+	tcmu_dev_put(TCMU_DEV(se_dev));
+}
+
+static struct se_dev_plug *tcmu_plug_device(struct se_device *se_dev)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+
+	if (test_and_set_bit(TCMU_DEV_PLUGGED, &udev->flags))
+		return NULL;
+	return &udev->se_plug;
+}
+
+static void tcmu_unplug_device(struct se_dev_plug *se_plug)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_plug->se_dev);
+
+	clear_bit(TCMU_DEV_PLUGGED, &udev->flags);
+	uio_event_notify(&udev->uio_info);
+}
+
+static sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
+{
+	return passthrough_parse_cdb(cmd, tcmu_queue_cmd);
+}
+
+/* The last LBA, as target core wants it */
+static sector_t tcmu_get_blocks(struct se_device *se_dev)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	u32 bs = se_dev->dev_attrib.block_size;
+
+	if (!bs || udev->dev_size < bs)
+		return 0;
+	return div_u64(udev->dev_size - bs, bs);
+}
+
+static struct target_backend_ops tcmu_ops = {
+	.name			= "user",
+	.owner			= THIS_MODULE,
+	.transport_flags_default = TRANSPORT_FLAG_PASSTHROUGH,
+	.transport_flags_changeable = TRANSPORT_FLAG_PASSTHROUGH_PGR |
+				      TRANSPORT_FLAG_PASSTHROUGH_ALUA,
+	.attach_hba		= tcmu_attach_hba,
+	.detach_hba		= tcmu_detach_hba,
+	.alloc_device		= tcmu_alloc_device,
+	.configure_device	= tcmu_configure_device,
+	.destroy_device		= tcmu_destroy_device,
+	.free_device		= tcmu_free_device,
+	.plug_device		= tcmu_plug_device,
+	.unplug_device		= tcmu_unplug_device,
+	.parse_cdb		= tcmu_parse_cdb,
+	.tmr_notify		= tcmu_tmr_notify,
+	.set_configfs_dev_params = tcmu_set_configfs_dev_params,
+	.show_configfs_dev_params = tcmu_show_configfs_dev_params,
+	.get_device_type	= sbc_get_device_type,
+	.get_blocks		= tcmu_get_blocks,
+};
+
+static int __init tcmu_module_init(void)
+{
+	int ret;
+
+	ret = tcmu_ring_init();
+	if (ret)
+		return ret;
+	tcmu_root_device = root_device_register("tcm_user");
+	if (IS_ERR(tcmu_root_device)) {
+		ret = PTR_ERR(tcmu_root_device);
+		goto err_ring;
+	}
+	ret = tcmu_nl_init();
+	if (ret)
+		goto err_root;
+	ret = tcmu_configfs_init(&tcmu_ops);
+	if (ret)
+		goto err_nl;
+	ret = transport_backend_register(&tcmu_ops);
+	if (ret)
+		goto err_configfs;
+	return 0;
+
+err_configfs:
+	tcmu_configfs_exit();
+err_nl:
+	tcmu_nl_exit();
+err_root:
+	root_device_unregister(tcmu_root_device);
+err_ring:
+	tcmu_ring_exit();
+	return ret;
+}
+
+static void __exit tcmu_module_exit(void)
+{
+	target_backend_unregister(&tcmu_ops);
+	tcmu_pool_exit();
+	tcmu_configfs_exit();
+	tcmu_nl_exit();
+	root_device_unregister(tcmu_root_device);
+	/* devices are freed after a grace period: wait for the last */
+	rcu_barrier();
+	tcmu_ring_exit();
+}
+
+module_init(tcmu_module_init);
+module_exit(tcmu_module_exit);
+MODULE_DESCRIPTION("TCM USER subsystem plugin (tcmu-ng)");
+MODULE_LICENSE("GPL");

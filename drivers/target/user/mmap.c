@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The UIO side of a device: registration, the handler's mapping (mmap,
+ * page faults, VMA lifetime), open/release of the UIO file and the kick
+ * the handler gives by writing to it.
+ *
+ * The mapping is one region: mailbox and ring (vmalloc memory that lives
+ * as long as the device) followed by the data area (pages that come and
+ * go, see data_area.c).  Every PTE is inserted by our fault handler with
+ * vm_insert_page(), so the mapping is VM_MIXEDMAP and holds ordinary page
+ * references: get_user_pages() (O_DIRECT from the data area) works.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
+#include "tcmu.h"
+
+static void tcmu_vma_open(struct vm_area_struct *vma)
+{
+	struct tcmu_dev *udev = vma->vm_private_data;
+
+	kref_get(&udev->kref);
+}
+
+static void tcmu_vma_close(struct vm_area_struct *vma)
+{
+	tcmu_dev_put(vma->vm_private_data);
+}
+
+static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
+{
+	struct tcmu_dev *udev = vmf->vma->vm_private_data;
+	pgoff_t ring_pages = udev->data_off >> PAGE_SHIFT;
+	struct page *page;
+	int ret;
+
+	if (vmf->pgoff >= udev->mmap_pages)
+		return VM_FAULT_SIGBUS;
+	if (vmf->pgoff >= ring_pages)
+		return tcmu_da_fault(&udev->da, vmf, vmf->pgoff - ring_pages);
+
+	page = vmalloc_to_page((void *)udev->mb + (vmf->pgoff << PAGE_SHIFT));
+	ret = vm_insert_page(vmf->vma, vmf->address, page);
+	if (ret && ret != -EBUSY)
+		return vmf_error(ret);
+	return VM_FAULT_NOPAGE;
+}
+
+static const struct vm_operations_struct tcmu_vm_ops = {
+	.open = tcmu_vma_open,
+	.close = tcmu_vma_close,
+	.fault = tcmu_vma_fault,
+};
+
+static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
+{
+	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
+
+	if (vma_pages(vma) != udev->mmap_pages || vma->vm_pgoff) {
+		pr_err("%s: mmap must cover map0 exactly (%zu pages)\n",
+		       udev->name, udev->mmap_pages);
+		return -EINVAL;
+	}
+	/* the kernel never sees writes to a private copy */
+	if (!(vma->vm_flags & VM_SHARED)) {
+		pr_err("%s: mmap must be MAP_SHARED\n", udev->name);
+		return -EINVAL;
+	}
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
+	vma->vm_ops = &tcmu_vm_ops;
+	vma->vm_private_data = udev;
+	tcmu_vma_open(vma);
+	return 0;
+}
+
+/*
+ * One handler at a time.  The inode is pinned until the device goes or
+ * another inode opens it, because mappings outlive the open file and
+ * released data pages must be zapped from them.
+ */
+static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
+	struct inode *old;
+
+	if (test_and_set_bit(TCMU_DEV_OPEN, &udev->flags))
+		return -EBUSY;
+
+	mutex_lock(&udev->cmdr_lock);
+	old = udev->inode;
+	if (old != inode) {
+		udev->inode = igrab(inode);
+		tcmu_da_set_mapping(&udev->da,
+				    udev->inode ? udev->inode->i_mapping : NULL);
+	} else {
+		old = NULL;
+	}
+	mutex_unlock(&udev->cmdr_lock);
+	iput(old);
+	return 0;
+}
+
+static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
+{
+	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
+
+	tcmu_release_kept_bufs(udev);
+	clear_bit(TCMU_DEV_OPEN, &udev->flags);
+	return 0;
+}
+
+static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
+{
+	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
+
+	tcmu_handle_completions(udev);
+	return 0;
+}
+
+/* Build "tcm-user/<hba>/<name>[/<dev_config>]" and swap it in. */
+int tcmu_uio_set_name(struct tcmu_dev *udev)
+{
+	struct tcmu_hba *hba = udev->hba->hba_ptr;
+	struct uio_info *info = &udev->uio_info;
+	struct uio_device *idev = info->uio_dev;
+	char *name, *old;
+
+	if (udev->dev_config[0])
+		name = kasprintf(GFP_KERNEL, "tcm-user/%u/%s/%s", hba->host_id,
+				 udev->name, udev->dev_config);
+	else
+		name = kasprintf(GFP_KERNEL, "tcm-user/%u/%s", hba->host_id,
+				 udev->name);
+	if (!name)
+		return -ENOMEM;
+
+	/* uio's sysfs "name" reads info->name under info_lock */
+	if (idev)
+		mutex_lock(&idev->info_lock);
+	old = (char *)info->name;
+	info->name = name;
+	if (idev)
+		mutex_unlock(&idev->info_lock);
+	kfree(old);
+	return 0;
+}
+
+int tcmu_uio_register(struct tcmu_dev *udev)
+{
+	struct uio_info *info = &udev->uio_info;
+
+	info->version = __stringify(TCMU_MAILBOX_VERSION);
+	info->mem[0].name = "tcm-user command & data buffer";
+	info->mem[0].addr = (phys_addr_t)(uintptr_t)udev->mb;
+	info->mem[0].size = (resource_size_t)udev->mmap_pages << PAGE_SHIFT;
+	info->mem[0].memtype = UIO_MEM_NONE;
+	info->irqcontrol = tcmu_uio_irqcontrol;
+	info->irq = UIO_IRQ_CUSTOM;
+	info->mmap = tcmu_uio_mmap;
+	info->open = tcmu_uio_open;
+	info->release = tcmu_uio_release;
+	return uio_register_device(tcmu_root_device, info);
+}
+
+void tcmu_uio_unregister(struct tcmu_dev *udev)
+{
+	uio_unregister_device(&udev->uio_info);
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Generic netlink family "TCM-USER": device events to the handler daemon
+ * (multicast group "config") and its *_DONE replies, plus the module
+ * parameters block_netlink and reset_netlink that tcmu-runner uses to
+ * recover from a daemon that died while the kernel waited for a reply.
+ *
+ * A device waits for a reply only when the daemon announced reply
+ * support (SET_FEATURES) and the device's nl_reply_supported allows it.
+ * The wait is killable, so a daemon that never answers can hang no task
+ * for good; reset_netlink fails every pending wait.
+ */
+#include <linux/moduleparam.h>
+#include <net/genetlink.h>
+#include "tcmu.h"
+
+enum tcmu_mcgrp {
+	TCMU_MCGRP_CONFIG,
+};
+
+static const struct genl_multicast_group tcmu_mcgrps[] = {
+	[TCMU_MCGRP_CONFIG] = { .name = "config", },
+};
+
+static DEFINE_MUTEX(tcmu_nl_lock);	/* protects tcmu_nl_pending */
+static LIST_HEAD(tcmu_nl_pending);	/* tcmu_nl_cmd waiting for a reply */
+static u8 tcmu_nl_reply_supported;	/* set by the daemon */
+static bool tcmu_nl_blocked;		/* block_netlink */
+
+static struct genl_family tcmu_genl_family;
+
+static int tcmu_nl_block_set(const char *val, const struct kernel_param *kp)
+{
+	u8 v;
+
+	if (kstrtou8(val, 0, &v) || v > 1) {
+		pr_err("block_netlink: '%s' is not 0 or 1\n", strim((char *)val));
+		return -EINVAL;
+	}
+	WRITE_ONCE(tcmu_nl_blocked, v);
+	return 0;
+}
+
+static int tcmu_nl_block_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", READ_ONCE(tcmu_nl_blocked) ?
+			  "blocked" : "unblocked");
+}
+
+static const struct kernel_param_ops tcmu_nl_block_ops = {
+	.set = tcmu_nl_block_set,
+	.get = tcmu_nl_block_get,
+};
+module_param_cb(block_netlink, &tcmu_nl_block_ops, NULL, 0644);
+MODULE_PARM_DESC(block_netlink, "Block new netlink commands.");
+
+/* Fail every pending request; netlink must be blocked first. */
+static int tcmu_nl_reset_set(const char *val, const struct kernel_param *kp)
+{
+	struct tcmu_nl_cmd *nl, *tmp;
+	u8 v;
+
+	if (kstrtou8(val, 0, &v) || v != 1) {
+		pr_err("reset_netlink: '%s' is not 1\n", strim((char *)val));
+		return -EINVAL;
+	}
+	if (!READ_ONCE(tcmu_nl_blocked)) {
+		pr_err("reset_netlink: netlink is not blocked (block_netlink=1 first)\n");
+		return -EBUSY;
+	}
+	mutex_lock(&tcmu_nl_lock);
+	list_for_each_entry_safe(nl, tmp, &tcmu_nl_pending, node) {
+		list_del_init(&nl->node);
+		nl->status = -EINTR;
+		complete(&nl->done);
+	}
+	mutex_unlock(&tcmu_nl_lock);
+	return 0;
+}
+
+static const struct kernel_param_ops tcmu_nl_reset_ops = {
+	.set = tcmu_nl_reset_set,
+};
+module_param_cb(reset_netlink, &tcmu_nl_reset_ops, NULL, 0200);
+MODULE_PARM_DESC(reset_netlink, "Reset netlink commands.");
+
+void tcmu_nl_dev_init(struct tcmu_dev *udev)
+{
+	INIT_LIST_HEAD(&udev->nl_cmd.node);
+	init_completion(&udev->nl_cmd.done);
+	udev->nl_cmd.cmd = TCMU_CMD_UNSPEC;
+}
+
+static bool tcmu_nl_wants_reply(struct tcmu_dev *udev)
+{
+	return READ_ONCE(tcmu_nl_reply_supported) &&
+	       udev->nl_reply_supported > 0;
+}
+
+/* Register the request before sending, so a fast reply finds it. */
+static int tcmu_nl_expect(struct tcmu_dev *udev, int cmd)
+{
+	struct tcmu_nl_cmd *nl = &udev->nl_cmd;
+	int ret = 0;
+
+	mutex_lock(&tcmu_nl_lock);
+	if (READ_ONCE(tcmu_nl_blocked)) {
+		pr_warn("%s: netlink is blocked; failing command %d\n",
+			udev->name, cmd);
+		ret = -EAGAIN;
+	} else if (nl->cmd != TCMU_CMD_UNSPEC) {
+		pr_warn("%s: netlink command %d still pending\n", udev->name,
+			nl->cmd);
+		ret = -EBUSY;
+	} else {
+		nl->cmd = cmd;
+		nl->status = 0;
+		reinit_completion(&nl->done);
+		list_add_tail(&nl->node, &tcmu_nl_pending);
+	}
+	mutex_unlock(&tcmu_nl_lock);
+	return ret;
+}
+
+static int tcmu_nl_wait(struct tcmu_dev *udev, bool send_ok)
+{
+	struct tcmu_nl_cmd *nl = &udev->nl_cmd;
+	int ret = 0;
+
+	if (send_ok && wait_for_completion_killable(&nl->done))
+		ret = -EINTR;
+
+	mutex_lock(&tcmu_nl_lock);
+	list_del_init(&nl->node);
+	if (!ret && send_ok)
+		ret = nl->status;
+	nl->cmd = TCMU_CMD_UNSPEC;
+	mutex_unlock(&tcmu_nl_lock);
+	return ret;
+}
+
+static struct sk_buff *tcmu_nl_new(struct tcmu_dev *udev, int cmd,
+				   void **hdr)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &tcmu_genl_family, 0, cmd);
+	if (!*hdr ||
+	    nla_put_string(skb, TCMU_ATTR_DEVICE, udev->uio_info.name) ||
+	    nla_put_u32(skb, TCMU_ATTR_MINOR, udev->uio_info.uio_dev->minor) ||
+	    nla_put_u32(skb, TCMU_ATTR_DEVICE_ID, udev->se_dev.dev_index)) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/*
+ * Multicast @skb and, when the daemon replies, wait for its status.
+ * With no listener there is nobody to wait for, except on ADDED_DEVICE:
+ * a daemon that is starting may not have joined yet (as before).
+ */
+static int tcmu_nl_send(struct tcmu_dev *udev, int cmd, struct sk_buff *skb,
+			void *hdr)
+{
+	bool wait = tcmu_nl_wants_reply(udev);
+	int ret;
+
+	genlmsg_end(skb, hdr);
+	if (wait) {
+		ret = tcmu_nl_expect(udev, cmd);
+		if (ret) {
+			nlmsg_free(skb);
+			return ret;
+		}
+	}
+	ret = genlmsg_multicast_allns(&tcmu_genl_family, skb, 0,
+				      TCMU_MCGRP_CONFIG);
+	if (ret == -ESRCH) {
+		if (wait && cmd != TCMU_CMD_ADDED_DEVICE)
+			tcmu_nl_wait(udev, false);
+		if (!wait || cmd != TCMU_CMD_ADDED_DEVICE)
+			return 0;
+		ret = 0;
+	}
+	if (!wait)
+		return ret;
+	if (ret) {
+		tcmu_nl_wait(udev, false);
+		return ret;
+	}
+	return tcmu_nl_wait(udev, true);
+}
+
+int tcmu_nl_dev_added(struct tcmu_dev *udev)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	/* a device that said no keeps saying no; otherwise follow the daemon */
+	if (udev->nl_reply_supported >= 0)
+		udev->nl_reply_supported = READ_ONCE(tcmu_nl_reply_supported);
+
+	skb = tcmu_nl_new(udev, TCMU_CMD_ADDED_DEVICE, &hdr);
+	if (!skb)
+		return -ENOMEM;
+	return tcmu_nl_send(udev, TCMU_CMD_ADDED_DEVICE, skb, hdr);
+}
+
+void tcmu_nl_dev_removed(struct tcmu_dev *udev)
+{
+	struct sk_buff *skb;
+	void *hdr;
+	int ret;
+
+	skb = tcmu_nl_new(udev, TCMU_CMD_REMOVED_DEVICE, &hdr);
+	if (!skb)
+		return;
+	ret = tcmu_nl_send(udev, TCMU_CMD_REMOVED_DEVICE, skb, hdr);
+	if (ret)
+		pr_warn("%s: REMOVED_DEVICE event failed: %d\n", udev->name,
+			ret);
+}
+
+int tcmu_nl_dev_config(struct tcmu_dev *udev, const char *config)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
+	if (!skb)
+		return -ENOMEM;
+	if (nla_put_string(skb, TCMU_ATTR_DEV_CFG, config)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
+}
+
+int tcmu_nl_dev_size(struct tcmu_dev *udev, u64 size)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
+	if (!skb)
+		return -ENOMEM;
+	if (nla_put_u64_64bit(skb, TCMU_ATTR_DEV_SIZE, size, TCMU_ATTR_PAD)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
+}
+
+int tcmu_nl_write_cache(struct tcmu_dev *udev, u8 wce)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
+	if (!skb)
+		return -ENOMEM;
+	if (nla_put_u8(skb, TCMU_ATTR_WRITECACHE, wce)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
+}
+
+/* A *_DONE reply: find the device that waits for @done and wake it. */
+static int tcmu_nl_done(struct genl_info *info, int done)
+{
+	struct tcmu_nl_cmd *nl;
+	struct tcmu_dev *udev;
+	u32 dev_id;
+	s32 status;
+	int ret = -ENODEV;
+
+	if (!info->attrs[TCMU_ATTR_CMD_STATUS] ||
+	    !info->attrs[TCMU_ATTR_DEVICE_ID]) {
+		GENL_SET_ERR_MSG(info, "CMD_STATUS and DEVICE_ID are required");
+		return -EINVAL;
+	}
+	dev_id = nla_get_u32(info->attrs[TCMU_ATTR_DEVICE_ID]);
+	status = nla_get_s32(info->attrs[TCMU_ATTR_CMD_STATUS]);
+
+	mutex_lock(&tcmu_nl_lock);
+	list_for_each_entry(nl, &tcmu_nl_pending, node) {
+		udev = container_of(nl, struct tcmu_dev, nl_cmd);
+		if (udev->se_dev.dev_index != dev_id)
+			continue;
+		if (nl->cmd != done) {
+			pr_err("%s: reply to netlink command %d while %d is pending\n",
+			       udev->name, done, nl->cmd);
+			ret = -EINVAL;
+			break;
+		}
+		list_del_init(&nl->node);
+		nl->status = status;
+		complete(&nl->done);
+		ret = 0;
+		break;
+	}
+	mutex_unlock(&tcmu_nl_lock);
+	if (ret == -ENODEV)
+		pr_err("netlink reply %d for device id %u: no request pending\n",
+		       done, dev_id);
+	return ret;
+}
+
+static int tcmu_nl_added_done(struct sk_buff *skb, struct genl_info *info)
+{
+	return tcmu_nl_done(info, TCMU_CMD_ADDED_DEVICE);
+}
+
+static int tcmu_nl_removed_done(struct sk_buff *skb, struct genl_info *info)
+{
+	return tcmu_nl_done(info, TCMU_CMD_REMOVED_DEVICE);
+}
+
+static int tcmu_nl_reconfig_done(struct sk_buff *skb, struct genl_info *info)
+{
+	return tcmu_nl_done(info, TCMU_CMD_RECONFIG_DEVICE);
+}
+
+static int tcmu_nl_set_features(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *a = info->attrs[TCMU_ATTR_SUPP_KERN_CMD_REPLY];
+
+	if (a) {
+		WRITE_ONCE(tcmu_nl_reply_supported, nla_get_u8(a));
+		pr_info("handler daemon: command reply support %u\n",
+			nla_get_u8(a));
+	}
+	return 0;
+}
+
+static const struct nla_policy tcmu_nl_policy[TCMU_ATTR_MAX + 1] = {
+	[TCMU_ATTR_DEVICE]		= { .type = NLA_STRING },
+	[TCMU_ATTR_MINOR]		= { .type = NLA_U32 },
+	[TCMU_ATTR_CMD_STATUS]		= { .type = NLA_S32 },
+	[TCMU_ATTR_DEVICE_ID]		= { .type = NLA_U32 },
+	[TCMU_ATTR_SUPP_KERN_CMD_REPLY]	= { .type = NLA_U8 },
+};
+
+#define TCMU_NL_OP(_cmd, _fn) {						\
+	.cmd = _cmd,							\
+	.validate = GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP, \
+	.flags = GENL_ADMIN_PERM,					\
+	.doit = _fn,							\
+}
+
+static const struct genl_small_ops tcmu_nl_ops[] = {
+	TCMU_NL_OP(TCMU_CMD_SET_FEATURES, tcmu_nl_set_features),
+	TCMU_NL_OP(TCMU_CMD_ADDED_DEVICE_DONE, tcmu_nl_added_done),
+	TCMU_NL_OP(TCMU_CMD_REMOVED_DEVICE_DONE, tcmu_nl_removed_done),
+	TCMU_NL_OP(TCMU_CMD_RECONFIG_DEVICE_DONE, tcmu_nl_reconfig_done),
+};
+
+static struct genl_family tcmu_genl_family __ro_after_init = {
+	.module = THIS_MODULE,
+	.name = "TCM-USER",
+	.version = 2,
+	.maxattr = TCMU_ATTR_MAX,
+	.policy = tcmu_nl_policy,
+	.mcgrps = tcmu_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(tcmu_mcgrps),
+	.netnsok = true,
+	.small_ops = tcmu_nl_ops,
+	.n_small_ops = ARRAY_SIZE(tcmu_nl_ops),
+	.resv_start_op = TCMU_CMD_SET_FEATURES + 1,
+};
+
+int tcmu_nl_init(void)
+{
+	return genl_register_family(&tcmu_genl_family);
+}
+
+void tcmu_nl_exit(void)
+{
+	genl_unregister_family(&tcmu_genl_family);
+}

@@ -1,0 +1,840 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The command ring: posting SCSI commands and TMR notifications, reaping
+ * the completions the handler writes back, waiting for space (qfull),
+ * command timeouts, and the block_dev / reset_ring / free_kept_buf
+ * actions.
+ *
+ * DOC: what the kernel trusts in the ring
+ *
+ * The kernel keeps its own cmd_head and never reads the mailbox's copy
+ * back.  From the handler it reads cmd_tail, and in each slot between its
+ * last reaped position and that tail the header (len_op, cmd_id, uflags)
+ * and, for a command, the response.  cmd_tail must lie within the posted
+ * entries; each slot length must be aligned, end before the end of the
+ * ring and not pass the tail; a command slot must be big enough for a
+ * response; cmd_id must name a command on the ring that has not completed
+ * yet.  The response is copied once and only the copy is used; read_len
+ * is clamped to the command's length.  Anything else marks the device
+ * broken: one log line, new commands fail, the commands already on the
+ * ring end by timeout or reset_ring.  No value from the ring can make
+ * the kernel read or write outside the ring or touch another device.
+ */
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <scsi/scsi_common.h>
+#include <scsi/scsi_proto.h>
+#include <target/target_core_base.h>
+#include "tcmu.h"
+
+static struct kmem_cache *tcmu_cmd_cache;
+
+int tcmu_ring_init(void)
+{
+	BUILD_BUG_ON(sizeof(struct tcmu_mailbox) != 128);
+	BUILD_BUG_ON(offsetof(struct tcmu_mailbox, cmd_tail) != 64);
+	BUILD_BUG_ON(sizeof(struct tcmu_cmd_entry) != 112);
+	BUILD_BUG_ON(offsetof(struct tcmu_cmd_entry, req.iov) != 48);
+	BUILD_BUG_ON(sizeof(struct tcmu_tmr_entry) != 32);
+	BUILD_BUG_ON(sizeof(struct tcmu_cmd_entry) % TCMU_OP_ALIGN_SIZE);
+
+	tcmu_cmd_cache = KMEM_CACHE(tcmu_cmd, 0);
+	return tcmu_cmd_cache ? 0 : -ENOMEM;
+}
+
+void tcmu_ring_exit(void)
+{
+	kmem_cache_destroy(tcmu_cmd_cache);
+}
+
+/* Fill in the mailbox of a device being configured. */
+void tcmu_dev_ring_setup(struct tcmu_dev *udev)
+{
+	struct tcmu_mailbox *mb = udev->mb;
+
+	mb->version = TCMU_MAILBOX_VERSION;
+	mb->flags = TCMU_MAILBOX_FLAG_CAP_OOOC |
+		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
+		    TCMU_MAILBOX_FLAG_CAP_TMR |
+		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
+	mb->cmdr_off = TCMU_CMDR_OFF;
+	mb->cmdr_size = udev->cmdr_size;
+	mb->cmd_head = 0;
+	mb->cmd_tail = 0;
+	udev->cmd_head = 0;
+	udev->cmdr_last_cleaned = 0;
+}
+
+static void tcmu_kick(struct tcmu_dev *udev)
+{
+	if (!test_bit(TCMU_DEV_PLUGGED, &udev->flags))
+		uio_event_notify(&udev->uio_info);
+}
+
+static void tcmu_ring_broken(struct tcmu_dev *udev, const char *what,
+			     u32 val)
+{
+	set_bit(TCMU_DEV_BROKEN, &udev->flags);
+	if (udev->broken_reported)
+		return;
+	udev->broken_reported = true;
+	pr_err_ratelimited("%s: handler broke the ring (%s %u); failing new commands until reset_ring\n",
+			   udev->name, what, val);
+}
+
+static struct tcmu_cmd *tcmu_cmd_alloc(struct tcmu_dev *udev,
+				       struct se_cmd *se_cmd)
+{
+	u32 blk_size = udev->da.blk_size;
+	struct scatterlist *sg;
+	struct tcmu_cmd *cmd;
+	u32 nr, i;
+
+	cmd = kmem_cache_zalloc(tcmu_cmd_cache, GFP_NOIO);
+	if (!cmd)
+		return NULL;
+	INIT_LIST_HEAD(&cmd->queue_entry);
+	cmd->se_cmd = se_cmd;
+	cmd->udev = udev;
+
+	nr = DIV_ROUND_UP(se_cmd->data_length, blk_size);
+	if (se_cmd->se_cmd_flags & SCF_BIDI) {
+		for_each_sg(se_cmd->t_bidi_data_sg, sg,
+			    se_cmd->t_bidi_data_nents, i)
+			cmd->bidi_len += sg->length;
+		cmd->nr_bidi_blocks = DIV_ROUND_UP(cmd->bidi_len, blk_size);
+		nr += cmd->nr_bidi_blocks;
+	}
+	cmd->nr_blocks = nr;
+	if (nr) {
+		cmd->blocks = kcalloc(nr, sizeof(*cmd->blocks), GFP_NOIO);
+		if (!cmd->blocks) {
+			kmem_cache_free(tcmu_cmd_cache, cmd);
+			return NULL;
+		}
+	}
+	return cmd;
+}
+
+static void tcmu_cmd_free(struct tcmu_cmd *cmd)
+{
+	kfree(cmd->blocks);
+	kmem_cache_free(tcmu_cmd_cache, cmd);
+}
+
+/* Free a command that is off every list and out of cmd_ids. */
+static void tcmu_cmd_release(struct tcmu_cmd *cmd)
+{
+	tcmu_da_free(&cmd->udev->da, cmd->blocks, cmd->nr_blocks);
+	tcmu_cmd_free(cmd);
+}
+
+/* Hand a command back to target core with a bare status. */
+static void tcmu_cmd_done(struct tcmu_cmd *cmd, u8 status)
+{
+	struct se_cmd *se_cmd = cmd->se_cmd;
+
+	cmd->se_cmd = NULL;
+	se_cmd->priv = NULL;
+	target_complete_cmd(se_cmd, status);
+}
+
+static void tcmu_arm_timer(struct tcmu_cmd *cmd, unsigned int tmo_ms,
+			   struct timer_list *timer)
+{
+	cmd->deadline = round_jiffies_up(jiffies + msecs_to_jiffies(tmo_ms));
+	if (!timer_pending(timer))
+		mod_timer(timer, cmd->deadline);
+}
+
+static void tcmu_rearm_timer(struct list_head *queue, struct timer_list *timer)
+{
+	struct tcmu_cmd *cmd;
+
+	cmd = list_first_entry_or_null(queue, struct tcmu_cmd, queue_entry);
+	if (cmd)
+		mod_timer(timer, cmd->deadline);
+	else
+		del_timer(timer);
+}
+
+/* Publish bytes [cmd_head, cmd_head + len) to the handler. */
+static void tcmu_ring_advance(struct tcmu_dev *udev, u32 len)
+{
+	udev->cmd_head = (udev->cmd_head + len) % udev->cmdr_size;
+	/* the entry must be visible before the head that covers it */
+	smp_store_release(&udev->mb->cmd_head, udev->cmd_head);
+}
+
+/* Fill the end of the ring with a PAD entry when @len does not fit. */
+static void tcmu_ring_pad(struct tcmu_dev *udev, u32 len)
+{
+	u32 room = udev->cmdr_size - udev->cmd_head;
+	struct tcmu_cmd_entry_hdr *hdr;
+
+	if (room >= len)
+		return;
+	hdr = udev->cmdr + udev->cmd_head;
+	hdr->len_op = room;
+	tcmu_hdr_set_op(&hdr->len_op, TCMU_OP_PAD);
+	hdr->cmd_id = 0;
+	hdr->kflags = 0;
+	hdr->uflags = 0;
+	tcmu_ring_advance(udev, room);
+}
+
+static bool tcmu_ring_has_room(struct tcmu_dev *udev, u32 len)
+{
+	u32 size = udev->cmdr_size;
+
+	return tcmu_ring_free(udev->cmd_head, udev->cmdr_last_cleaned, size) >=
+	       tcmu_ring_needed(udev->cmd_head, len, size);
+}
+
+/* Write the iovecs, CDB and header of @cmd at cmd_head. */
+static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
+				u32 len, size_t cdb_len)
+{
+	struct se_cmd *se_cmd = cmd->se_cmd;
+	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
+	struct tcmu_cmd_entry *entry = udev->cmdr + udev->cmd_head;
+	u64 cdb_off = TCMU_CMDR_OFF + udev->cmd_head + len -
+		      round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
+	unsigned int n;
+
+	memset(entry, 0, len);
+	entry->hdr.len_op = len;
+	tcmu_hdr_set_op(&entry->hdr.len_op, TCMU_OP_CMD);
+	entry->hdr.cmd_id = cmd->cmd_id;
+
+	n = tcmu_da_fill_iovs(&udev->da, cmd->blocks, nr_data,
+			      se_cmd->data_length, entry->req.iov);
+	entry->req.iov_cnt = n;
+	if (cmd->nr_bidi_blocks)
+		entry->req.iov_bidi_cnt =
+			tcmu_da_fill_iovs(&udev->da, cmd->blocks + nr_data,
+					  cmd->nr_bidi_blocks, cmd->bidi_len,
+					  entry->req.iov + n);
+	memcpy((void *)udev->mb + cdb_off, se_cmd->t_task_cdb, cdb_len);
+	entry->req.cdb_off = cdb_off;
+}
+
+/*
+ * Put @cmd on the ring.  Returns 0, -EAGAIN when the data area, the ring
+ * or the id space is full (the command holds nothing then), or another
+ * error with *@sense set.
+ */
+static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
+{
+	struct tcmu_dev *udev = cmd->udev;
+	struct se_cmd *se_cmd = cmd->se_cmd;
+	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
+	size_t cdb_len = scsi_command_size(se_cmd->t_task_cdb);
+	unsigned int iovs;
+	u32 len, id;
+
+	lockdep_assert_held(&udev->cmdr_lock);
+
+	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
+		*sense = TCM_LUN_BUSY;
+		return -EBUSY;
+	}
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags)) {
+		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
+		return -EIO;
+	}
+	if (cmd->nr_blocks > udev->da.nr_blocks) {
+		pr_warn_ratelimited("%s: %u-block command exceeds the %u-block data area\n",
+				    udev->name, cmd->nr_blocks,
+				    udev->da.nr_blocks);
+		*sense = TCM_INVALID_CDB_FIELD;
+		return -EINVAL;
+	}
+
+	if (tcmu_da_alloc(&udev->da, cmd->blocks, cmd->nr_blocks))
+		return -EAGAIN;
+
+	iovs = tcmu_da_iov_count(cmd->blocks, nr_data) +
+	       tcmu_da_iov_count(cmd->blocks + nr_data, cmd->nr_bidi_blocks);
+	len = tcmu_cmd_entry_size(iovs, cdb_len);
+	if (len > udev->cmdr_size / 2) {
+		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
+		pr_warn_ratelimited("%s: %u-byte ring entry exceeds half the %u-byte ring\n",
+				    udev->name, len, udev->cmdr_size);
+		*sense = TCM_INVALID_CDB_FIELD;
+		return -EINVAL;
+	}
+	if (!tcmu_ring_has_room(udev, len) ||
+	    xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),
+			    &udev->next_cmd_id, GFP_NOIO) < 0) {
+		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
+		return -EAGAIN;
+	}
+	cmd->cmd_id = id;
+
+	if (se_cmd->data_direction == DMA_TO_DEVICE ||
+	    se_cmd->se_cmd_flags & SCF_BIDI)
+		tcmu_da_copy_from_sg(&udev->da, cmd->blocks, se_cmd->t_data_sg,
+				     se_cmd->t_data_nents, se_cmd->data_length);
+
+	tcmu_ring_pad(udev, len);
+	tcmu_ring_write_cmd(udev, cmd, len, cdb_len);
+	tcmu_ring_advance(udev, len);
+
+	list_add_tail(&cmd->queue_entry, &udev->inflight_queue);
+	if (udev->cmd_time_out)
+		tcmu_arm_timer(cmd, udev->cmd_time_out, &udev->cmd_timer);
+	tcmu_kick(udev);
+	return 0;
+}
+
+/* Park @cmd until space frees up; qfull_time_out bounds the wait. */
+static int tcmu_qfull_add(struct tcmu_cmd *cmd, sense_reason_t *sense)
+{
+	struct tcmu_dev *udev = cmd->udev;
+	unsigned int tmo;
+
+	if (!udev->qfull_time_out) {
+		*sense = TCM_OUT_OF_RESOURCES;
+		return -EBUSY;
+	}
+	if (udev->qfull_time_out > 0)
+		tmo = udev->qfull_time_out;
+	else if (udev->cmd_time_out)
+		tmo = udev->cmd_time_out;
+	else
+		tmo = TCMU_CMD_TIME_OUT_DEF;
+	tcmu_arm_timer(cmd, tmo, &udev->qfull_timer);
+	list_add_tail(&cmd->queue_entry, &udev->qfull_queue);
+	return 0;
+}
+
+sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_cmd->se_dev);
+	sense_reason_t sense = TCM_CHECK_CONDITION_ABORT_CMD;
+	struct tcmu_cmd *cmd;
+	int ret = -ECANCELED;
+
+	cmd = tcmu_cmd_alloc(udev, se_cmd);
+	if (!cmd)
+		return TCM_OUT_OF_RESOURCES;
+
+	mutex_lock(&udev->cmdr_lock);
+	if (!(se_cmd->transport_state & CMD_T_ABORTED)) {
+		/* keep arrival order: nobody overtakes a waiting command */
+		ret = list_empty(&udev->qfull_queue) ?
+		      tcmu_post_cmd(cmd, &sense) : -EAGAIN;
+		if (ret == -EAGAIN)
+			ret = tcmu_qfull_add(cmd, &sense);
+	}
+	if (ret)
+		tcmu_cmd_free(cmd);
+	else
+		se_cmd->priv = cmd;
+	mutex_unlock(&udev->cmdr_lock);
+	return ret ? sense : TCM_NO_SENSE;
+}
+
+/* Retry waiting commands in order; fail them all with BUSY if @fail. */
+static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
+{
+	struct tcmu_cmd *cmd, *tmp;
+	sense_reason_t sense;
+	int ret;
+
+	list_for_each_entry_safe(cmd, tmp, &udev->qfull_queue, queue_entry) {
+		list_del_init(&cmd->queue_entry);
+		if (fail) {
+			tcmu_cmd_done(cmd, SAM_STAT_BUSY);
+			tcmu_cmd_free(cmd);
+			continue;
+		}
+		ret = tcmu_post_cmd(cmd, &sense);
+		if (ret == -EAGAIN) {
+			list_add(&cmd->queue_entry, &udev->qfull_queue);
+			break;
+		}
+		if (ret) {
+			tcmu_cmd_done(cmd, SAM_STAT_CHECK_CONDITION);
+			tcmu_cmd_free(cmd);
+		}
+	}
+	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+}
+
+/* Post @tmr or park it; returns false when it had to be parked. */
+static bool tcmu_post_tmr(struct tcmu_dev *udev, struct tcmu_tmr *tmr)
+{
+	size_t ids = sizeof(tmr->cmd_ids[0]) * tmr->cmd_cnt;
+	u32 len = round_up(sizeof(struct tcmu_tmr_entry) + ids,
+			   TCMU_OP_ALIGN_SIZE);
+	struct tcmu_tmr_entry *entry;
+
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags) ||
+	    len > udev->cmdr_size / 2)
+		goto out_free;
+	if (!tcmu_ring_has_room(udev, len)) {
+		list_add_tail(&tmr->queue_entry, &udev->tmr_queue);
+		return false;
+	}
+	tcmu_ring_pad(udev, len);
+	entry = udev->cmdr + udev->cmd_head;
+	memset(entry, 0, len);
+	entry->hdr.len_op = len;
+	tcmu_hdr_set_op(&entry->hdr.len_op, TCMU_OP_TMR);
+	entry->tmr_type = tmr->tmr_type;
+	entry->cmd_cnt = tmr->cmd_cnt;
+	memcpy(entry->cmd_ids, tmr->cmd_ids, ids);
+	tcmu_ring_advance(udev, len);
+	tcmu_kick(udev);
+out_free:
+	kfree(tmr);
+	return true;
+}
+
+/* Returns true when no TMR is left waiting. */
+static bool tcmu_run_tmr_queue(struct tcmu_dev *udev)
+{
+	struct tcmu_tmr *tmr, *tmp;
+	LIST_HEAD(tmrs);
+
+	list_splice_init(&udev->tmr_queue, &tmrs);
+	list_for_each_entry_safe(tmr, tmp, &tmrs, queue_entry) {
+		list_del_init(&tmr->queue_entry);
+		if (!tcmu_post_tmr(udev, tmr)) {
+			list_splice_tail(&tmrs, &udev->tmr_queue);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void tcmu_drop_tmrs(struct tcmu_dev *udev)
+{
+	struct tcmu_tmr *tmr, *tmp;
+
+	list_for_each_entry_safe(tmr, tmp, &udev->tmr_queue, queue_entry) {
+		list_del(&tmr->queue_entry);
+		kfree(tmr);
+	}
+}
+
+static u8 tcmu_tmr_type(enum tcm_tmreq_table tmf)
+{
+	switch (tmf) {
+	case TMR_ABORT_TASK:		return TCMU_TMR_ABORT_TASK;
+	case TMR_ABORT_TASK_SET:	return TCMU_TMR_ABORT_TASK_SET;
+	case TMR_CLEAR_ACA:		return TCMU_TMR_CLEAR_ACA;
+	case TMR_CLEAR_TASK_SET:	return TCMU_TMR_CLEAR_TASK_SET;
+	case TMR_LUN_RESET:		return TCMU_TMR_LUN_RESET;
+	case TMR_TARGET_WARM_RESET:	return TCMU_TMR_TARGET_WARM_RESET;
+	case TMR_TARGET_COLD_RESET:	return TCMU_TMR_TARGET_COLD_RESET;
+	case TMR_LUN_RESET_PRO:		return TCMU_TMR_LUN_RESET_PRO;
+	default:			return TCMU_TMR_UNKNOWN;
+	}
+}
+
+/*
+ * Target core aborts the commands on @cmd_list.  Those still waiting for
+ * space never reached the handler and end here; those on the ring are
+ * named in a TMR entry when tmr_notification is on.
+ */
+void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
+		     struct list_head *cmd_list)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	struct se_cmd *se_cmd;
+	struct tcmu_cmd *cmd;
+	struct tcmu_tmr *tmr;
+	u32 cnt = 0;
+
+	mutex_lock(&udev->cmdr_lock);
+	list_for_each_entry(se_cmd, cmd_list, state_list) {
+		cmd = se_cmd->priv;
+		if (!cmd)
+			continue;
+		if (cmd->cmd_id) {
+			cnt++;
+			continue;
+		}
+		list_del_init(&cmd->queue_entry);
+		tcmu_cmd_done(cmd, SAM_STAT_TASK_ABORTED);
+		tcmu_cmd_free(cmd);
+	}
+	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+
+	if (!test_bit(TCMU_DEV_TMR_NOTIFY, &udev->flags))
+		goto unlock;
+	tmr = kmalloc(struct_size(tmr, cmd_ids, cnt), GFP_NOIO);
+	if (!tmr)
+		goto unlock;
+	tmr->tmr_type = tcmu_tmr_type(tmf);
+	tmr->cmd_cnt = cnt;
+	cnt = 0;
+	list_for_each_entry(se_cmd, cmd_list, state_list) {
+		cmd = se_cmd->priv;
+		if (cmd && cmd->cmd_id && cnt < tmr->cmd_cnt)
+			tmr->cmd_ids[cnt++] = cmd->cmd_id;
+	}
+	if (list_empty(&udev->tmr_queue))
+		tcmu_post_tmr(udev, tmr);
+	else
+		list_add_tail(&tmr->queue_entry, &udev->tmr_queue);
+unlock:
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+static u8 tcmu_sanitize_status(struct tcmu_dev *udev, u8 status)
+{
+	switch (status) {
+	case SAM_STAT_GOOD:
+	case SAM_STAT_CHECK_CONDITION:
+	case SAM_STAT_CONDITION_MET:
+	case SAM_STAT_BUSY:
+	case SAM_STAT_RESERVATION_CONFLICT:
+	case SAM_STAT_TASK_SET_FULL:
+	case SAM_STAT_ACA_ACTIVE:
+	case SAM_STAT_TASK_ABORTED:
+		return status;
+	default:
+		pr_warn_ratelimited("%s: handler returned SCSI status 0x%x; reporting CHECK CONDITION\n",
+				    udev->name, status);
+		return SAM_STAT_CHECK_CONDITION;
+	}
+}
+
+/* Complete @cmd's se_cmd from the handler's response @rsp (a copy). */
+static void tcmu_cmd_complete(struct tcmu_cmd *cmd,
+			      const struct tcmu_cmd_entry *rsp)
+{
+	struct tcmu_dev *udev = cmd->udev;
+	struct se_cmd *se_cmd = cmd->se_cmd;
+	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
+	u8 status = tcmu_sanitize_status(udev, rsp->rsp.scsi_status);
+	u32 read_len = se_cmd->data_length;
+	bool has_len = false;
+
+	if (rsp->hdr.uflags & TCMU_UFLAG_UNKNOWN_OP) {
+		cmd->se_cmd = NULL;
+		se_cmd->priv = NULL;
+		target_complete_cmd_with_sense(se_cmd, SAM_STAT_CHECK_CONDITION,
+					       TCM_UNSUPPORTED_SCSI_OPCODE);
+		return;
+	}
+
+	/* UAM: read_len only ever shortens the transfer */
+	if (se_cmd->data_direction == DMA_FROM_DEVICE &&
+	    (rsp->hdr.uflags & TCMU_UFLAG_READ_LEN) && rsp->rsp.read_len) {
+		has_len = true;
+		read_len = min(read_len, rsp->rsp.read_len);
+	}
+	if (status == SAM_STAT_CHECK_CONDITION) {
+		transport_copy_sense_to_cmd(se_cmd,
+					    (unsigned char *)rsp->rsp.sense_buffer);
+		if (has_len)
+			se_cmd->se_cmd_flags |= SCF_TREAT_READ_AS_NORMAL;
+	}
+	if (status == SAM_STAT_GOOD || has_len) {
+		if (se_cmd->se_cmd_flags & SCF_BIDI)
+			tcmu_da_copy_to_sg(&udev->da, cmd->blocks + nr_data,
+					   se_cmd->t_bidi_data_sg,
+					   se_cmd->t_bidi_data_nents,
+					   cmd->bidi_len);
+		else if (se_cmd->data_direction == DMA_FROM_DEVICE)
+			tcmu_da_copy_to_sg(&udev->da, cmd->blocks,
+					   se_cmd->t_data_sg,
+					   se_cmd->t_data_nents, read_len);
+	}
+
+	cmd->se_cmd = NULL;
+	se_cmd->priv = NULL;
+	if (has_len)
+		target_complete_cmd_with_length(se_cmd, status, read_len);
+	else
+		target_complete_cmd(se_cmd, status);
+}
+
+/* Reap one command slot; returns false when the ring is broken. */
+static bool tcmu_reap_cmd(struct tcmu_dev *udev,
+			  const struct tcmu_cmd_entry *slot)
+{
+	struct tcmu_cmd_entry rsp;
+	struct tcmu_cmd *cmd;
+	bool keep;
+
+	memcpy(&rsp, slot, sizeof(rsp));	/* UAM: use only the copy */
+	cmd = xa_load(&udev->cmd_ids, rsp.hdr.cmd_id);
+	if (!cmd) {
+		tcmu_ring_broken(udev, "unknown cmd_id", rsp.hdr.cmd_id);
+		return false;
+	}
+	if (test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags)) {
+		tcmu_ring_broken(udev, "completed twice: cmd_id",
+				 rsp.hdr.cmd_id);
+		return false;
+	}
+
+	keep = rsp.hdr.uflags & TCMU_UFLAG_KEEP_BUF;
+	if (!keep)
+		xa_erase(&udev->cmd_ids, cmd->cmd_id);
+	if (!test_bit(TCMU_CMD_EXPIRED, &cmd->flags)) {
+		list_del_init(&cmd->queue_entry);
+		tcmu_cmd_complete(cmd, &rsp);
+	}
+	if (keep) {
+		clear_bit(TCMU_CMD_EXPIRED, &cmd->flags);
+		set_bit(TCMU_CMD_KEEP_BUF, &cmd->flags);
+	} else {
+		tcmu_cmd_release(cmd);
+	}
+	return true;
+}
+
+/*
+ * Walk the slots from the last reaped one up to the handler's cmd_tail.
+ * Returns true when ring space was freed.
+ */
+static bool __tcmu_reap(struct tcmu_dev *udev)
+{
+	u32 size = udev->cmdr_size, last = udev->cmdr_last_cleaned;
+	u32 tail, pos, len, len_op;
+	bool freed = false;
+
+	lockdep_assert_held(&udev->cmdr_lock);
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags))
+		return false;
+
+	tail = smp_load_acquire(&udev->mb->cmd_tail);	/* UAM */
+	if (tail >= size || !IS_ALIGNED(tail, TCMU_OP_ALIGN_SIZE) ||
+	    tcmu_ring_used(tail, last, size) >
+	    tcmu_ring_used(udev->cmd_head, last, size)) {
+		tcmu_ring_broken(udev, "cmd_tail", tail);
+		return false;
+	}
+
+	while ((pos = udev->cmdr_last_cleaned) != tail) {
+		struct tcmu_cmd_entry_hdr *hdr = udev->cmdr + pos;
+
+		len_op = READ_ONCE(hdr->len_op);	/* UAM */
+		len = tcmu_hdr_get_len(len_op);
+		if (len < sizeof(*hdr) || len > size - pos ||
+		    len > tcmu_ring_used(tail, pos, size)) {
+			tcmu_ring_broken(udev, "entry length", len);
+			break;
+		}
+		switch (tcmu_hdr_get_op(len_op)) {
+		case TCMU_OP_PAD:
+		case TCMU_OP_TMR:
+			break;
+		case TCMU_OP_CMD:
+			if (len < sizeof(struct tcmu_cmd_entry)) {
+				tcmu_ring_broken(udev, "command entry length",
+						 len);
+				return freed;
+			}
+			if (!tcmu_reap_cmd(udev, (void *)hdr))
+				return freed;
+			break;
+		default:
+			tcmu_ring_broken(udev, "opcode",
+					 tcmu_hdr_get_op(len_op));
+			return freed;
+		}
+		udev->cmdr_last_cleaned = (pos + len) % size;
+		freed = true;
+	}
+	return freed;
+}
+
+/* After ring or data space was freed: TMRs first, then waiting commands */
+static void tcmu_run_queues(struct tcmu_dev *udev)
+{
+	if (tcmu_run_tmr_queue(udev))
+		tcmu_run_qfull(udev, false);
+}
+
+/* The handler kicked: reap what it completed and post what waits. */
+void tcmu_handle_completions(struct tcmu_dev *udev)
+{
+	mutex_lock(&udev->cmdr_lock);
+	if (__tcmu_reap(udev))
+		tcmu_run_queues(udev);
+	if (udev->cmd_time_out)
+		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+void tcmu_cmd_timer_fn(struct timer_list *t)
+{
+	struct tcmu_dev *udev = from_timer(udev, t, cmd_timer);
+
+	queue_work(system_unbound_wq, &udev->timeout_work);
+}
+
+void tcmu_qfull_timer_fn(struct timer_list *t)
+{
+	struct tcmu_dev *udev = from_timer(udev, t, qfull_timer);
+
+	queue_work(system_unbound_wq, &udev->timeout_work);
+}
+
+/*
+ * A command on the ring that timed out is completed to target core with
+ * CHECK CONDITION; it stays in cmd_ids with its blocks until the handler
+ * completes it (or reset_ring), because the handler may still use them.
+ */
+static void tcmu_expire_inflight(struct tcmu_dev *udev)
+{
+	struct tcmu_cmd *cmd, *tmp;
+
+	list_for_each_entry_safe(cmd, tmp, &udev->inflight_queue,
+				 queue_entry) {
+		if (time_before(jiffies, cmd->deadline))
+			continue;
+		list_del_init(&cmd->queue_entry);
+		set_bit(TCMU_CMD_EXPIRED, &cmd->flags);
+		pr_debug("%s: cmd_id %u timed out\n", udev->name, cmd->cmd_id);
+		tcmu_cmd_done(cmd, SAM_STAT_CHECK_CONDITION);
+	}
+	tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
+}
+
+static void tcmu_expire_qfull(struct tcmu_dev *udev)
+{
+	struct tcmu_cmd *cmd, *tmp;
+
+	list_for_each_entry_safe(cmd, tmp, &udev->qfull_queue, queue_entry) {
+		if (time_before(jiffies, cmd->deadline))
+			continue;
+		list_del_init(&cmd->queue_entry);
+		tcmu_cmd_done(cmd, SAM_STAT_TASK_SET_FULL);
+		tcmu_cmd_free(cmd);
+	}
+	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+}
+
+void tcmu_timeout_work_fn(struct work_struct *work)
+{
+	struct tcmu_dev *udev = container_of(work, struct tcmu_dev,
+					     timeout_work);
+
+	mutex_lock(&udev->cmdr_lock);
+	if (udev->cmd_time_out)
+		tcmu_expire_inflight(udev);
+	tcmu_expire_qfull(udev);
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+void tcmu_block_dev(struct tcmu_dev *udev)
+{
+	mutex_lock(&udev->cmdr_lock);
+	if (!test_and_set_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
+		/* finish what the handler completed, bounce what waits */
+		__tcmu_reap(udev);
+		tcmu_run_qfull(udev, true);
+	}
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+void tcmu_unblock_dev(struct tcmu_dev *udev)
+{
+	mutex_lock(&udev->cmdr_lock);
+	clear_bit(TCMU_DEV_BLOCKED, &udev->flags);
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+/*
+ * Forget everything on the ring.  Commands still owned by target core
+ * complete with BUSY (@err_level 1, retryable) or CHECK CONDITION (2).
+ */
+void tcmu_reset_ring(struct tcmu_dev *udev, u8 err_level)
+{
+	struct tcmu_cmd *cmd;
+	unsigned long id;
+
+	mutex_lock(&udev->cmdr_lock);
+	xa_for_each(&udev->cmd_ids, id, cmd) {
+		xa_erase(&udev->cmd_ids, id);
+		if (!test_bit(TCMU_CMD_EXPIRED, &cmd->flags) &&
+		    !test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags)) {
+			list_del_init(&cmd->queue_entry);
+			tcmu_cmd_done(cmd, err_level == 1 ? SAM_STAT_BUSY :
+					   SAM_STAT_CHECK_CONDITION);
+		}
+		tcmu_cmd_release(cmd);
+	}
+	tcmu_dev_ring_setup(udev);
+	clear_bit(TCMU_DEV_BROKEN, &udev->flags);
+	udev->broken_reported = false;
+	del_timer(&udev->cmd_timer);
+	/* the handler starts afresh: queued TMRs name nothing it knows */
+	tcmu_drop_tmrs(udev);
+	tcmu_run_qfull(udev, false);
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+int tcmu_free_kept_buf(struct tcmu_dev *udev, u16 cmd_id)
+{
+	struct tcmu_cmd *cmd;
+	int ret = 0;
+
+	mutex_lock(&udev->cmdr_lock);
+	cmd = xa_load(&udev->cmd_ids, cmd_id);
+	if (!cmd || !test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags)) {
+		pr_err("%s: free_kept_buf: cmd_id %u %s\n", udev->name, cmd_id,
+		       cmd ? "was not completed with KEEP_BUF" : "not found");
+		ret = -EINVAL;
+		goto unlock;
+	}
+	xa_erase(&udev->cmd_ids, cmd_id);
+	tcmu_cmd_release(cmd);
+	/* only data space was freed: ring space waiters stay as they are */
+	if (list_empty(&udev->tmr_queue))
+		tcmu_run_qfull(udev, false);
+unlock:
+	mutex_unlock(&udev->cmdr_lock);
+	return ret;
+}
+
+/* The handler closed the device: nobody can free its kept buffers now. */
+void tcmu_release_kept_bufs(struct tcmu_dev *udev)
+{
+	struct tcmu_cmd *cmd;
+	unsigned long id;
+	bool freed = false;
+
+	mutex_lock(&udev->cmdr_lock);
+	xa_for_each(&udev->cmd_ids, id, cmd) {
+		if (!test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags))
+			continue;
+		xa_erase(&udev->cmd_ids, id);
+		tcmu_cmd_release(cmd);
+		freed = true;
+	}
+	if (freed && list_empty(&udev->tmr_queue))
+		tcmu_run_qfull(udev, false);
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+/*
+ * Final teardown, with no se_cmd left in flight (target core drained the
+ * device): free expired and kept commands and queued TMRs.
+ */
+void tcmu_ring_destroy(struct tcmu_dev *udev)
+{
+	struct tcmu_cmd *cmd;
+	unsigned long id;
+
+	mutex_lock(&udev->cmdr_lock);
+	xa_for_each(&udev->cmd_ids, id, cmd) {
+		xa_erase(&udev->cmd_ids, id);
+		if (cmd->se_cmd)
+			pr_err("%s: cmd_id %u still owned by target core at teardown\n",
+			       udev->name, cmd->cmd_id);
+		tcmu_cmd_release(cmd);
+	}
+	xa_destroy(&udev->cmd_ids);
+	tcmu_drop_tmrs(udev);
+	mutex_unlock(&udev->cmdr_lock);
+}

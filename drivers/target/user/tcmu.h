@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tcmu-ng private header: the structures shared by the files of the
+ * TCMU backstore, the lock rules, and the prototypes between the parts.
+ *
+ * Locks, outermost first:
+ *
+ *   tcmu_devices_lock (mutex, main.c)
+ *	the list of configured devices, walked by the reclaim work.
+ *   tcmu_dev.cmdr_lock (mutex)
+ *	the command ring (cmd_head, cmdr_last_cleaned, the mailbox writes),
+ *	the commands xarray contents, the qfull/inflight/tmr lists, the
+ *	block bitmaps of the data area and the command timers' deadlines.
+ *   tcmu_data_area.map_lock (rw_semaphore)
+ *	ties the page index to the handler's page tables: the fault path
+ *	inserts a PTE for a page only while holding it for read and seeing
+ *	the page in the index; the release path removes pages from the index
+ *	and zaps their PTEs while holding it for write.  Taken inside
+ *	cmdr_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *   tcmu_nl_lock (mutex, netlink.c)
+ *	the list of netlink requests waiting for a handler's reply; never
+ *	held while waiting.
+ *
+ * The handler's mapping is hostile: every value read from it is copied
+ * once and bounded before use.  Such places carry a "UAM" comment.
+ */
+#ifndef _TCMU_H
+#define _TCMU_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+#include <linux/uio_driver.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <linux/target_core_user.h>
+#include <target/target_core_base.h>
+#include <target/target_core_backend.h>
+
+#define TCMU_CMD_TIME_OUT_DEF	(30 * MSEC_PER_SEC)	/* in ms */
+#define TCMU_RING_MB_DEF	8			/* mailbox + ring, in MB */
+#define TCMU_RING_MB_MAX	8
+#define TCMU_DATA_AREA_MB_DEF	1024
+#define TCMU_PAGES_PER_BLK_DEF	1
+#define TCMU_GLOBAL_MAX_MB_DEF	2048
+#define TCMU_CONFIG_LEN		256
+#define TCMU_HW_MAX_SECTORS_DEF	128
+#define TCMU_QUEUE_DEPTH	128
+
+/* The mailbox sits at offset 0; the ring follows it. */
+#define TCMU_CMDR_OFF		((u32)sizeof(struct tcmu_mailbox))
+
+#define TCMU_MB_TO_PAGES(mb)	((size_t)(mb) << (20 - PAGE_SHIFT))
+#define TCMU_PAGES_TO_MB(pages)	((pages) >> (20 - PAGE_SHIFT))
+
+/**
+ * struct tcmu_data_area - the lazily populated data area of one device
+ * @map_lock: see the lock rules at the top of this file
+ * @pages: page index within the data area -> struct page, for blocks that
+ *	are populated; stores happen under cmdr_lock, erasures under
+ *	cmdr_lock and map_lock held for write
+ * @populated: bitmap, a block whose pages all exist; cmdr_lock
+ * @used: bitmap, a block that belongs to a command; cmdr_lock.
+ *	A used block is always populated.
+ * @mapping: the handler's address_space, to zap released pages from every
+ *	mapping of the device (NULL until first open); map_lock
+ * @base: byte offset of the data area within the mapping
+ * @blk_pages: pages per block
+ * @blk_size: bytes per block
+ * @nr_blocks: blocks in the data area
+ * @nr_used: used blocks; cmdr_lock
+ * @nr_populated: populated blocks; cmdr_lock
+ * @blk_hi: one past the highest block ever populated; cmdr_lock
+ */
+struct tcmu_data_area {
+	struct rw_semaphore map_lock;
+	struct xarray pages;
+	unsigned long *populated;
+	unsigned long *used;
+	struct address_space *mapping;
+	loff_t base;
+	u32 blk_pages;
+	u32 blk_size;
+	u32 nr_blocks;
+	u32 nr_used;
+	u32 nr_populated;
+	u32 blk_hi;
+};
+
+/* Per-HBA data: the N of configfs "user_N", which handlers see */
+struct tcmu_hba {
+	u32 host_id;
+};
+
+/* Device state bits in tcmu_dev.flags */
+enum tcmu_dev_flag {
+	TCMU_DEV_OPEN,		/* UIO fd open; uio open/release */
+	TCMU_DEV_BROKEN,	/* handler broke the ring; reap, reset_ring */
+	TCMU_DEV_BLOCKED,	/* block_dev action */
+	TCMU_DEV_TMR_NOTIFY,	/* tmr_notification attribute */
+	TCMU_DEV_PLUGGED,	/* target core batches; kick on unplug */
+};
+
+/**
+ * struct tcmu_dev - one "user" backstore device
+ * @se_dev: target core's device, first so target core's RCU free works
+ * @kref: held by target core (alloc..free), by configure..destroy, and
+ *	by each VMA of the handler's mapping
+ * @hba: the HBA this device hangs under
+ * @name: configfs name
+ * @node: on tcmu_devices, under tcmu_devices_lock
+ * @flags: enum tcmu_dev_flag bits
+ * @uio_info: UIO registration; name is "tcm-user/<hba>/<name>/<config>"
+ * @inode: the UIO device inode pinned while the handler may map it
+ * @mb: vmalloc'ed mailbox + ring, shared with the handler
+ * @cmdr: the ring (@mb + TCMU_CMDR_OFF)
+ * @cmdr_size: ring size in bytes
+ * @cmd_head: where the next entry goes; the kernel's own copy, cmdr_lock
+ * @cmdr_last_cleaned: first entry not yet reaped; cmdr_lock
+ * @data_off: data area offset in the mapping, bytes
+ * @mmap_pages: size of the mapping in pages
+ * @data_area_mb: max_data_area_mb
+ * @data_pages_per_blk: data_pages_per_blk
+ * @da: the data area
+ * @cmd_ids: cmd_id -> struct tcmu_cmd for commands on the ring; cmdr_lock
+ * @next_cmd_id: cyclic allocation cursor for @cmd_ids; cmdr_lock
+ * @qfull_queue: commands waiting for ring or data space; cmdr_lock
+ * @inflight_queue: commands on the ring, oldest first; cmdr_lock
+ * @tmr_queue: TMR notifications waiting for ring space; cmdr_lock
+ * @cmd_timer: fires at the oldest in-flight deadline
+ * @qfull_timer: fires at the oldest qfull deadline
+ * @timeout_work: expires commands after either timer fired
+ * @cmd_time_out: in ms, 0 = never
+ * @qfull_time_out: in ms; 0 = fail at once; -1 = use cmd_time_out
+ * @dev_size: in bytes
+ * @dev_config: "subtype/cfgstring" for the handler
+ * @nl_reply_supported: >0 wait for netlink replies, <0 never
+ * @nl_cmd: the netlink request in flight, see netlink.c
+ * @broken_reported: the broken-ring message has been logged
+ * @se_plug: handed to target core by plug_device
+ */
+struct tcmu_dev {
+	struct se_device se_dev;
+	struct kref kref;
+	struct se_hba *hba;
+	char *name;
+	struct list_head node;
+	unsigned long flags;
+
+	struct uio_info uio_info;
+	struct inode *inode;
+
+	struct tcmu_mailbox *mb;
+	void *cmdr;
+	u32 cmdr_size;
+	u32 cmd_head;
+	u32 cmdr_last_cleaned;
+	size_t data_off;
+	size_t mmap_pages;
+	u32 data_area_mb;
+	u32 data_pages_per_blk;
+
+	struct mutex cmdr_lock;	/* see the lock rules above */
+	struct tcmu_data_area da;
+	struct xarray cmd_ids;
+	u32 next_cmd_id;
+	struct list_head qfull_queue;
+	struct list_head inflight_queue;
+	struct list_head tmr_queue;
+
+	struct timer_list cmd_timer;
+	struct timer_list qfull_timer;
+	struct work_struct timeout_work;
+	unsigned int cmd_time_out;
+	int qfull_time_out;
+
+	u64 dev_size;
+	char dev_config[TCMU_CONFIG_LEN];
+	int nl_reply_supported;
+	struct tcmu_nl_cmd {
+		struct list_head node;
+		struct completion done;
+		int cmd;	/* enum tcmu_genl_cmd, UNSPEC when idle */
+		int status;
+	} nl_cmd;
+
+	bool broken_reported;
+	struct se_dev_plug se_plug;
+};
+
+static inline struct tcmu_dev *TCMU_DEV(struct se_device *se_dev)
+{
+	return container_of(se_dev, struct tcmu_dev, se_dev);
+}
+
+/* Command state bits in tcmu_cmd.flags */
+enum tcmu_cmd_flag {
+	TCMU_CMD_EXPIRED,	/* timed out; se_cmd already completed */
+	TCMU_CMD_KEEP_BUF,	/* completed with KEEP_BUF; blocks still held */
+};
+
+/**
+ * struct tcmu_cmd - a SCSI command handed to the handler
+ * @se_cmd: target core's command; NULL once completed back to it
+ * @udev: the device
+ * @queue_entry: on qfull_queue or inflight_queue; cmdr_lock
+ * @cmd_id: ring id, 0 while not on the ring
+ * @blocks: data area blocks, data-out/data-in first, then BIDI data-in
+ * @nr_blocks: entries in @blocks
+ * @nr_bidi_blocks: trailing entries of @blocks that hold BIDI data-in
+ * @bidi_len: BIDI data-in bytes
+ * @deadline: jiffies; meaningful while on a timed queue
+ * @flags: enum tcmu_cmd_flag bits
+ */
+struct tcmu_cmd {
+	struct se_cmd *se_cmd;
+	struct tcmu_dev *udev;
+	struct list_head queue_entry;
+	u16 cmd_id;
+	u32 *blocks;
+	u32 nr_blocks;
+	u32 nr_bidi_blocks;
+	u32 bidi_len;
+	unsigned long deadline;
+	unsigned long flags;
+};
+
+/* A TMR notification waiting for ring space */
+struct tcmu_tmr {
+	struct list_head queue_entry;
+	u8 tmr_type;
+	u32 cmd_cnt;
+	u16 cmd_ids[] __counted_by(cmd_cnt);
+};
+
+/*
+ * Ring arithmetic.  The ring size need not be a power of two; one byte
+ * stays unused so that head == tail means empty.
+ */
+static inline u32 tcmu_ring_used(u32 head, u32 tail, u32 size)
+{
+	return head >= tail ? head - tail : size - (tail - head);
+}
+
+static inline u32 tcmu_ring_free(u32 head, u32 tail, u32 size)
+{
+	return size - tcmu_ring_used(head, tail, size) - 1;
+}
+
+/*
+ * Bytes needed to post an entry of @len at @head: the entry, plus a PAD
+ * entry up to the end of the ring when the entry does not fit before it.
+ */
+static inline u32 tcmu_ring_needed(u32 head, u32 len, u32 size)
+{
+	return size - head >= len ? len : len + (size - head);
+}
+
+/* Ring entry size of a command with @iov_cnt iovecs and a @cdb_len CDB */
+static inline size_t tcmu_cmd_entry_size(size_t iov_cnt, size_t cdb_len)
+{
+	size_t base = max(offsetof(struct tcmu_cmd_entry, req.iov[iov_cnt]),
+			  sizeof(struct tcmu_cmd_entry));
+
+	return base + round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
+}
+
+/* main.c */
+extern struct mutex tcmu_devices_lock;
+extern struct list_head tcmu_devices;
+extern struct device *tcmu_root_device;
+void tcmu_dev_put(struct tcmu_dev *udev);
+
+/* data_area.c */
+int tcmu_da_init(struct tcmu_data_area *da, u32 nr_blocks, u32 blk_pages,
+		 loff_t base);
+void tcmu_da_exit(struct tcmu_data_area *da);
+u32 tcmu_da_free_blocks(const struct tcmu_data_area *da);
+int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
+void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
+u32 tcmu_da_trim(struct tcmu_data_area *da);
+unsigned int tcmu_da_iov_count(const u32 *blocks, u32 nr);
+unsigned int tcmu_da_fill_iovs(const struct tcmu_data_area *da,
+			       const u32 *blocks, u32 nr, size_t len,
+			       struct iovec *iov);
+void tcmu_da_copy_from_sg(struct tcmu_data_area *da, const u32 *blocks,
+			  struct scatterlist *sg, unsigned int nents,
+			  size_t len);
+void tcmu_da_copy_to_sg(struct tcmu_data_area *da, const u32 *blocks,
+			struct scatterlist *sg, unsigned int nents,
+			size_t len);
+vm_fault_t tcmu_da_fault(struct tcmu_data_area *da, struct vm_fault *vmf,
+			 pgoff_t index);
+void tcmu_da_set_mapping(struct tcmu_data_area *da,
+			 struct address_space *mapping);
+
+/* pool.c */
+void tcmu_pool_charge(long pages);
+void tcmu_pool_uncharge(long pages);
+long tcmu_pool_pages(void);
+long tcmu_pool_max_pages(void);
+void tcmu_pool_exit(void);
+
+/* ring.c */
+int tcmu_ring_init(void);
+void tcmu_ring_exit(void);
+void tcmu_dev_ring_setup(struct tcmu_dev *udev);
+sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd);
+void tcmu_handle_completions(struct tcmu_dev *udev);
+void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
+		     struct list_head *cmd_list);
+void tcmu_block_dev(struct tcmu_dev *udev);
+void tcmu_unblock_dev(struct tcmu_dev *udev);
+void tcmu_reset_ring(struct tcmu_dev *udev, u8 err_level);
+int tcmu_free_kept_buf(struct tcmu_dev *udev, u16 cmd_id);
+void tcmu_release_kept_bufs(struct tcmu_dev *udev);
+void tcmu_cmd_timer_fn(struct timer_list *t);
+void tcmu_qfull_timer_fn(struct timer_list *t);
+void tcmu_timeout_work_fn(struct work_struct *work);
+void tcmu_ring_destroy(struct tcmu_dev *udev);
+
+/* mmap.c */
+int tcmu_uio_register(struct tcmu_dev *udev);
+void tcmu_uio_unregister(struct tcmu_dev *udev);
+int tcmu_uio_set_name(struct tcmu_dev *udev);
+
+/* netlink.c */
+int tcmu_nl_init(void);
+void tcmu_nl_exit(void);
+int tcmu_nl_dev_added(struct tcmu_dev *udev);
+void tcmu_nl_dev_removed(struct tcmu_dev *udev);
+int tcmu_nl_dev_config(struct tcmu_dev *udev, const char *config);
+int tcmu_nl_dev_size(struct tcmu_dev *udev, u64 size);
+int tcmu_nl_write_cache(struct tcmu_dev *udev, u8 wce);
+void tcmu_nl_dev_init(struct tcmu_dev *udev);
+
+/* configfs.c */
+int tcmu_configfs_init(struct target_backend_ops *ops);
+void tcmu_configfs_exit(void);
+ssize_t tcmu_set_configfs_dev_params(struct se_device *se_dev,
+				     const char *page, ssize_t count);
+ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b);
+
+#endif /* _TCMU_H */

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the data area allocator: block states, reuse of cached
+ * pages before new ones, hole reclaim, iovec layout and data copies.
+ */
+#include <kunit/test.h>
+#include <linux/scatterlist.h>
+#include "../tcmu.h"
+
+#define DA_BASE		(8 << 20)	/* where the area starts in the map */
+#define DA_BLOCKS	64
+
+struct da_case {
+	u32 blk_pages;
+	const char *name;
+};
+
+static const struct da_case da_cases[] = {
+	{ 1, "1 page per block" },
+	{ 2, "2 pages per block" },
+	{ 4, "4 pages per block" },
+};
+
+static void da_case_desc(const struct da_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(da, da_cases, da_case_desc);
+
+static void da_exit_action(void *da)
+{
+	tcmu_da_exit(da);
+}
+
+static struct tcmu_data_area *da_setup(struct kunit *test, u32 nr_blocks)
+{
+	const struct da_case *c = test->param_value;
+	struct tcmu_data_area *da;
+
+	da = kunit_kzalloc(test, sizeof(*da), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, da);
+	KUNIT_ASSERT_EQ(test, tcmu_da_init(da, nr_blocks, c->blk_pages,
+					   DA_BASE), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, da_exit_action,
+							 da), 0);
+	return da;
+}
+
+static unsigned long da_pages(struct tcmu_data_area *da)
+{
+	unsigned long idx, n = 0;
+	struct page *page;
+
+	xa_for_each(&da->pages, idx, page)
+		n++;
+	return n;
+}
+
+/* A fresh area holds no page; allocation populates lowest blocks first. */
+static void da_lazy_alloc(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	long before = tcmu_pool_pages();
+	u32 blocks[5];
+	int i;
+
+	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 5), 0);
+	for (i = 0; i < 5; i++)
+		KUNIT_EXPECT_EQ(test, blocks[i], (u32)i);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 5U);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 5U);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 5UL * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_pages() - before,
+			5L * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), DA_BLOCKS - 5U);
+}
+
+/* Freed blocks keep their pages and are taken again before new ones. */
+static void da_reuse_cached_first(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	u32 blocks[8], again[3];
+	u32 holes[2];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 8), 0);
+	holes[0] = blocks[2];
+	holes[1] = blocks[5];
+	tcmu_da_free(da, holes, 2);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 8U);
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 3), 0);
+	KUNIT_EXPECT_EQ(test, again[0], 2U);
+	KUNIT_EXPECT_EQ(test, again[1], 5U);
+	KUNIT_EXPECT_EQ(test, again[2], 8U);	/* only now a new block */
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 9U);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 9UL * da->blk_pages);
+}
+
+/* Asking for more blocks than are free fails and takes nothing. */
+static void da_enospc(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, 8);
+	u32 blocks[9];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 3), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 2), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), 0U);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 1), -ENOSPC);
+}
+
+/* Trim frees holes as well as the tail, and never a used block. */
+static void da_trim_holes(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	u32 blocks[10], holes[4] = { 1, 2, 6, 9 };
+	long before;
+	u32 i;
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 10), 0);
+	tcmu_da_free(da, holes, 4);
+	before = tcmu_pool_pages();
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), 4U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, before - tcmu_pool_pages(), 4L * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 6U);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
+	for (i = 0; i < 10; i++) {
+		bool hole = i == 1 || i == 2 || i == 6 || i == 9;
+
+		KUNIT_EXPECT_EQ(test, test_bit(i, da->populated), !hole);
+		KUNIT_EXPECT_EQ(test, !!xa_load(&da->pages, i * da->blk_pages),
+				!hole);
+	}
+	/* the highest populated block is now 8 */
+	KUNIT_EXPECT_EQ(test, da->blk_hi, 9U);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 6UL * da->blk_pages);
+}
+
+/* A fully idle area trims to nothing. */
+static void da_trim_all(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	u32 blocks[7];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 7), 0);
+	tcmu_da_free(da, blocks, 7);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), 7U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 0U);
+	KUNIT_EXPECT_EQ(test, da->blk_hi, 0U);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
+	/* and grows again from block 0 */
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 1), 0);
+	KUNIT_EXPECT_EQ(test, blocks[0], 0U);
+}
+
+/* Consecutive blocks share an iovec; offsets count from the map start. */
+static void da_iovecs(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	u32 blocks[5] = { 3, 4, 5, 9, 10 };
+	size_t bs = da->blk_size, len = 4 * bs + 100;
+	struct iovec iov[5];
+
+	KUNIT_EXPECT_EQ(test, tcmu_da_iov_count(blocks, 5), 2U);
+	KUNIT_EXPECT_EQ(test, tcmu_da_iov_count(blocks, 1), 1U);
+	KUNIT_EXPECT_EQ(test, tcmu_da_iov_count(blocks, 0), 0U);
+	KUNIT_ASSERT_EQ(test, tcmu_da_fill_iovs(da, blocks, 5, len, iov), 2U);
+	KUNIT_EXPECT_EQ(test, (uintptr_t)iov[0].iov_base, DA_BASE + 3 * bs);
+	KUNIT_EXPECT_EQ(test, iov[0].iov_len, 3 * bs);
+	KUNIT_EXPECT_EQ(test, (uintptr_t)iov[1].iov_base, DA_BASE + 9 * bs);
+	KUNIT_EXPECT_EQ(test, iov[1].iov_len, bs + 100);
+}
+
+/* Data survives a trip sg -> data area -> sg across odd sg boundaries. */
+static void da_copy_roundtrip(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	size_t len = 3 * PAGE_SIZE + 777, cut = PAGE_SIZE + 13;
+	struct scatterlist sg_in[2], sg_out[3];
+	u8 *src, *dst;
+	u32 blocks[DA_BLOCKS], nr;
+	size_t i;
+
+	nr = DIV_ROUND_UP(len, da->blk_size);
+	src = kunit_kmalloc(test, len, GFP_KERNEL);
+	dst = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	for (i = 0; i < len; i++)
+		src[i] = i * 7 + 3;
+
+	/* make the blocks non-contiguous */
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, nr + 1), 0);
+	tcmu_da_free(da, &blocks[0], 1);
+	blocks[0] = blocks[nr];
+
+	sg_init_table(sg_in, 2);
+	sg_set_buf(&sg_in[0], src, cut);
+	sg_set_buf(&sg_in[1], src + cut, len - cut);
+	tcmu_da_copy_from_sg(da, blocks, sg_in, 2, len);
+
+	sg_init_table(sg_out, 3);
+	sg_set_buf(&sg_out[0], dst, 100);
+	sg_set_buf(&sg_out[1], dst + 100, 2 * PAGE_SIZE);
+	sg_set_buf(&sg_out[2], dst + 100 + 2 * PAGE_SIZE,
+		   len - 100 - 2 * PAGE_SIZE);
+	tcmu_da_copy_to_sg(da, blocks, sg_out, 3, len);
+	KUNIT_EXPECT_EQ(test, memcmp(src, dst, len), 0);
+}
+
+/* New pages are zeroed: the handler never sees old kernel data. */
+static void da_pages_zeroed(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	unsigned long idx;
+	struct page *page;
+	u32 blocks[4];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 4), 0);
+	xa_for_each(&da->pages, idx, page)
+		KUNIT_EXPECT_TRUE(test, !memchr_inv(page_address(page), 0,
+						    PAGE_SIZE));
+}
+
+static struct kunit_case tcmu_data_area_cases[] = {
+	KUNIT_CASE_PARAM(da_lazy_alloc, da_gen_params),
+	KUNIT_CASE_PARAM(da_reuse_cached_first, da_gen_params),
+	KUNIT_CASE_PARAM(da_enospc, da_gen_params),
+	KUNIT_CASE_PARAM(da_trim_holes, da_gen_params),
+	KUNIT_CASE_PARAM(da_trim_all, da_gen_params),
+	KUNIT_CASE_PARAM(da_iovecs, da_gen_params),
+	KUNIT_CASE_PARAM(da_copy_roundtrip, da_gen_params),
+	KUNIT_CASE_PARAM(da_pages_zeroed, da_gen_params),
+	{}
+};
+
+static struct kunit_suite tcmu_data_area_suite = {
+	.name = "tcmu_data_area",
+	.test_cases = tcmu_data_area_cases,
+};
+kunit_test_suite(tcmu_data_area_suite);

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Run the driver's KUnit suites with kunit.py (QEMU x86_64) in a Linux 6.12
+# tree that has this repository's driver grafted in.  The build directory
+# is cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}, keyed by source
+# version, .kunitconfig and compiler; make rebuilds what changed.
+# Prints the kunit.py summary and a last line "kunit: N passed, N failed".
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+vm=$repo/tools/testing/selftests/drivers/target/user/vm
+cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+kcfg=$repo/drivers/target/user/.kunitconfig
+
+src=$("$vm/kernel.sh" src)
+"$repo/scripts/graft.sh" "$src"
+
+key=$({ dpkg-query -W -f='${Version}' linux-source-6.12; cat "$kcfg"
+	gcc --version | head -n1; } | sha256sum | cut -c1-12)
+bdir=$cache/build-kunit-$key
+cc=gcc
+if command -v ccache >/dev/null; then
+	cc="ccache gcc"
+	export CCACHE_DIR=$cache/ccache
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "[kunit] building and running in $bdir (first build: ~6 min on 2 cores)"
+rc=0
+python3 "$src/tools/testing/kunit/kunit.py" run --arch=x86_64 \
+	--build_dir="$bdir" --jobs="$(nproc)" --kunitconfig="$kcfg" \
+	--make_options "CC=$cc" --timeout=600 >"$log" 2>&1 || rc=$?
+grep -E '^\[[0-9:]+\] ' "$log" | grep -vE 'Building|Starting|Populating|Generating|Regenerating' | tail -n 60 || true
+summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$log" | tail -n1 || true)
+if [[ -z $summary ]]; then
+	tail -n 40 "$log"
+	echo "kunit: 0 passed, 1 failed"
+	exit 1
+fi
+passed=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$summary")
+failed=0
+[[ $summary == *failed* ]] && failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
+((rc == 0)) || ((failed > 0)) || failed=1
+echo "kunit: $passed passed, $failed failed"
+((failed == 0))
