@@ -1,0 +1,104 @@
+#!/bin/bash
+# The whole tcmu-ng test suite, from a fresh Debian 12 machine (as root):
+#   1. install what it needs (vm/deps.sh)
+#   2. static checks: W=1 + sparse (C=2) build against Debian's headers,
+#      checkpatch --strict, shellcheck
+#   3. KUnit suites with kunit.py (scripts/kunit.sh)
+#   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
+#      against it, the test handler
+#   5. the selftests inside a VM booted on the debug kernel
+# Kernel builds are cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
+# The last line is "N passed, N failed".
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+st=$repo/tools/testing/selftests/drivers/target/user
+vm=$st/vm
+cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+pass=0 failed=0
+t0=$SECONDS
+
+step() { echo "=== $* ($((SECONDS - t0)) s)"; }
+result() {
+	if [[ $2 == 0 ]]; then
+		pass=$((pass + 1))
+		echo "PASS $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $1"
+	fi
+}
+finish() {
+	echo "=== done in $((SECONDS - t0)) s"
+	echo "$pass passed, $failed failed"
+	((failed == 0))
+	exit
+}
+
+step "installing dependencies"
+if ! "$vm/deps.sh"; then
+	result deps 1
+	finish
+fi
+
+step "static checks"
+hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
+"$repo/scripts/build-module.sh" "$hdrs" W=1 C=2
+result "build W=1 C=2 against $(basename "$hdrs")" $?
+src=$("$vm/kernel.sh" src)
+"$src/scripts/checkpatch.pl" --strict --no-tree --quiet --terse \
+	-f "$repo"/drivers/target/user/*.[ch] "$repo"/drivers/target/user/tests/*.c \
+	"$repo/include/uapi/linux/target_core_user.h"
+result "checkpatch --strict" $?
+shellcheck -x "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
+result shellcheck $?
+
+step "KUnit"
+klog=$(mktemp)
+"$repo/scripts/kunit.sh" | tee "$klog"
+kline=$(grep -E '^kunit: [0-9]+ passed, [0-9]+ failed' "$klog" | tail -n1)
+if [[ -n $kline ]]; then
+	read -r _ kp _ kf _ <<<"$kline"
+	pass=$((pass + kp))
+	failed=$((failed + kf))
+else
+	result kunit 1
+fi
+rm -f "$klog"
+
+step "debug kernel, module and handler"
+if ! bdir=$("$vm/kernel.sh" debug); then
+	result "debug kernel build" 1
+	finish
+fi
+if ! "$repo/scripts/build-module.sh" "$bdir" W=1; then
+	result "module build against the debug kernel" 1
+	finish
+fi
+if ! make -s -C "$st/handler"; then
+	result "test handler build" 1
+	finish
+fi
+
+# Stage the tests where the VM sees them (it hides the host's /tmp).
+step "selftests in the debug-kernel VM"
+stage=$cache/stage
+rm -rf "$stage"
+mkdir -p "$stage/out"
+rsync -a --exclude='*.o' "$st/" "$stage/user/"
+cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
+(cd "$stage/user" && "$vm/vm.sh" --kernel debug --smp 2 --mem 3G \
+	--timeout 3000 --out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
+	-- ./run_tests.sh) | tee "$stage/vm.out"
+vrc=${PIPESTATUS[0]}
+sline=$(grep -aE '^selftests: [0-9]+ passed, [0-9]+ failed' "$stage/vm.out" | tail -n1)
+if [[ -n $sline ]]; then
+	read -r _ sp _ sf _ <<<"$sline"
+	pass=$((pass + sp))
+	failed=$((failed + sf))
+	# a splat or crash after the last test still fails the run
+	((vrc == 0 || sf > 0)) || result "VM kernel log clean" 1
+else
+	result "selftest VM run" 1
+fi
+finish
