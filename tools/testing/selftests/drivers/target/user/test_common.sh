@@ -1,0 +1,177 @@
+# shellcheck shell=bash
+# Common helpers of the tcmu-ng selftests; every test_<group>_<NN>.sh sources
+# this file.  Tests run as root inside the debug-kernel VM (vm/vm.sh), with
+# TCMU_KO naming the module under test.  A test exits 0 on pass, 1 on
+# failure, 4 (KSFT_SKIP) when it cannot run here.
+#
+#   tcmu_mod_load [PARAMS]        insmod $TCMU_KO unless loaded
+#   tcmu_mod_unload               rmmod it
+#   tcmu_dev_create NAME SIZE [OPT=VAL...]
+#                                 user_1/NAME with dev_config=test/NAME,
+#                                 dev_size=SIZE and extra control options
+#   tcmu_dev_export NAME          tcm_loop target + LUN 0 for NAME; prints
+#                                 the /dev/sdX
+#   tcmu_dev_unexport NAME        remove the tcm_loop target of NAME
+#   tcmu_dev_remove NAME          unexport and rmdir the device
+#   tcmu_handler NAME [ARGS...]   start the test handler on NAME in the
+#                                 background; sets HANDLER_PID
+#   tcmu_handler_stop             SIGTERM the handler and wait for it
+#   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
+#   expect_einval FILE VALUE ATTR write VALUE to FILE: must fail with
+#                                 EINVAL and log a line naming ATTR
+#   tcmu_cleanup                  remove every device, stop handlers
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=vm/guest-lib.sh
+. "$here/vm/guest-lib.sh"
+
+KSFT_SKIP=4
+HANDLER_BIN=$here/handler/tcmu-test-handler
+CORE=/sys/kernel/config/target/core
+HBA=$CORE/user_1
+LOOP=/sys/kernel/config/target/loopback
+HANDLER_PID=
+TEST_NAME=$(basename "$0" .sh)
+
+log() { echo "[$TEST_NAME] $*"; }
+fail() {
+	echo "[$TEST_NAME] FAIL: $*" >&2
+	exit 1
+}
+skip() {
+	echo "[$TEST_NAME] SKIP: $*" >&2
+	exit "$KSFT_SKIP"
+}
+# check DESCRIPTION CMD...: fail unless CMD succeeds
+check() {
+	local what=$1
+	shift
+	"$@" || fail "$what"
+}
+
+[[ -n ${TCMU_KO:-} && -f $TCMU_KO ]] || skip "TCMU_KO is not set"
+[[ -x $HANDLER_BIN ]] || skip "$HANDLER_BIN is not built"
+
+tcmu_mod_load() {
+	[[ -d /sys/module/target_core_user ]] && return 0
+	modprobe -a target_core_mod uio tcm_loop sd_mod 2>/dev/null || true
+	insmod "$TCMU_KO" "$@"
+}
+
+tcmu_mod_unload() {
+	rmmod target_core_user
+}
+
+tcmu_dev_create() {
+	local name=$1 size=$2 opt
+	shift 2
+	mkdir -p "$HBA/$name"
+	echo "dev_config=test/$name" >"$HBA/$name/control"
+	echo "dev_size=$size" >"$HBA/$name/control"
+	for opt; do
+		echo "$opt" >"$HBA/$name/control"
+	done
+	echo 1 >"$HBA/$name/enable"
+}
+
+# The SCSI host of the tcm_loop target of NAME (created by tcmu_dev_export)
+tcmu_dev_host() {
+	local addr
+	addr=$(cat "$LOOP/naa.5001405$(tcmu_dev_tag "$1")/tpgt_1/address")
+	echo "${addr##*Host: }"
+}
+
+# A stable 9-hex-digit tag per device name, for the WWNs
+tcmu_dev_tag() {
+	printf '%s' "$1" | sha256sum | cut -c1-9
+}
+
+tcmu_dev_export() {
+	local name=$1 tag tpg host i f
+	tag=$(tcmu_dev_tag "$name")
+	tpg=$LOOP/naa.5001405$tag/tpgt_1
+	mkdir -p "$tpg/lun/lun_0"
+	echo "naa.5001406$tag" >"$tpg/nexus"
+	ln -s "$HBA/$name" "$tpg/lun/lun_0/$name"
+	host=$(tcmu_dev_host "$name")
+	for ((i = 0; i < 300; i++)); do
+		for f in /sys/class/scsi_host/host"$host"/device/target*/*/block/*; do
+			if [[ -b /dev/${f##*/} ]]; then
+				echo "/dev/${f##*/}"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	echo "no disk appeared for $name on host $host" >&2
+	return 1
+}
+
+tcmu_dev_unexport() {
+	local tpg
+	tpg=$LOOP/naa.5001405$(tcmu_dev_tag "$1")/tpgt_1
+	[[ -d $tpg ]] || return 0
+	rm -f "$tpg/lun/lun_0/$1"
+	rmdir "$tpg/lun/lun_0"
+	echo NULL >"$tpg/nexus" 2>/dev/null || true
+	rmdir "$tpg" "${tpg%/tpgt_1}"
+}
+
+tcmu_dev_remove() {
+	tcmu_dev_unexport "$1"
+	rmdir "$HBA/$1"
+}
+
+tcmu_handler() {
+	local name=$1
+	shift
+	"$HANDLER_BIN" --dev "$name" "$@" \
+		>"/tmp/handler-$name.log" 2>&1 &
+	HANDLER_PID=$!
+}
+
+tcmu_handler_stop() {
+	[[ -n $HANDLER_PID ]] || return 0
+	kill "$HANDLER_PID" 2>/dev/null || true
+	wait "$HANDLER_PID" 2>/dev/null || true
+	HANDLER_PID=
+}
+
+tcmu_fio_verify() {
+	local dev=$1
+	shift
+	fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
+		--output-format=terse --terse-version=3 "$@" >"/tmp/fio-$TEST_NAME.out" 2>&1
+}
+
+# The device's info line value for KEY (e.g. DataPagesHeld)
+tcmu_info() {
+	tr ' ' '\n' <"$HBA/$1/info" | grep -A1 -x "$2:" | tail -n1
+}
+
+expect_einval() {
+	local file=$1 value=$2 attr=$3 err mark
+	mark="tcmu-selftest-$RANDOM$RANDOM"
+	echo "$mark" >/dev/kmsg
+	if err=$( (echo "$value" >"$file") 2>&1); then
+		fail "writing '$value' to $file succeeded"
+	fi
+	[[ $err == *"Invalid argument"* ]] ||
+		fail "writing '$value' to $file: expected EINVAL, got: $err"
+	dmesg | sed -n "/$mark/,\$p" | grep -q -- "$attr" ||
+		fail "no kernel log line naming $attr after '$value'"
+}
+
+tcmu_cleanup() {
+	local d name
+	tcmu_handler_stop
+	for d in "$HBA"/*/; do
+		[[ -d $d ]] || continue
+		name=$(basename "$d")
+		[[ $name == hba_* ]] && continue
+		[[ -f $d/enable ]] || continue
+		tcmu_dev_remove "$name" 2>/dev/null || true
+	done
+	rmdir "$HBA" 2>/dev/null || true
+}

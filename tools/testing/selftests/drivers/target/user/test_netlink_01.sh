@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Netlink with a daemon that replies (SET_FEATURES): ADDED, RECONFIG
+# (dev_size, dev_config, emulate_write_cache) and REMOVED events with
+# their *_DONE replies; a refusing daemon makes the configfs write fail;
+# a daemon that never replies is recovered with block/reset_netlink.
+. "$(dirname "$0")/test_common.sh"
+P=/sys/module/target_core_user/parameters
+nl_log=/tmp/nl-daemon.log
+daemon=
+nl_daemon() {
+	"$HANDLER_BIN" --nl-only "$@" >"$nl_log" 2>&1 &
+	daemon=$!
+	tcmu_wait 10 grep -q SET_FEATURES "$nl_log" || fail "daemon did not start"
+}
+nl_stop() {
+	[[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
+	daemon=
+}
+# the daemon's reply support is global: a fresh module forgets it
+finish() {
+	nl_stop
+	tcmu_cleanup
+	rmmod target_core_user 2>/dev/null
+}
+trap finish EXIT
+check "insmod" tcmu_mod_load
+
+nl_daemon
+tcmu_dev_create nl1 32M
+check "ADDED event" grep -q "nl: ADDED_DEVICE dev=tcm-user/1/nl1/test/nl1" "$nl_log"
+check "ADDED reply" grep -q "nl: ADDED_DEVICE_DONE .*status=0 ret=0" "$nl_log"
+A=$HBA/nl1/attrib
+echo 67108864 >"$A/dev_size" || fail "dev_size reconfig"
+check "size event" grep -q "nl: RECONFIG_DEVICE .*size=67108864" "$nl_log"
+echo "test/other" >"$A/dev_config" || fail "dev_config reconfig"
+check "config event" grep -q "nl: RECONFIG_DEVICE .*cfg=test/other" "$nl_log"
+echo 1 >"$A/emulate_write_cache" || fail "write cache reconfig"
+check "write cache event" grep -q "nl: RECONFIG_DEVICE .*writecache=1" "$nl_log"
+nl_stop
+
+# a daemon that refuses: the write fails and nothing changes
+nl_daemon --nl-status -22
+if echo 1048576 >"$A/dev_size" 2>/dev/null; then
+	fail "refused reconfig succeeded"
+fi
+check "dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
+nl_stop
+
+# a daemon that never answers: the writer waits until reset_netlink
+nl_daemon --nl-no-reply
+(echo 2097152 >"$A/dev_size") 2>/dev/null &
+writer=$!
+sleep 2
+kill -0 "$writer" 2>/dev/null || fail "reconfig did not wait for the reply"
+echo 1 >"$P/block_netlink"
+echo 1 >"$P/reset_netlink"
+wait "$writer" && fail "reset reconfig succeeded"
+echo 0 >"$P/block_netlink"
+check "dev_size unchanged after reset" test "$(cat "$A/dev_size")" = 67108864
+nl_stop
+
+nl_daemon
+rmdir "$HBA/nl1" || fail "remove"
+check "REMOVED event" grep -q "nl: REMOVED_DEVICE dev=tcm-user/1/nl1" "$nl_log"
+check "REMOVED reply" grep -q "nl: REMOVED_DEVICE_DONE .*status=0" "$nl_log"
+log "pass"
