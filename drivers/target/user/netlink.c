@@ -159,8 +159,9 @@ static struct sk_buff *tcmu_nl_new(struct tcmu_dev *udev, int cmd,
 
 /*
  * Multicast @skb and, when the daemon replies, wait for its status.
- * With no listener there is nobody to wait for, except on ADDED_DEVICE:
- * a daemon that is starting may not have joined yet (as before).
+ * With no listener there is nobody to wait for, ADDED_DEVICE included
+ * (the 6.12 driver waited there, forever once the daemon had died): a
+ * daemon that starts later finds the device among the UIO devices.
  */
 static int tcmu_nl_send(struct tcmu_dev *udev, int cmd, struct sk_buff *skb,
 			void *hdr)
@@ -178,20 +179,13 @@ static int tcmu_nl_send(struct tcmu_dev *udev, int cmd, struct sk_buff *skb,
 	}
 	ret = genlmsg_multicast_allns(&tcmu_genl_family, skb, 0,
 				      TCMU_MCGRP_CONFIG);
-	if (ret == -ESRCH) {
-		if (wait && cmd != TCMU_CMD_ADDED_DEVICE)
-			tcmu_nl_wait(udev, false);
-		if (!wait || cmd != TCMU_CMD_ADDED_DEVICE)
-			return 0;
-		ret = 0;
-	}
-	if (!wait)
-		return ret;
 	if (ret) {
-		tcmu_nl_wait(udev, false);
-		return ret;
+		if (wait)
+			tcmu_nl_wait(udev, false);
+		/* nobody listens: nobody to wait for */
+		return ret == -ESRCH ? 0 : ret;
 	}
-	return tcmu_nl_wait(udev, true);
+	return wait ? tcmu_nl_wait(udev, true) : 0;
 }
 
 int tcmu_nl_dev_added(struct tcmu_dev *udev)

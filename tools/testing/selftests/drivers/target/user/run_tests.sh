@@ -8,7 +8,7 @@ cd "$(dirname "$0")" || exit 1
 out=${TCMU_OUT:-/tmp}
 pass=0 failed=0 skipped=0
 tests=("$@")
-((${#tests[@]})) || tests=(test_*.sh)
+((${#tests[@]})) || tests=(test_*_[0-9][0-9].sh)
 
 for t in "${tests[@]}"; do
 	name=${t%.sh}
@@ -16,6 +16,11 @@ for t in "${tests[@]}"; do
 	dmesg -c >/dev/null
 	timeout -k 10 "${TEST_TIMEOUT:-600}" bash "./$t" >"$out/$name.log" 2>&1
 	rc=$?
+	# every test starts from a freshly loaded module
+	if [[ -d /sys/module/target_core_user ]] && ! rmmod target_core_user; then
+		echo "$t left the module busy" >>"$out/$name.log"
+		((rc == 0 || rc == 4)) && rc=1
+	fi
 	dmesg >"$out/$name.dmesg"
 	if ((rc == 0)) && ! vm/check-log.sh "$out/$name.dmesg" 2>>"$out/$name.log"; then
 		rc=1

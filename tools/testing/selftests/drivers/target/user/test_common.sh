@@ -8,7 +8,8 @@
 #   tcmu_mod_unload               rmmod it
 #   tcmu_dev_create NAME SIZE [OPT=VAL...]
 #                                 user_1/NAME with dev_config=test/NAME,
-#                                 dev_size=SIZE and extra control options
+#                                 dev_size=SIZE (K/M/G allowed) and extra
+#                                 control options
 #   tcmu_dev_export NAME          tcm_loop target + LUN 0 for NAME; prints
 #                                 the /dev/sdX
 #   tcmu_dev_unexport NAME        remove the tcm_loop target of NAME
@@ -63,22 +64,22 @@ tcmu_mod_unload() {
 }
 
 tcmu_dev_create() {
-	local name=$1 size=$2 opt
+	local name=$1 size opt
+	size=$(numfmt --from=iec "$2")
 	shift 2
-	mkdir -p "$HBA/$name"
-	echo "dev_config=test/$name" >"$HBA/$name/control"
-	echo "dev_size=$size" >"$HBA/$name/control"
-	for opt; do
-		echo "$opt" >"$HBA/$name/control"
+	mkdir -p "$HBA/$name" || fail "mkdir $name"
+	for opt in "dev_config=test/$name" "dev_size=$size" "$@"; do
+		echo "$opt" >"$HBA/$name/control" || fail "$name: control $opt"
 	done
-	echo 1 >"$HBA/$name/enable"
+	echo 1 >"$HBA/$name/enable" || fail "$name: enable"
 }
 
 # The SCSI host of the tcm_loop target of NAME (created by tcmu_dev_export)
 tcmu_dev_host() {
 	local addr
+	# "<host>:0:<tpgt>"
 	addr=$(cat "$LOOP/naa.5001405$(tcmu_dev_tag "$1")/tpgt_1/address")
-	echo "${addr##*Host: }"
+	echo "${addr%%:*}"
 }
 
 # A stable 9-hex-digit tag per device name, for the WWNs

@@ -15,7 +15,7 @@ tcmu_handler_stop
 tcmu_handler kb1 --keep-buf
 dd if=/dev/urandom of="$dev" bs=64k count=4 oflag=direct 2>/dev/null ||
 	fail "write with keep-buf handler"
-mapfile -t ids < <(sed -n 's/^keep_buf: id=//p' "/tmp/handler-kb1.log")
+read -r -a ids <<<"$(sed -n 's/^keep_buf: id=//p' /tmp/handler-kb1.log | tr '\n' ' ')"
 ((${#ids[@]} >= 4)) || fail "handler kept ${#ids[@]} buffers"
 log "kept ${#ids[@]} buffers: ${ids[*]}"
 echo "${ids[0]}" >"$F" || fail "free_kept_buf ${ids[0]}"

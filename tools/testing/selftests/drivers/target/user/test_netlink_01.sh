@@ -19,6 +19,7 @@ nl_stop() {
 }
 # the daemon's reply support is global: a fresh module forgets it
 finish() {
+	cp "$nl_log" "${TCMU_OUT:-/tmp}/nl-daemon.log" 2>/dev/null
 	nl_stop
 	tcmu_cleanup
 	rmmod target_core_user 2>/dev/null

@@ -26,6 +26,12 @@ log "hung READ failed after $took s: $(grep -m1 -i 'status\|sense' <<<"$out")"
 ((took >= 1 && took <= 10)) || fail "cmd_time_out 2 took $took s"
 check "timed-out command left the in-flight list" test "$(tcmu_info to1 InFlight)" = 0
 
+# The expired READ keeps its blocks until the handler answers or the
+# ring is reset; a new handler starts from a clean ring.
+tcmu_handler_stop
+echo 2 >"$HBA/to1/action/reset_ring"
+tcmu_handler to1 --hang
+
 # Fill the 1 MiB data area with one hung 1 MiB READ; the next one waits.
 echo 0 >"$A/cmd_time_out"
 read10 1048576 08 00 >/dev/null &
@@ -43,9 +49,9 @@ out=$(read10 4096 00 08) && fail "READ with qfull_time_out 0 succeeded"
 (((SECONDS - start) <= 2)) || fail "qfull_time_out 0 waited"
 check "nothing left waiting" test "$(tcmu_info to1 Waiting)" = 0
 
-# the handler is gone: reset_ring fails the hog back to the initiator
+# the handler is gone: reset_ring 2 fails the hog back to the initiator
 tcmu_handler_stop
-echo 1 >"$HBA/to1/action/reset_ring"
+echo 2 >"$HBA/to1/action/reset_ring"
 wait "$hog" && fail "hog READ succeeded after reset_ring"
 check "state ok" test "$(tcmu_info to1 State)" = ok
 tcmu_handler to1

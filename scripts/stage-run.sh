@@ -1,0 +1,25 @@
+#!/bin/bash
+# Developer helper: run selftests in a VM on the debug or Debian kernel
+# with the current tree.  scripts/stage-run.sh debug|debian [TEST...]
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+st=$repo/tools/testing/selftests/drivers/target/user
+cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+kind=${1:?usage: $0 debug|debian [TEST...]}
+shift
+if [[ $kind == debug ]]; then
+	kdir=$("$st/vm/kernel.sh" debug)
+else
+	kdir=$("$st/vm/kernel.sh" debian | sed -n 2p)
+fi
+"$repo/scripts/build-module.sh" "$kdir" >/dev/null
+make -s -C "$st/handler"
+stage=$cache/stage-$kind
+rm -rf "$stage"
+mkdir -p "$stage/out"
+rsync -a --exclude='*.o' "$st/" "$stage/user/"
+cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
+cd "$stage/user"
+exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G --timeout 3000 \
+	--out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
+	-- ./run_tests.sh "$@"
