@@ -46,11 +46,11 @@ hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
 "$repo/scripts/build-module.sh" "$hdrs" W=1 C=2
 result "build W=1 C=2 against $(basename "$hdrs")" $?
 src=$("$vm/kernel.sh" src)
-"$src/scripts/checkpatch.pl" --strict --no-tree --quiet --terse \
-	-f "$repo"/drivers/target/user/*.[ch] "$repo"/drivers/target/user/tests/*.c \
-	"$repo/include/uapi/linux/target_core_user.h"
+mapfile -t kfiles < <(cd "$repo" && git ls-files -- 'drivers/*.[ch]' 'include/*.h')
+(cd "$repo" && "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
+	--terse -f "${kfiles[@]}")
 result "checkpatch --strict" $?
-shellcheck -x "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
+shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
 result shellcheck $?
 
 step "KUnit"

@@ -543,12 +543,13 @@ static const char *tcmu_state(struct tcmu_dev *udev)
 ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-	u32 held = 0, in_flight = 0;
+	u32 held = 0, used = 0, in_flight = 0;
 	ssize_t n;
 
 	mutex_lock(&udev->cmdr_lock);
 	if (udev->mb) {
 		held = udev->da.nr_populated * udev->da.blk_pages;
+		used = udev->da.nr_used * udev->da.blk_pages;
 		in_flight = list_count_nodes(&udev->inflight_queue);
 	}
 	n = sprintf(b,
@@ -557,9 +558,11 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 		    udev->dev_size, udev->data_area_mb,
 		    udev->data_pages_per_blk,
 		    (udev->cmdr_size + TCMU_CMDR_OFF) >> 20);
-	n += sprintf(b + n, "State: %s DataPagesHeld: %u InFlight: %u Waiting: %zu\n",
-		     tcmu_state(udev), held, in_flight,
-		     list_count_nodes(&udev->qfull_queue));
+	n += sprintf(b + n,
+		     "State: %s DataPagesHeld: %u DataPagesUsed: %u InFlight: %u Waiting: %zu TimedOut: %llu QfullTimedOut: %llu\n",
+		     tcmu_state(udev), held, used, in_flight,
+		     list_count_nodes(&udev->qfull_queue), udev->nr_timed_out,
+		     udev->nr_qfull_timed_out);
 	mutex_unlock(&udev->cmdr_lock);
 	return n;
 }

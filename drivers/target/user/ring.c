@@ -694,6 +694,7 @@ static void tcmu_expire_inflight(struct tcmu_dev *udev)
 			continue;
 		list_del_init(&cmd->queue_entry);
 		set_bit(TCMU_CMD_EXPIRED, &cmd->flags);
+		udev->nr_timed_out++;
 		pr_debug("%s: cmd_id %u timed out\n", udev->name, cmd->cmd_id);
 		tcmu_cmd_done(cmd, SAM_STAT_CHECK_CONDITION);
 	}
@@ -708,6 +709,7 @@ static void tcmu_expire_qfull(struct tcmu_dev *udev)
 		if (time_before(jiffies, cmd->deadline))
 			continue;
 		list_del_init(&cmd->queue_entry);
+		udev->nr_qfull_timed_out++;
 		tcmu_cmd_done(cmd, SAM_STAT_TASK_SET_FULL);
 		tcmu_cmd_free(cmd);
 	}

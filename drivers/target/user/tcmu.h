@@ -139,6 +139,9 @@ enum tcmu_dev_flag {
  * @dev_config: "subtype/cfgstring" for the handler
  * @nl_reply_supported: >0 wait for netlink replies, <0 never
  * @nl_cmd: the netlink request in flight, see netlink.c
+ * @nr_timed_out: commands on the ring completed by cmd_time_out; cmdr_lock
+ * @nr_qfull_timed_out: waiting commands bounced by qfull_time_out;
+ *	cmdr_lock
  * @broken_reported: the broken-ring message has been logged
  * @se_plug: handed to target core by plug_device
  */
@@ -187,6 +190,8 @@ struct tcmu_dev {
 		int status;
 	} nl_cmd;
 
+	u64 nr_timed_out;
+	u64 nr_qfull_timed_out;
 	bool broken_reported;
 	struct se_dev_plug se_plug;
 };

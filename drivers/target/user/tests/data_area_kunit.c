@@ -42,8 +42,8 @@ static struct tcmu_data_area *da_setup(struct kunit *test, u32 nr_blocks)
 	KUNIT_ASSERT_NOT_NULL(test, da);
 	KUNIT_ASSERT_EQ(test, tcmu_da_init(da, nr_blocks, c->blk_pages,
 					   DA_BASE), 0);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, da_exit_action,
-							 da), 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, da_exit_action, da), 0);
 	return da;
 }
 
@@ -242,4 +242,5 @@ static struct kunit_suite tcmu_data_area_suite = {
 	.name = "tcmu_data_area",
 	.test_cases = tcmu_data_area_cases,
 };
+
 kunit_test_suite(tcmu_data_area_suite);

@@ -98,4 +98,5 @@ static struct kunit_suite tcmu_ring_suite = {
 	.name = "tcmu_ring",
 	.test_cases = tcmu_ring_cases,
 };
+
 kunit_test_suite(tcmu_ring_suite);

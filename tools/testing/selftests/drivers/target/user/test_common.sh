@@ -18,6 +18,8 @@
 #                                 background; sets HANDLER_PID
 #   tcmu_handler_stop             SIGTERM the handler and wait for it
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
+#   tcmu_info NAME KEY            a value of the device's info (DataPagesHeld)
+#   info_is NAME KEY VALUE        test it (for tcmu_wait)
 #   expect_einval FILE VALUE ATTR write VALUE to FILE: must fail with
 #                                 EINVAL and log a line naming ATTR
 #   tcmu_cleanup                  remove every device, stop handlers
@@ -36,7 +38,11 @@ TEST_NAME=$(basename "$0" .sh)
 
 log() { echo "[$TEST_NAME] $*"; }
 fail() {
+	local f
 	echo "[$TEST_NAME] FAIL: $*" >&2
+	for f in "$HBA"/*/info /tmp/handler-*.log; do
+		[[ -f $f ]] && { echo "--- $f"; tail -n 15 "$f"; } >&2
+	done
 	exit 1
 }
 skip() {
@@ -146,9 +152,19 @@ tcmu_fio_verify() {
 		--output-format=terse --terse-version=3 "$@" >"/tmp/fio-$TEST_NAME.out" 2>&1
 }
 
+# The output of the last tcmu_fio_verify
+fio_log() {
+	tail -n 20 "/tmp/fio-$TEST_NAME.out"
+}
+
 # The device's info line value for KEY (e.g. DataPagesHeld)
 tcmu_info() {
 	tr ' ' '\n' <"$HBA/$1/info" | grep -A1 -x "$2:" | tail -n1
+}
+
+# info_is NAME KEY VALUE: for tcmu_wait, which re-runs it
+info_is() {
+	[[ $(tcmu_info "$1" "$2") == "$3" ]]
 }
 
 expect_einval() {

@@ -12,9 +12,9 @@ check "tcmu-runner starts" tcmu_start_runner
 dev=$(tcmu_create_lun compat 64M /tmp/compat.raw) || fail "targetcli create"
 log "LUN $dev"
 tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=16M ||
-	fail "fio verify: $(cat /tmp/fio-$TEST_NAME.out)"
+	fail "fio verify: $(fio_log)"
 tcmu_fio_verify "$dev" --rw=write --bs=256k --iodepth=4 --size=32M ||
-	fail "fio verify 256k: $(cat /tmp/fio-$TEST_NAME.out)"
+	fail "fio verify 256k: $(fio_log)"
 
 # dev_size goes to tcmu-runner as a netlink RECONFIG; its qcow handler
 # cannot resize and answers EOPNOTSUPP, which must come back unchanged
@@ -27,7 +27,7 @@ fi
 check "dev_size unchanged" test \
 	"$(cat "$CORE"/user_*/compat/attrib/dev_size)" = 67108864
 tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=8 --size=8M ||
-	fail "IO after the refused reconfig: $(cat /tmp/fio-$TEST_NAME.out)"
+	fail "IO after the refused reconfig: $(fio_log)"
 
 check "no broken ring" grep -q "State: ok" "$CORE"/user_*/compat/info
 targetcli clearconfig confirm=True >/dev/null || fail "targetcli clearconfig"

@@ -12,15 +12,16 @@ tcmu_dev_create io1 64M max_data_area_mb=8 hw_max_sectors=2048
 check "no data page before IO" test "$(tcmu_info io1 DataPagesHeld)" = 0
 
 run() {
-	local args=$1 bs=$2 dev
-	tcmu_handler io1 $args
-	dev=$(tcmu_dev_export io1) || fail "export ($args)"
+	local args bs=$2 dev
+	read -r -a args <<<"$1"
+	tcmu_handler io1 "${args[@]}"
+	dev=$(tcmu_dev_export io1) || fail "export ($1)"
 	tcmu_fio_verify "$dev" --rw=randwrite --bs="$bs" --iodepth=16 \
 		--size=16M --numjobs=1 ||
-		fail "fio verify bs=$bs handler '$args': $(cat /tmp/fio-$TEST_NAME.out)"
+		fail "fio verify bs=$bs handler '$1': $(fio_log)"
 	tcmu_dev_unexport io1
 	tcmu_handler_stop
-	log "ok: bs=$bs handler '$args'"
+	log "ok: bs=$bs handler '$1'"
 }
 run "--threads 1" 4k
 run "--threads 4 --ooo" 4k

@@ -10,6 +10,8 @@ check "insmod" tcmu_mod_load
 
 tcmu_dev_create to1 32M max_data_area_mb=1 hw_max_sectors=2048
 A=$HBA/to1/attrib
+# cmd_time_out cannot change once exported
+echo 2 >"$A/cmd_time_out"
 tcmu_handler to1
 dev=$(tcmu_dev_export to1) || fail "export"
 tcmu_handler_stop
@@ -18,7 +20,6 @@ tcmu_handler to1 --hang
 # READ(10) of 8 blocks, no retries
 read10() { sg_raw -t 60 -r "$1" "$dev" 28 00 00 00 00 00 00 "$2" "$3" 00 2>&1; }
 
-echo 2 >"$A/cmd_time_out"
 start=$SECONDS
 out=$(read10 4096 00 08) && fail "hung READ succeeded: $out"
 took=$((SECONDS - start))
@@ -33,16 +34,25 @@ echo 2 >"$HBA/to1/action/reset_ring"
 tcmu_handler to1 --hang
 
 # Fill the 1 MiB data area with one hung 1 MiB READ; the next one waits.
-echo 0 >"$A/cmd_time_out"
+# The hog times out too, but keeps its blocks until the ring is reset.
 read10 1048576 08 00 >/dev/null &
 hog=$!
-check "hog in flight" tcmu_wait 10 test "$(tcmu_info to1 InFlight)" = 1
+check "hog holds the data area" tcmu_wait 10 info_is to1 DataPagesUsed 256
+# The initiator retries TASK SET FULL until its own timeout (8 s here),
+# so time the wait in the kernel: the command sits in the qfull queue
+# about qfull_time_out before it is bounced.
 echo 2 >"$A/qfull_time_out"
+sg_raw -t 8 -r 4096 "$dev" 28 00 00 00 00 00 00 00 08 00 >/tmp/qfull.out 2>&1 &
+waiter=$!
+check "READ waits for space" tcmu_wait 5 info_is to1 Waiting 1
 start=$SECONDS
-out=$(read10 4096 00 08) && fail "READ with a full data area succeeded"
+check "bounced within 5 s" tcmu_wait 5 info_is to1 QfullTimedOut 1
 took=$((SECONDS - start))
-grep -qi "task set full" <<<"$out" || fail "expected TASK SET FULL, got: $out"
-((took >= 1 && took <= 10)) || fail "qfull_time_out 2 took $took s"
+((took >= 1)) || fail "qfull_time_out 2 bounced after $took s"
+check "the first READ counted as timed out" test "$(tcmu_info to1 TimedOut)" -ge 1
+wait "$waiter" && fail "READ with a full data area succeeded"
+grep -qi "task set full" /tmp/qfull.out ||
+	fail "expected TASK SET FULL, got: $(cat /tmp/qfull.out)"
 echo 0 >"$A/qfull_time_out"
 start=$SECONDS
 out=$(read10 4096 00 08) && fail "READ with qfull_time_out 0 succeeded"
@@ -56,5 +66,5 @@ wait "$hog" && fail "hog READ succeeded after reset_ring"
 check "state ok" test "$(tcmu_info to1 State)" = ok
 tcmu_handler to1
 tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=8 --size=4M ||
-	fail "IO after reset_ring: $(cat /tmp/fio-$TEST_NAME.out)"
+	fail "IO after reset_ring: $(fio_log)"
 log "pass"

@@ -1,0 +1,80 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# /init of the tcmu-ng test VM's initramfs (busybox), built by vm.sh.
+# Stage 1 (initramfs): loads the 9p and configfs modules (Debian kernel),
+# mounts the host root read-only over 9p with tmpfs on the few paths that
+# must be writable, the output share on /mnt/out and the pseudo filesystems,
+# then chroots PID 1 itself into the host root (so the kernel's modprobe
+# calls see the host's /sbin/modprobe and /lib/modules) and re-runs this
+# script there as stage 2: it runs the job vm.sh put in /tcmu-job, triggers
+# a kmemleak scan, prints "TCMU-VM-EXIT <rc>" and powers the VM off.
+die() {
+	echo "tcmu-vm init: $*"
+	/bin/busybox poweroff -f
+}
+
+if [ "$1" = stage2 ]; then
+	export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+	# the chroot command line ("$@") comes from vm.sh
+	# shellcheck source=/dev/null
+	. /run/tcmu-vm/tcmu-job
+	read -r up _ </proc/uptime
+	echo "tcmu-vm: up after $up s, running the command"
+	env -i "$@" </dev/null
+	rc=$?
+	kmemleak=/sys/kernel/debug/kmemleak
+	if [ -e $kmemleak ]; then
+		echo "tcmu-vm: kmemleak scan"
+		echo scan >$kmemleak
+		sleep 5
+		echo scan >$kmemleak
+		cat $kmemleak
+	fi
+	sync
+	umount /mnt/out
+	echo "TCMU-VM-EXIT $rc"
+	/bin/busybox poweroff -f
+fi
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+# shellcheck source=/dev/null
+. /tcmu-job
+
+if [ -f /modules/order ]; then
+	while read -r m; do
+		insmod "/modules/$m.ko" || die "insmod $m failed"
+	done </modules/order
+fi
+
+r=/newroot
+p9=trans=virtio,version=9p2000.L,msize=262144
+mount -t 9p -o "$p9,ro,cache=loose" host $r || die "cannot mount the host root"
+for d in tmp:1777 var/tmp:1777 run:755 var/log:755 etc/target:755 mnt:755; do
+	mount -t tmpfs -o "mode=${d#*:}" tmpfs "$r/${d%:*}" ||
+		die "cannot mount tmpfs on /${d%:*} (does it exist? vm/deps.sh creates /etc/target)"
+done
+mkdir $r/mnt/out
+mount -t 9p -o "$p9,cache=mmap" out $r/mnt/out || die "cannot mount the output share"
+mount -t proc proc $r/proc
+mount -t sysfs sys $r/sys
+mount -t devtmpfs dev $r/dev
+mkdir -p $r/dev/pts $r/dev/shm
+mount -t devpts devpts $r/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs $r/dev/shm
+mount -t configfs configfs $r/sys/kernel/config
+mount -t debugfs debugfs $r/sys/kernel/debug
+mount -t tracefs tracefs $r/sys/kernel/tracing
+if [ -n "$TCMU_MODDIR" ]; then
+	# the debug kernel's modules.builtin, so that modprobe finds built-ins,
+	# on a tmpfs, so that tests can add and depmod their module
+	mount -t tmpfs -o mode=755 tmpfs $r/lib/modules
+	cp -a "$r$TCMU_MODDIR/." $r/lib/modules/ || die "cannot copy $TCMU_MODDIR"
+fi
+mkdir $r/run/tcmu-vm
+cp /init /tcmu-job $r/run/tcmu-vm/
+exec chroot $r /bin/busybox sh /run/tcmu-vm/init stage2

@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Shell helpers for tcmu-ng tests running inside the test VM (vm.sh); source
+# this file. Needs root, the host's tcmu-runner/targetcli/dbus, and HOME on
+# a writable fs (vm.sh sets HOME=/tmp).
+#   tcmu_wait SECS CMD...           retry CMD every 0.1 s until it succeeds
+#   tcmu_load_module KO [PARAMS]    load tcmu-ng's target_core_user.ko in
+#                                   place of the stock module
+#   tcmu_start_runner               start dbus-daemon and tcmu-runner
+#   tcmu_stop_runner                stop tcmu-runner
+#   tcmu_create_lun NAME SIZE FILE [HANDLER]
+#                                   user:HANDLER (default qcow, which serves
+#                                   a raw FILE) backstore exported through
+#                                   its own tcm_loop target (loads tcm_loop
+#                                   and sd_mod); prints /dev/sdX
+#   tcmu_sd_for_backstore NAME      prints the /dev/sdX of a user backstore
+#   tcmu_teardown                   delete all LIO config, stop tcmu-runner
+# Logs: tcmu-runner writes /tmp/tcmu-runner.log (and .out for its stdio).
+
+tcmu_wait() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+tcmu_load_module() {
+	local ko=$1 kdir
+	shift
+	kdir=/lib/modules/$(uname -r)
+	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
+	# tcmu-ng's dependencies; built in on the debug kernel, where modprobe
+	# still succeeds thanks to modules.builtin
+	modprobe -a target_core_mod uio
+	insmod "$ko" "$@"
+	# kmod users (tcmu-runner, modprobe) look the module up by name before
+	# they check that it is loaded. Debian's index has the stock module;
+	# on the debug kernel /lib/modules is a tmpfs: index ours there.
+	if ! modinfo target_core_user >/dev/null 2>&1; then
+		mkdir -p "$kdir/extra"
+		cp "$ko" "$kdir/extra/"
+		depmod
+	fi
+}
+
+tcmu_dbus_has_name() {
+	dbus-send --system --print-reply --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+		"string:$1" 2>/dev/null | grep -q 'boolean true'
+}
+
+tcmu_start_runner() {
+	[[ -d /sys/module/target_core_user ]] ||
+		modprobe target_core_user
+	mkdir -p /run/dbus
+	[[ -S /run/dbus/system_bus_socket ]] || dbus-daemon --system --fork
+	tcmu-runner -l /tmp >/tmp/tcmu-runner.out 2>&1 &
+	TCMU_RUNNER_PID=$!
+	tcmu_wait 60 tcmu_dbus_has_name org.kernel.TCMUService1 || {
+		echo "tcmu-runner did not come up:" >&2
+		cat /tmp/tcmu-runner.out /tmp/tcmu-runner.log >&2
+		return 1
+	}
+}
+
+tcmu_stop_runner() {
+	[[ -n ${TCMU_RUNNER_PID:-} ]] || return 0
+	kill "$TCMU_RUNNER_PID"
+	wait "$TCMU_RUNNER_PID" || true
+	TCMU_RUNNER_PID=
+}
+
+tcmu_sd_for_backstore() {
+	local serial f dev i
+	serial=$(cat /sys/kernel/config/target/core/user_*/"$1"/wwn/vpd_unit_serial)
+	serial=${serial##*: }
+	for ((i = 0; i < 300; i++)); do
+		for f in /sys/block/sd*/device/vpd_pg80; do
+			dev=${f#/sys/block/}
+			dev=/dev/${dev%%/*}
+			if [[ -b $dev ]] && grep -aqF "$serial" "$f"; then
+				echo "$dev"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	echo "no SCSI disk found for backstore $1 (serial $serial)" >&2
+	return 1
+}
+
+tcmu_create_lun() {
+	local name=$1 size=$2 file=$3 handler=${4:-qcow} wwn
+	modprobe -a tcm_loop sd_mod
+	[[ -e $file ]] || truncate -s "$size" "$file"
+	targetcli "/backstores/user:$handler" create "name=$name" "size=$size" \
+		"cfgstring=$file" >&2
+	wwn=naa.5001405$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-9)
+	targetcli /loopback create "wwn=$wwn" >&2
+	targetcli "/loopback/$wwn/luns" create "/backstores/user:$handler/$name" >&2
+	tcmu_sd_for_backstore "$name"
+}
+
+tcmu_teardown() {
+	targetcli clearconfig confirm=True >&2
+	tcmu_stop_runner
+}
