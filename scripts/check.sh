@@ -71,7 +71,8 @@ if ! bdir=$("$vm/kernel.sh" debug); then
 	result "debug kernel build" 1
 	finish
 fi
-if ! "$repo/scripts/build-module.sh" "$bdir" W=1; then
+if ! "$repo/scripts/build-module.sh" "$bdir" W=1 ||
+	! "$repo/scripts/install-debug-module.sh" "$bdir"; then
 	result "module build against the debug kernel" 1
 	finish
 fi

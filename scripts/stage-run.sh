@@ -13,6 +13,7 @@ else
 	kdir=$("$st/vm/kernel.sh" debian | sed -n 2p)
 fi
 "$repo/scripts/build-module.sh" "$kdir" >/dev/null
+[[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
 make -s -C "$st/handler"
 stage=$cache/stage-$kind
 rm -rf "$stage"

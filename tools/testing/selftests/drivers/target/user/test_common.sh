@@ -20,6 +20,7 @@
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
 #   tcmu_info NAME KEY            a value of the device's info (DataPagesHeld)
 #   info_is NAME KEY VALUE        test it (for tcmu_wait)
+#   info_nonzero NAME KEY         test it is not 0 (for tcmu_wait)
 #   expect_einval FILE VALUE ATTR write VALUE to FILE: must fail with
 #                                 EINVAL and log a line naming ATTR
 #   tcmu_cleanup                  remove every device, stop handlers
@@ -57,6 +58,7 @@ check() {
 }
 
 [[ -n ${TCMU_KO:-} && -f $TCMU_KO ]] || skip "TCMU_KO is not set"
+rm -f /tmp/handler-*.log
 [[ -x $HANDLER_BIN ]] || skip "$HANDLER_BIN is not built"
 
 tcmu_mod_load() {
@@ -165,6 +167,13 @@ tcmu_info() {
 # info_is NAME KEY VALUE: for tcmu_wait, which re-runs it
 info_is() {
 	[[ $(tcmu_info "$1" "$2") == "$3" ]]
+}
+
+# info_nonzero NAME KEY: for tcmu_wait
+info_nonzero() {
+	local v
+	v=$(tcmu_info "$1" "$2")
+	[[ -n $v && $v != 0 ]]
 }
 
 expect_einval() {

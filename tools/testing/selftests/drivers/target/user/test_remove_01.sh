@@ -15,8 +15,7 @@ for i in 1 2 3; do
 		--rw=randrw --bs=4k --iodepth=32 --time_based --runtime=30 \
 		>/dev/null 2>&1 &
 	fio_pid=$!
-	sleep 2
-	check "commands in flight" test "$(tcmu_info rm$i InFlight)" -gt 0
+	check "commands in flight" tcmu_wait 60 info_nonzero "rm$i" InFlight
 	# removing the LUN waits for target core to drain the device
 	timeout 60 bash -c "$(declare -f tcmu_dev_tag tcmu_dev_unexport); \
 		LOOP=$LOOP; tcmu_dev_unexport rm$i" || fail "LUN removal hung"

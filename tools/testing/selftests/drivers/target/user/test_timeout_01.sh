@@ -53,10 +53,19 @@ check "the first READ counted as timed out" test "$(tcmu_info to1 TimedOut)" -ge
 wait "$waiter" && fail "READ with a full data area succeeded"
 grep -qi "task set full" /tmp/qfull.out ||
 	fail "expected TASK SET FULL, got: $(cat /tmp/qfull.out)"
+# qfull_time_out 0: bounced with TASK SET FULL at once, never queued
 echo 0 >"$A/qfull_time_out"
-start=$SECONDS
-out=$(read10 4096 00 08) && fail "READ with qfull_time_out 0 succeeded"
-(((SECONDS - start) <= 2)) || fail "qfull_time_out 0 waited"
+bounced=$(tcmu_info to1 QfullTimedOut)
+sg_raw -t 4 -r 4096 "$dev" 28 00 00 00 00 00 00 00 08 00 >/tmp/qfull.out 2>&1 &
+waiter=$!
+while kill -0 "$waiter" 2>/dev/null; do
+	info_is to1 Waiting 0 || fail "a command waited with qfull_time_out 0"
+	sleep 0.05
+done
+wait "$waiter" && fail "READ with qfull_time_out 0 succeeded"
+grep -qi "task set full" /tmp/qfull.out ||
+	fail "expected TASK SET FULL, got: $(cat /tmp/qfull.out)"
+check "no qfull timeout counted" info_is to1 QfullTimedOut "$bounced"
 check "nothing left waiting" test "$(tcmu_info to1 Waiting)" = 0
 
 # the handler is gone: reset_ring 2 fails the hog back to the initiator

@@ -34,16 +34,25 @@ dev=$(tcmu_create_lun smoke 64M /tmp/smoke.raw)
 step "LUN is $dev ($(cat "/sys/block/${dev#/dev/}/device/model"))"
 
 step "fio with crc32c verify on $dev"
+# verify_backlog: verify while writing, so that the 20 s cap (hit on the
+# debug kernel) cannot skip the verification
 fio --name=smoke --filename="$dev" --direct=1 --ioengine=libaio \
 	--rw=randwrite --bs=4k --iodepth=16 --size=32M --runtime=20 \
-	--verify=crc32c --verify_fatal=1 --verify_state_save=0 --eta=never \
-	--output="$TCMU_OUT/fio.txt"
+	--verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+	--verify_state_save=0 --eta=never --output="$TCMU_OUT/fio.txt"
 cat "$TCMU_OUT/fio.txt"
+# verify reads are counted in "issued rwts: total=READS,WRITES,..."
+grep -Eq 'issued rwts: total=[1-9]' "$TCMU_OUT/fio.txt" || {
+	step "FAIL: fio verified nothing"
+	exit 1
+}
 
 step "teardown"
 trap - EXIT
 tcmu_teardown
 # the fabric's configfs dir pins tcm_loop; clearconfig leaves it
 rmdir /sys/kernel/config/target/loopback
-rmmod tcm_loop target_core_user
+for m in tcm_loop target_core_user; do
+	[[ ! -e /sys/module/$m/initstate ]] || rmmod "$m" # not if built in
+done
 step "PASS"
