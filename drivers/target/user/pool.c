@@ -2,7 +2,10 @@
 /*
  * The global count of data pages held by all devices, its limit
  * (module parameter global_max_data_area_mb) and the reclaim work that
- * gives back cached pages of every device when the count is over it.
+ * gives back cached pages of every device when the count is over it:
+ * when an allocation takes the count over, and when a device goes idle
+ * while it is over.  The limit is not yet hard: an allocation may pass
+ * it and reclaim follows (issue #4 makes it a ceiling).
  *
  * Reclaim runs on the system unbound workqueue: it sleeps on each
  * device's cmdr_lock and in unmap_mapping_range(), and needs no CPU of
@@ -29,16 +32,22 @@ long tcmu_pool_max_pages(void)
 	return READ_ONCE(tcmu_pool_max);
 }
 
-static bool tcmu_pool_over(void)
+bool tcmu_pool_over(void)
 {
 	return tcmu_pool_pages() > tcmu_pool_max_pages();
+}
+
+/* Ask the reclaim work to run, e.g. because a device went idle. */
+void tcmu_pool_kick(void)
+{
+	queue_work(system_unbound_wq, &tcmu_pool_reclaim_work);
 }
 
 void tcmu_pool_charge(long pages)
 {
 	if (atomic_long_add_return(pages, &tcmu_pool_held) >
 	    tcmu_pool_max_pages())
-		queue_work(system_unbound_wq, &tcmu_pool_reclaim_work);
+		tcmu_pool_kick();
 }
 
 void tcmu_pool_uncharge(long pages)
@@ -79,7 +88,7 @@ static int tcmu_pool_set_max(const char *val, const struct kernel_param *kp)
 	}
 	WRITE_ONCE(tcmu_pool_max, TCMU_MB_TO_PAGES(mb));
 	if (tcmu_pool_over())
-		queue_work(system_unbound_wq, &tcmu_pool_reclaim_work);
+		tcmu_pool_kick();
 	return 0;
 }
 

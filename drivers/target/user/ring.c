@@ -662,6 +662,10 @@ void tcmu_handle_completions(struct tcmu_dev *udev)
 		tcmu_run_queues(udev);
 	if (udev->cmd_time_out)
 		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
+	/* idle now: its cached pages are the first to give back */
+	if (tcmu_pool_over() && list_empty(&udev->inflight_queue) &&
+	    list_empty(&udev->qfull_queue))
+		tcmu_pool_kick();
 	mutex_unlock(&udev->cmdr_lock);
 }
 

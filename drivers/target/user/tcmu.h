@@ -307,6 +307,8 @@ void tcmu_pool_charge(long pages);
 void tcmu_pool_uncharge(long pages);
 long tcmu_pool_pages(void);
 long tcmu_pool_max_pages(void);
+bool tcmu_pool_over(void);
+void tcmu_pool_kick(void);
 void tcmu_pool_exit(void);
 
 /* ring.c */

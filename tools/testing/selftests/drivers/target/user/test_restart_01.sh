@@ -24,6 +24,9 @@ fio_pid=$!
 served() {
 	sed -n 's/^counters: commands=\([0-9]*\).*/\1/p' /tmp/handler-rs1.log
 }
+# Kill the handler, recover the ring, start a new one with ARGS.  A new
+# handler must never start on the ring a dead one left: out-of-order
+# completions it wrote no longer match the slots they sit in.
 crash_and_recover() {
 	kill -KILL "$HANDLER_PID" 2>/dev/null
 	wait "$HANDLER_PID" 2>/dev/null
@@ -31,7 +34,7 @@ crash_and_recover() {
 	echo 1 >"$D/action/block_dev" || fail "block_dev"
 	echo 1 >"$D/action/reset_ring" || fail "reset_ring"
 	echo 0 >"$D/action/block_dev" || fail "unblock"
-	tcmu_handler rs1 --threads 4 --ooo "${store[@]}"
+	tcmu_handler rs1 --threads 4 --ooo "${store[@]}" "$@"
 }
 for round in 1 2 3; do
 	sleep 4
@@ -41,9 +44,7 @@ for round in 1 2 3; do
 done
 # one handler that dies by itself after a few commands
 sleep 4
-kill -KILL "$HANDLER_PID"
-wait "$HANDLER_PID" 2>/dev/null
-tcmu_handler rs1 --threads 4 "${store[@]}" --exit-after 40
+crash_and_recover --exit-after 40
 sleep 4
 crash_and_recover
 log "restarted after --exit-after"
