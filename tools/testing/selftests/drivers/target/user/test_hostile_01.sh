@@ -11,6 +11,11 @@ command -v python3 >/dev/null || skip "python3 missing"
 
 tcmu_dev_create good 32M
 tcmu_dev_create bad 32M
+# export both while their handlers serve them (a LUN whose SCSI scan
+# fails cannot be unlinked cleanly: tcm_loop then leaks its nexus)
+tcmu_handler bad
+bdev=$(tcmu_dev_export bad) || fail "export bad"
+tcmu_handler_stop
 tcmu_handler good
 gdev=$(tcmu_dev_export good) || fail "export good"
 
@@ -40,11 +45,13 @@ poke 64 0x10
 check "still one log line" test "$(count)" = 1
 
 # commands to the broken device fail at once instead of hanging
-tcmu_dev_export bad >/dev/null 2>&1 &
-exp=$!
+start=$SECONDS
+out=$(sg_raw -t 60 -r 4096 "$bdev" 28 00 00 00 00 00 00 00 08 00 2>&1) &&
+	fail "READ on a broken device succeeded"
+(((SECONDS - start) < 10)) || fail "READ on a broken device took $((SECONDS - start)) s"
+grep -qi "sense" <<<"$out" || fail "no sense data from the broken device: $out"
 tcmu_fio_verify "$gdev" --rw=randwrite --bs=4k --iodepth=8 --size=4M ||
 	fail "the good device failed: $(fio_log)"
-wait "$exp"
 
 echo 1 >"$HBA/bad/action/reset_ring"
 check "reset_ring repairs" info_is bad State ok
