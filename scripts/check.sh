@@ -81,18 +81,10 @@ if ! make -s -C "$st/handler"; then
 	finish
 fi
 
-# Stage the tests where the VM sees them (it hides the host's /tmp).
 step "selftests in the debug-kernel VM"
-stage=$cache/stage
-rm -rf "$stage"
-mkdir -p "$stage/out"
-rsync -a --exclude='*.o' "$st/" "$stage/user/"
-cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
-(cd "$stage/user" && "$vm/vm.sh" --kernel debug --smp 2 --mem 3G \
-	--timeout 3000 --out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
-	-- ./run_tests.sh) | tee "$stage/vm.out"
+"$repo/scripts/vm-selftests.sh" debug "$cache/stage" | tee "$cache/vm.out"
 vrc=${PIPESTATUS[0]}
-sline=$(grep -aE '^selftests: [0-9]+ passed, [0-9]+ failed' "$stage/vm.out" | tail -n1)
+sline=$(grep -aE '^selftests: [0-9]+ passed, [0-9]+ failed' "$cache/vm.out" | tail -n1)
 if [[ -n $sline ]]; then
 	read -r _ sp _ sf _ <<<"$sline"
 	pass=$((pass + sp))

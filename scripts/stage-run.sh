@@ -15,12 +15,4 @@ fi
 "$repo/scripts/build-module.sh" "$kdir" >/dev/null
 [[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
 make -s -C "$st/handler"
-stage=$cache/stage-$kind
-rm -rf "$stage"
-mkdir -p "$stage/out"
-rsync -a --exclude='*.o' "$st/" "$stage/user/"
-cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
-cd "$stage/user"
-exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G --timeout 3000 \
-	--out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
-	-- ./run_tests.sh "$@"
+exec "$repo/scripts/vm-selftests.sh" "$kind" "$cache/stage-$kind" "$@"

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Stage the built module, test handler and selftests where the VM sees
+# them (it hides the host's /tmp) and run the selftests in a VM.
+#   scripts/vm-selftests.sh debug|debian STAGE_DIR [TEST...]
+# The module and the handler must be built already (build-module.sh).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+st=$repo/tools/testing/selftests/drivers/target/user
+kind=${1:?usage: $0 debug|debian STAGE_DIR [TEST...]}
+stage=${2:?usage: $0 debug|debian STAGE_DIR [TEST...]}
+shift 2
+rm -rf "$stage"
+mkdir -p "$stage/out"
+rsync -a --exclude='*.o' "$st/" "$stage/user/"
+cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
+cd "$stage/user"
+exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G --timeout 3000 \
+	--out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
+	-- ./run_tests.sh "$@"
