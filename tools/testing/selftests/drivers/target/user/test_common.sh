@@ -82,48 +82,12 @@ tcmu_dev_create() {
 	echo 1 >"$HBA/$name/enable" || fail "$name: enable"
 }
 
-# The SCSI host of the tcm_loop target of NAME (created by tcmu_dev_export)
-tcmu_dev_host() {
-	local addr
-	# "<host>:0:<tpgt>"
-	addr=$(cat "$LOOP/naa.5001405$(tcmu_dev_tag "$1")/tpgt_1/address")
-	echo "${addr%%:*}"
-}
-
-# A stable 9-hex-digit tag per device name, for the WWNs
-tcmu_dev_tag() {
-	printf '%s' "$1" | sha256sum | cut -c1-9
-}
-
 tcmu_dev_export() {
-	local name=$1 tag tpg host i f
-	tag=$(tcmu_dev_tag "$name")
-	tpg=$LOOP/naa.5001405$tag/tpgt_1
-	mkdir -p "$tpg/lun/lun_0"
-	echo "naa.5001406$tag" >"$tpg/nexus"
-	ln -s "$HBA/$name" "$tpg/lun/lun_0/$name"
-	host=$(tcmu_dev_host "$name")
-	for ((i = 0; i < 300; i++)); do
-		for f in /sys/class/scsi_host/host"$host"/device/target*/*/block/*; do
-			if [[ -b /dev/${f##*/} ]]; then
-				echo "/dev/${f##*/}"
-				return 0
-			fi
-		done
-		sleep 0.1
-	done
-	echo "no disk appeared for $name on host $host" >&2
-	return 1
+	tcmu_loop_export "$HBA/$1"
 }
 
 tcmu_dev_unexport() {
-	local tpg
-	tpg=$LOOP/naa.5001405$(tcmu_dev_tag "$1")/tpgt_1
-	[[ -d $tpg ]] || return 0
-	rm -f "$tpg/lun/lun_0/$1"
-	rmdir "$tpg/lun/lun_0"
-	echo NULL >"$tpg/nexus" 2>/dev/null || true
-	rmdir "$tpg" "${tpg%/tpgt_1}"
+	tcmu_loop_unexport "$HBA/$1"
 }
 
 tcmu_dev_remove() {

@@ -17,8 +17,8 @@ for i in 1 2 3; do
 	fio_pid=$!
 	check "commands in flight" tcmu_wait 60 info_nonzero "rm$i" InFlight
 	# removing the LUN waits for target core to drain the device
-	timeout 60 bash -c "$(declare -f tcmu_dev_tag tcmu_dev_unexport); \
-		LOOP=$LOOP; tcmu_dev_unexport rm$i" || fail "LUN removal hung"
+	timeout 60 bash -c "$(declare -f tcmu_loop_tag tcmu_loop_tpg tcmu_loop_unexport); \
+		tcmu_loop_unexport $HBA/rm$i" || fail "LUN removal hung"
 	kill "$fio_pid" 2>/dev/null
 	wait "$fio_pid" 2>/dev/null
 	timeout 60 rmdir "$HBA/rm$i" || fail "device removal failed"

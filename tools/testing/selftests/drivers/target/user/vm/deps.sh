@@ -19,6 +19,8 @@ pkgs=(
 	qemu-system-x86 qemu-utils busybox-static
 	# userspace under test inside the VM
 	tcmu-runner targetcli-fb python3-rtslib-fb dbus fio sg3-utils
+	# the benchmark's chart
+	gnuplot-nox
 )
 
 # The VM mounts a tmpfs on /etc/target (LIO's config dir) of the read-only

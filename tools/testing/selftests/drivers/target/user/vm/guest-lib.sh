@@ -13,6 +13,10 @@
 #                                   its own tcm_loop target (loads tcm_loop
 #                                   and sd_mod); prints /dev/sdX
 #   tcmu_sd_for_backstore NAME      prints the /dev/sdX of a user backstore
+#   tcmu_loop_export DEVDIR         export the backstore at configfs DEVDIR
+#                                   (any backend) as LUN 0 of its own
+#                                   tcm_loop target; prints /dev/sdX
+#   tcmu_loop_unexport DEVDIR       remove that target again
 #   tcmu_teardown                   delete all LIO config, stop tcmu-runner
 # Logs: tcmu-runner writes /tmp/tcmu-runner.log (and .out for its stdio).
 
@@ -100,6 +104,48 @@ tcmu_create_lun() {
 	targetcli /loopback create "wwn=$wwn" >&2
 	targetcli "/loopback/$wwn/luns" create "/backstores/user:$handler/$name" >&2
 	tcmu_sd_for_backstore "$name"
+}
+
+# A stable 9-hex-digit tag of a configfs device path, for the WWNs
+tcmu_loop_tag() {
+	printf '%s' "$1" | sha256sum | cut -c1-9
+}
+
+# The tcm_loop TPG that tcmu_loop_export makes for DEVDIR
+tcmu_loop_tpg() {
+	echo "/sys/kernel/config/target/loopback/naa.5001405$(tcmu_loop_tag "$1")/tpgt_1"
+}
+
+tcmu_loop_export() {
+	local devdir=$1 tpg addr host i f
+	tpg=$(tcmu_loop_tpg "$devdir")
+	modprobe -a tcm_loop sd_mod
+	mkdir -p "$tpg/lun/lun_0"
+	echo "naa.5001406$(tcmu_loop_tag "$devdir")" >"$tpg/nexus"
+	ln -s "$devdir" "$tpg/lun/lun_0/${devdir##*/}"
+	addr=$(cat "$tpg/address") # "<host>:0:<tpgt>"
+	host=${addr%%:*}
+	for ((i = 0; i < 300; i++)); do
+		for f in /sys/class/scsi_host/host"$host"/device/target*/*/block/*; do
+			if [[ -b /dev/${f##*/} ]]; then
+				echo "/dev/${f##*/}"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	echo "no disk appeared for $devdir on host $host" >&2
+	return 1
+}
+
+tcmu_loop_unexport() {
+	local tpg
+	tpg=$(tcmu_loop_tpg "$1")
+	[[ -d $tpg ]] || return 0
+	rm -f "$tpg/lun/lun_0/${1##*/}"
+	rmdir "$tpg/lun/lun_0"
+	echo NULL >"$tpg/nexus" 2>/dev/null || true
+	rmdir "$tpg" "${tpg%/tpgt_1}"
 }
 
 tcmu_teardown() {

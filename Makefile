@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shortcuts for the repository's commands (run as root on Debian 12; each
+# installs what it needs). The kernel's own build of the driver is
+# drivers/target/user/Makefile.
+#   make demo    build, boot a VM, serve a LUN with tcmu-runner, run fio
+#   make check   the whole test suite (what CI runs)
+#   make bench   the benchmark against the stock driver and rd_mcp
+#   make module  build target_core_user.ko against Debian's 6.12 headers
+
+all: module
+
+demo:
+	bash scripts/demo.sh
+
+check:
+	bash scripts/check.sh
+
+bench:
+	bash scripts/bench.sh
+
+module:
+	bash scripts/build-module.sh \
+		"$$(tools/testing/selftests/drivers/target/user/vm/kernel.sh debian | sed -n 2p)"
+
+.PHONY: all demo check bench module

@@ -1,0 +1,253 @@
+#!/bin/bash
+# Runs inside the benchmark VM (scripts/bench.sh), on Debian's own 6.12
+# kernel. In one boot, for BENCH_REPS rounds, it serves BENCH_LUNS LUNs on
+# tcm_loop from each target and runs the same fio matrix on them:
+#   ceiling  LIO's ramdisk backstore (rd_mcp): no userspace hop
+#   stock    Debian's target_core_user, served by a handler
+#   ours     tcmu-ng's target_core_user ($TCMU_KO), same handler
+# The handlers: the tests' C handler with --store null (READ/WRITE complete
+# without touching the data) and --store mem, and tcmu-runner's qcow
+# handler on a raw tmpfs file. Stock and ours alternate within a round and
+# swap order every round. Every fio run leaves its JSON output and exit
+# status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
+# host (bench-report.py) turns them into the table and the chart.
+set -euo pipefail
+cd "$(dirname "$0")"
+# shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
+. ./guest-lib.sh
+
+runtime=${BENCH_RUNTIME:-6}
+ramp=${BENCH_RAMP:-2}
+reps=${BENCH_REPS:-3}
+nluns=${BENCH_LUNS:-16}
+size=${BENCH_SIZE:-64M}
+handlers=${BENCH_HANDLERS:-null mem qcow}
+idle=${BENCH_IDLE:-30}
+limit_mb=${BENCH_LIMIT_MB:-32}
+handler_bin=$PWD/tcmu-test-handler
+out=$TCMU_OUT
+core=/sys/kernel/config/target/core
+store=/tmp/bench
+bytes=$(numfmt --from=iec "$size")
+mkdir -p "$out/raw" "$store"
+
+say() { echo "[bench] $*"; }
+
+# The fio matrix: name, then the arguments. Writes come first so that the
+# stores hold data before they are read.
+points=(
+	"sw256k-4x8|--rw=write --bs=256k --numjobs=4 --iodepth=8 --size=$((bytes / 4)) --offset_increment=$((bytes / 4))"
+	"sr256k-4x8|--rw=read --bs=256k --numjobs=4 --iodepth=8 --size=$((bytes / 4)) --offset_increment=$((bytes / 4))"
+	"rw4k-d1|--rw=randwrite --bs=4k --iodepth=1"
+	"rr4k-d1|--rw=randread --bs=4k --iodepth=1"
+	"rw4k-d16|--rw=randwrite --bs=4k --iodepth=16"
+	"rr4k-d16|--rw=randread --bs=4k --iodepth=16"
+	"mix4k-d16|--rw=randrw --rwmixread=70 --bs=4k --iodepth=16"
+	"rr4k-d16-4lun|--rw=randread --bs=4k --iodepth=16|4"
+	"rr4k-d16-16lun|--rw=randread --bs=4k --iodepth=16|16"
+)
+
+# Kernel memory that no other /proc/meminfo line accounts for, in KiB:
+# data area pages and ramdisk pages live there (they are neither on the
+# LRU nor slab), the command rings are in VmallocUsed. Free pages parked
+# on the per-CPU lists (zoneinfo "count:") are not in MemFree: they are
+# added back, so that they do not count as used.
+mem_kernel_kb() {
+	local k v _ pcp
+	declare -A m
+	while read -r k v _; do m[${k%:}]=$v; done </proc/meminfo
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n * 4 }' /proc/zoneinfo)
+	echo $((m[MemTotal] - m[MemFree] - pcp - m[Active] - m[Inactive] -
+		m[Unevictable] - m[Slab] - m[KernelStack] - m[PageTables] -
+		${m[SecPageTables]:-0} - ${m[Percpu]:-0}))
+}
+
+# Pages held by tcmu-ng's data areas (ours only), else "-"
+data_pages() {
+	local f=/sys/module/target_core_user/parameters/global_data_pages
+	if [[ -r $f ]]; then cat "$f"; else echo -; fi
+}
+
+# One record of mem.txt: target handler what kernel_kib data_pages
+mem_record() {
+	echo "$1 $2 $3 $4 $5" >>"$out/mem.txt"
+	say "memory: $*"
+}
+
+driver_load() {
+	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
+	case $1 in
+	stock) modprobe target_core_user ;;
+	ours) tcmu_load_module "$TCMU_KO" ;;
+	esac
+	say "$1 loaded: srcversion $(cat /sys/module/target_core_user/srcversion)"
+}
+
+# Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids
+devs=() devdirs=() pids=()
+luns_up() {
+	local target=$1 handler=$2 i name dir dev
+	devs=() devdirs=() pids=()
+	if [[ $handler == qcow ]]; then
+		tcmu_start_runner
+	fi
+	for ((i = 0; i < nluns; i++)); do
+		name=b$i
+		if [[ $target == ceiling ]]; then
+			dir=$core/rd_mcp_1/$name
+			mkdir -p "$dir"
+			echo "rd_pages=$((bytes / 4096))" >"$dir/control"
+		else
+			dir=$core/user_1/$name
+			mkdir -p "$dir"
+			if [[ $handler == qcow ]]; then
+				rm -f "$store/$name.raw"
+				truncate -s "$bytes" "$store/$name.raw"
+				echo "dev_config=qcow/$store/$name.raw" >"$dir/control"
+			else
+				echo "dev_config=bench/$name" >"$dir/control"
+			fi
+			echo "dev_size=$bytes" >"$dir/control"
+			# 256 KiB IOs must not be split (the default is 64 KiB)
+			echo "hw_max_sectors=1024" >"$dir/control"
+		fi
+		echo 1 >"$dir/enable"
+		if [[ $target != ceiling && $handler != qcow ]]; then
+			"$handler_bin" --dev "$name" --store "$handler" --quiet \
+				>"/tmp/handler-$name.log" 2>&1 &
+			pids+=($!)
+		fi
+		dev=$(tcmu_loop_export "$dir")
+		devdirs+=("$dir")
+		devs+=("$dev")
+	done
+	say "$target/$handler: ${#devs[@]} LUNs (${devs[*]}), max_sectors_kb" \
+		"$(cat "/sys/block/${devs[0]#/dev/}/queue/max_sectors_kb")"
+}
+
+luns_down() {
+	local dir pid
+	for dir in "${devdirs[@]}"; do
+		tcmu_loop_unexport "$dir"
+		rmdir "$dir"
+	done
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	tcmu_stop_runner
+	rm -f "$store"/*.raw
+	rmdir "$core"/user_1 "$core"/rd_mcp_1 2>/dev/null || true
+	devs=() devdirs=() pids=()
+}
+
+# fio_point REP TARGET HANDLER NAME|ARGS[|NLUNS]
+fio_point() {
+	local rep=$1 target=$2 handler=$3 spec=$4 name args n i rc=0 files=()
+	IFS='|' read -r name args n <<<"$spec"
+	n=${n:-1}
+	((n <= ${#devs[@]})) || return 0
+	for ((i = 0; i < n; i++)); do
+		files+=(--name="lun$i" --filename="${devs[i]}")
+	done
+	local base=$out/raw/r$rep-$target-$handler-$name
+	# shellcheck disable=SC2086 # $args is a list of options
+	fio --direct=1 --ioengine=libaio --time_based --runtime="$runtime" \
+		--ramp_time="$ramp" --group_reporting --norandommap \
+		--randrepeat=0 --output-format=json --output="$base.json" \
+		$args "${files[@]}" >"$base.log" 2>&1 || rc=$?
+	echo "$rc" >"$base.rc"
+	((rc == 0)) || say "FAILED: $target/$handler $name (fio status $rc)"
+}
+
+run_matrix() {
+	local rep=$1 target=$2 handler=$3 p
+	luns_up "$target" "$handler"
+	for p in "${points[@]}"; do
+		fio_point "$rep" "$target" "$handler" "$p"
+	done
+	luns_down
+}
+
+# The memory figures of TARGET, served by the null handler: kernel memory
+# and data pages after creating the LUNs, after a 256 KiB write burst on
+# one LUN, after an idle period, and the peak while all LUNs write under a
+# global limit smaller than the sum of their data areas.
+run_memory() {
+	local target=$1 handler=$2 base held kb peak_kb peak_pages i pid
+	local samples=/tmp/mem-samples old_limit=''
+	base=$(mem_kernel_kb)
+	luns_up "$target" "$handler"
+	mem_record "$target" "$handler" created $(($(mem_kernel_kb) - base)) "$(data_pages)"
+	fio_point mem "$target" "$handler" "burst|--rw=write --bs=256k --numjobs=4 --iodepth=8 --size=$((bytes / 4)) --offset_increment=$((bytes / 4))"
+	mem_record "$target" "$handler" burst $(($(mem_kernel_kb) - base)) "$(data_pages)"
+	sleep "$idle"
+	mem_record "$target" "$handler" idle $(($(mem_kernel_kb) - base)) "$(data_pages)"
+	if [[ $target != ceiling ]]; then
+		old_limit=$(cat /sys/module/target_core_user/parameters/global_max_data_area_mb)
+		echo "$limit_mb" >/sys/module/target_core_user/parameters/global_max_data_area_mb
+	fi
+	: >"$samples"
+	(
+		while :; do
+			echo "$(mem_kernel_kb) $(data_pages)" >>"$samples"
+			sleep 0.2
+		done
+	) &
+	pid=$!
+	fio_point mem "$target" "$handler" "all-luns|--rw=randwrite --bs=256k --iodepth=16|$nluns"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	peak_kb=$(sort -n -k1,1 "$samples" | tail -n1 | cut -d' ' -f1)
+	peak_pages=$(sort -n -k2,2 "$samples" | tail -n1 | cut -d' ' -f2)
+	mem_record "$target" "$handler" "peak-${nluns}lun-limit${limit_mb}M" \
+		$((peak_kb - base)) "$peak_pages"
+	[[ -z $old_limit ]] ||
+		echo "$old_limit" >/sys/module/target_core_user/parameters/global_max_data_area_mb
+	luns_down
+	# what is left once every LUN is gone
+	held=$(data_pages)
+	kb=$(($(mem_kernel_kb) - base))
+	for ((i = 0; i < 50; i++)); do
+		[[ $held == - || $held == 0 ]] && break
+		sleep 0.1
+		held=$(data_pages)
+	done
+	mem_record "$target" "$handler" removed "$kb" "$held"
+}
+
+modprobe -a target_core_mod tcm_loop sd_mod uio
+say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
+	"$reps rounds, $nluns LUNs of $size, handlers: $handlers"
+{
+	echo "kernel=$(uname -r)"
+	echo "cpus=$(nproc)"
+	echo "runtime=$runtime ramp=$ramp reps=$reps luns=$nluns size=$size"
+	echo "handlers=$handlers"
+	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+	echo "fio=$(fio --version)"
+	echo "tcmu-runner=$(dpkg-query -W -f='${Version}' tcmu-runner)"
+} >"$out/env.txt"
+
+for ((rep = 1; rep <= reps; rep++)); do
+	if ((rep % 2)); then order=(stock ours); else order=(ours stock); fi
+	say "round $rep: ceiling"
+	run_matrix "$rep" ceiling rd
+	for handler in $handlers; do
+		for target in "${order[@]}"; do
+			say "round $rep: $target/$handler"
+			driver_load "$target"
+			run_matrix "$rep" "$target" "$handler"
+		done
+	done
+done
+
+say "memory"
+[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
+run_memory ceiling rd
+for target in stock ours; do
+	driver_load "$target"
+	run_memory "$target" null
+done
+rmmod target_core_user
+echo "BENCH: DONE"

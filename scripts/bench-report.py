@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns the output of scripts/bench-guest.sh into the benchmark report.
+
+usage: bench-report.py OUTDIR DESTDIR
+
+OUTDIR holds raw/r<round>-<target>-<handler>-<point>.{json,rc}, mem.txt
+and env.txt. Writes DESTDIR/results.md (tables), results.json (every run
+and the medians) and results.png (chart, drawn by gnuplot).
+
+A run whose fio exited non-zero or reported an error is counted as failed
+and left out of the median; the table says how many failed.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+TARGETS = ["ceiling", "stock", "ours"]
+HANDLERS = {
+    "null": "tests' C handler, --store null (data not touched: the "
+            "kernel's own data movement is what is measured)",
+    "mem": "tests' C handler, --store mem (stores and returns the data)",
+    "qcow": "tcmu-runner 1.5.4, qcow handler on a raw tmpfs file",
+}
+# point: (description, [(metric key, unit, higher is better)])
+POINTS = {
+    "rr4k-d1": ("4 KiB random read, depth 1",
+                [("p50", "p50 µs", False), ("p99", "p99 µs", False),
+                 ("iops", "IOPS", True)]),
+    "rw4k-d1": ("4 KiB random write, depth 1",
+                [("p50", "p50 µs", False), ("p99", "p99 µs", False),
+                 ("iops", "IOPS", True)]),
+    "rr4k-d16": ("4 KiB random read, depth 16", [("iops", "IOPS", True)]),
+    "rw4k-d16": ("4 KiB random write, depth 16", [("iops", "IOPS", True)]),
+    "sw256k-4x8": ("256 KiB seq. write, 4 jobs x depth 8",
+                   [("mibs", "MiB/s", True)]),
+    "sr256k-4x8": ("256 KiB seq. read, 4 jobs x depth 8",
+                   [("mibs", "MiB/s", True)]),
+    "rr4k-d16-4lun": ("4 KiB random read, 4 LUNs x depth 16",
+                      [("iops", "IOPS", True)]),
+    "rr4k-d16-16lun": ("4 KiB random read, 16 LUNs x depth 16",
+                       [("iops", "IOPS", True)]),
+    "mix4k-d16": ("4 KiB random 70/30 read/write, depth 16",
+                  [("iops", "IOPS", True)]),
+}
+# (chart label, point, metric) for the throughput chart
+CHART = [("4k rr d1", "rr4k-d1", "iops"), ("4k rw d1", "rw4k-d1", "iops"),
+         ("4k rr d16", "rr4k-d16", "iops"), ("4k rw d16", "rw4k-d16", "iops"),
+         ("256k sw", "sw256k-4x8", "mibs"), ("256k sr", "sr256k-4x8", "mibs"),
+         ("4k rr 4 LUN", "rr4k-d16-4lun", "iops"),
+         ("4k rr 16 LUN", "rr4k-d16-16lun", "iops"),
+         ("4k 70/30", "mix4k-d16", "iops")]
+RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours)-(\w+)-([\w-]+)\.json$")
+
+
+def fio_metrics(path):
+    """The metrics of one fio JSON output, or None if the run failed."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    start = text.find("{")
+    if start < 0:
+        return None
+    data = json.loads(text[start:])
+    jobs = data.get("jobs") or []
+    if not jobs or any(j.get("error") for j in jobs):
+        return None
+    job = jobs[0]
+    rd, wr = job["read"], job["write"]
+    main = rd if rd["io_bytes"] >= wr["io_bytes"] else wr
+    pct = main.get("clat_ns", {}).get("percentile", {})
+    if rd["io_bytes"] + wr["io_bytes"] == 0:
+        return None
+    return {
+        "iops": rd["iops"] + wr["iops"],
+        "mibs": (rd["bw_bytes"] + wr["bw_bytes"]) / 2**20,
+        "p50": pct.get("50.000000", 0) / 1000.0,
+        "p99": pct.get("99.000000", 0) / 1000.0,
+    }
+
+
+def load_runs(outdir):
+    """{(target, handler, point): [metrics or None per round]}"""
+    runs = {}
+    rawdir = os.path.join(outdir, "raw")
+    for name in sorted(os.listdir(rawdir)):
+        m = RAW.match(name)
+        if not m:
+            continue
+        rnd, target, handler, point = m.groups()
+        base = os.path.join(rawdir, name[:-len(".json")])
+        try:
+            with open(base + ".rc", encoding="ascii") as f:
+                rc = int(f.read().strip() or "1")
+        except (OSError, ValueError):
+            rc = 1
+        metrics = None
+        if rc == 0:
+            try:
+                metrics = fio_metrics(base + ".json")
+            except (OSError, ValueError, KeyError):
+                metrics = None
+        runs.setdefault((target, handler, point), []).append(
+            {"round": int(rnd), "ok": metrics is not None, **(metrics or {})})
+    return runs
+
+
+def summary(rounds, key):
+    """(median, spread in % of it, rounds, failed) of one metric."""
+    vals = [r[key] for r in rounds if r["ok"]]
+    failed = sum(1 for r in rounds if not r["ok"])
+    if not vals:
+        return None, None, len(rounds), failed
+    med = statistics.median(vals)
+    spread = (max(vals) - min(vals)) / med * 100 if med else 0.0
+    return med, spread, len(rounds), failed
+
+
+def fmt(value):
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def cell(s):
+    med, spread, n, failed = s
+    if med is None:
+        return f"FAILED ({failed}/{n})" if n else "–"
+    text = f"{fmt(med)} ±{spread:.0f}%"
+    if failed:
+        text += f" ({failed}/{n} failed)"
+    return text
+
+
+def ratio(a, b):
+    if a[0] is None or b[0] is None or not b[0]:
+        return "–"
+    return f"{a[0] / b[0]:.2f}"
+
+
+def env(outdir):
+    vals = {}
+    with open(os.path.join(outdir, "env.txt"), encoding="utf-8") as f:
+        for line in f:
+            key, _, val = line.rstrip("\n").partition("=")
+            vals[key] = val.strip()
+    return vals
+
+
+def mem_table(outdir):
+    path = os.path.join(outdir, "mem.txt")
+    if not os.path.exists(path):
+        return [], {}
+    rows = {}
+    order = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 5:
+                continue
+            target, handler, what, kib, pages = parts
+            if what not in order:
+                order.append(what)
+            rows.setdefault((target, handler), {})[what] = (int(kib), pages)
+    return order, rows
+
+
+def main():
+    outdir, dest = sys.argv[1], sys.argv[2]
+    runs = load_runs(outdir)
+    e = env(outdir)
+    handlers = [h for h in HANDLERS
+                if any(k[1] == h for k in runs)]
+    out = []
+    out.append("# tcmu-ng benchmark\n")
+    out.append(f"Command: `make bench` (scripts/bench.sh). Commit "
+               f"{e.get('commit', '?')}, {e.get('date', '?')}.\n")
+    out.append(f"Guest: Debian kernel {e.get('kernel', '?')} (its own "
+               f"production config) in QEMU TCG, {e.get('cpus', '?')} vCPUs; "
+               f"host: {e.get('host', '?')}; {e.get('qemu', '?')}; "
+               f"{e.get('fio', '?')}.\n")
+    out.append(f"Each point: fio libaio, O_DIRECT, time based "
+               f"({e.get('runtime', '?').replace(' ', ', ')}), one LUN "
+               f"unless said, repeated in every round; stock and ours "
+               f"alternate within a round and swap order each round. "
+               f"Cells: median ±spread (max−min, % of the median). "
+               f"Ratios are of the medians.\n")
+    out.append("**QEMU TCG (no KVM) distorts absolute numbers: every "
+               "instruction is emulated, so all figures are far below "
+               "real hardware. Compare the ratios, which are measured in "
+               "the same boot, with the same handler and settings.**\n")
+    results = {"env": e, "points": []}
+    for handler in handlers:
+        out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}\n")
+        out.append("| workload | metric | ceiling (rd_mcp) | stock | ours "
+                   "| ours/stock | ours/ceiling |")
+        out.append("|---|---|---:|---:|---:|---:|---:|")
+        for point, (desc, metrics) in POINTS.items():
+            for key, unit, higher in metrics:
+                s = {t: summary(runs.get((t, handler if t != "ceiling"
+                                          else "rd", point), []), key)
+                     for t in TARGETS}
+                note = "" if higher else " (lower is better)"
+                out.append(f"| {desc} | {unit}{note} | {cell(s['ceiling'])} "
+                           f"| {cell(s['stock'])} | {cell(s['ours'])} "
+                           f"| {ratio(s['ours'], s['stock'])} "
+                           f"| {ratio(s['ours'], s['ceiling'])} |")
+                results["points"].append({
+                    "handler": handler, "point": point, "metric": key,
+                    **{t: {"median": s[t][0], "spread_pct": s[t][1],
+                           "rounds": s[t][2], "failed": s[t][3]}
+                       for t in TARGETS}})
+    order, mrows = mem_table(outdir)
+    if order:
+        out.append("\n## Memory\n")
+        out.append("Served by the null handler (ceiling: rd_mcp). "
+                   "*kernel*: growth of kernel memory that no other "
+                   "/proc/meminfo line accounts for (MemTotal − MemFree − "
+                   "free pages on the per-CPU lists − LRU − slab − stacks − "
+                   "page tables − per-cpu), from "
+                   "just before the LUNs were created: the data area "
+                   "pages and the ramdisk live there, and so do the "
+                   "vmalloc'ed command rings. *pages*: data area pages "
+                   "tcmu-ng says it holds (global_data_pages; the stock "
+                   "driver has no such counter). Steps: 16 LUNs created; "
+                   "after a 256 KiB write burst on one LUN; after "
+                   f"{e.get('idle', '30')} s idle; the peak while all LUNs "
+                   "write 256 KiB at depth 16 under a global limit far "
+                   "below the sum of their data areas (sampled every "
+                   "0.2 s); after the LUNs were removed.\n")
+        out.append("| target | " + " | ".join(order) + " |")
+        out.append("|---|" + "---:|" * len(order))
+        for (target, handler), vals in mrows.items():
+            cells = []
+            for what in order:
+                if what not in vals:
+                    cells.append("–")
+                    continue
+                kib, pages = vals[what]
+                c = f"{kib / 1024:.1f} MiB"
+                if pages != "-":
+                    c += f" ({pages} pages)"
+                cells.append(c)
+            out.append(f"| {target} ({handler}) | " + " | ".join(cells) + " |")
+        results["memory"] = [
+            {"target": t, "handler": h, "step": w, "kernel_kib": v[w][0],
+             "data_pages": v[w][1]}
+            for (t, h), v in mrows.items() for w in v]
+    out.append("\n![benchmark chart](results.png)\n")
+    results["runs"] = [{"target": k[0], "handler": k[1], "point": k[2], **r}
+                       for k, v in sorted(runs.items()) for r in v]
+    with open(os.path.join(dest, "results.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    with open(os.path.join(dest, "results.json"), "w",
+              encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    chart(runs, handlers, dest, e)
+
+
+def chart(runs, handlers, dest, e):
+    """Two panels: ours/stock per workload and handler; fraction of the
+    ceiling reached by stock and ours (null handler)."""
+    def med(t, h, p, k):
+        return summary(runs.get((t, h if t != "ceiling" else "rd", p), []),
+                       k)[0]
+    dat = os.path.join(dest, "results-chart.dat")
+    with open(dat, "w", encoding="utf-8") as f:
+        f.write("# label " + " ".join(f"ours/stock:{h}" for h in handlers)
+                + " stock/ceiling ours/ceiling (null handler)\n")
+        for label, point, key in CHART:
+            cols = []
+            for h in handlers:
+                o, s = med("ours", h, point, key), med("stock", h, point, key)
+                cols.append(f"{o / s:.3f}" if o and s else "?")
+            c = med("ceiling", "rd", point, key)
+            for t in ("stock", "ours"):
+                v = med(t, "null", point, key)
+                cols.append(f"{v / c:.3f}" if v and c else "?")
+            f.write(f'"{label}" ' + " ".join(cols) + "\n")
+    n = len(handlers)
+    plot1 = ", ".join(
+        f"'{dat}' using {i + 2}:xtic(1) title '{h}'"
+        for i, h in enumerate(handlers))
+    script = f"""
+set terminal pngcairo size 1200,900 font ',10' noenhanced
+set output '{os.path.join(dest, "results.png")}'
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set grid ytics
+set xtics rotate by -20
+set key top left
+set multiplot layout 2,1 title "tcmu-ng vs stock target_core_user, Debian {e.get('kernel', '')}, QEMU TCG {e.get('cpus', '?')} vCPUs (ratios; higher is better)"
+set title 'ours / stock throughput (IOPS or MiB/s), by handler'
+set yrange [0:*]
+plot {plot1}, 1 with lines lc rgb 'black' dt 2 notitle
+set title 'fraction of the ceiling (LIO rd_mcp, no userspace), null handler'
+set yrange [0:1.1]
+plot '{dat}' using {n + 2}:xtic(1) title 'stock', '' using {n + 3} title 'ours'
+unset multiplot
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+if __name__ == "__main__":
+    main()

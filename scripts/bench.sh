@@ -1,0 +1,60 @@
+#!/bin/bash
+# The benchmark (`make bench`), from a fresh Debian 12 machine as root:
+# installs what it needs, builds tcmu-ng's target_core_user.ko against
+# Debian's 6.12 headers and the test handler, boots Debian's own 6.12
+# kernel (its production config) in QEMU and, in that one boot, runs the
+# same fio matrix on tcm_loop LUNs served by LIO's ramdisk (the ceiling),
+# by Debian's stock target_core_user and by ours (scripts/bench-guest.sh).
+# Then writes the table (results.md), the raw figures (results.json) and
+# the chart (results.png) to BENCH_OUT (default: bench/ in the repo).
+#
+# Knobs (environment): BENCH_RUNTIME (s per fio run, default 6),
+# BENCH_RAMP (s, 2), BENCH_REPS (rounds, 3), BENCH_LUNS (16), BENCH_SIZE
+# (per LUN, 64M), BENCH_HANDLERS ("null mem qcow"), BENCH_IDLE (s, 30),
+# BENCH_LIMIT_MB (global limit of the memory run, 32), BENCH_SMP (2),
+# BENCH_MEM (VM RAM, 4G).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+st=$repo/tools/testing/selftests/drivers/target/user
+vm=$st/vm
+cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+dest=${BENCH_OUT:-$repo/bench}
+
+echo "=== [1/5] installing dependencies"
+"$vm/deps.sh"
+echo "=== [2/5] building the module against Debian's headers, and the handler"
+hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
+"$repo/scripts/build-module.sh" "$hdrs"
+make -s -C "$st/handler"
+stage=$cache/bench
+rm -rf "$stage"
+mkdir -p "$stage/out"
+cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
+	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" "$stage/"
+envs=(--env "TCMU_KO=$stage/target_core_user.ko")
+for v in BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
+	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB; do
+	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
+done
+echo "=== [3/5] booting Debian's kernel in QEMU (TCG) and running the matrix"
+rc=0
+(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "${BENCH_SMP:-2}" \
+	--mem "${BENCH_MEM:-4G}" --timeout 10800 --out "$stage/out" \
+	"${envs[@]}" -- bash ./bench-guest.sh) || rc=$?
+if ((rc)) || ! grep -q '^BENCH: DONE' "$stage/out/console.log"; then
+	echo "FAILURE: the benchmark VM failed (status $rc); see $stage/out/console.log"
+	exit 1
+fi
+echo "=== [4/5] building the report"
+{
+	echo "host=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
+	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
+	echo "commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+} >>"$stage/out/env.txt"
+mkdir -p "$dest"
+python3 "$repo/scripts/bench-report.py" "$stage/out" "$dest"
+echo "=== [5/5] result"
+cat "$dest/results.md"
+echo "SUCCESS: table $dest/results.md, chart $dest/results.png"
