@@ -80,7 +80,11 @@ driver_load() {
 	stock) modprobe target_core_user ;;
 	ours) tcmu_load_module "$TCMU_KO" ;;
 	esac
-	say "$1 loaded: srcversion $(cat /sys/module/target_core_user/srcversion)"
+	if [[ $1 == stock ]]; then
+		say "stock loaded: $(modinfo -F filename target_core_user)"
+	else
+		say "ours loaded: $TCMU_KO"
+	fi
 }
 
 # Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids

@@ -415,7 +415,7 @@ static int tcmu_opt_pos(struct tcmu_dev *udev, const char *opt,
 /* Options that size the mapping: only before the device is enabled. */
 static int tcmu_opt_layout(struct tcmu_dev *udev, int token, int val)
 {
-	u32 global_mb = TCMU_PAGES_TO_MB(tcmu_pool_max_pages());
+	u32 global_mb = TCMU_PAGES_TO_MB(tcmu_pool_max(&tcmu_pool));
 
 	switch (token) {
 	case OPT_MAX_DATA_AREA_MB:
@@ -543,7 +543,8 @@ static const char *tcmu_state(struct tcmu_dev *udev)
 ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-	u32 held = 0, used = 0, in_flight = 0;
+	u32 held = 0, used = 0, in_flight = 0, peak = 0;
+	u64 reclaimed = 0, waits = 0, wait_ms = 0;
 	ssize_t n;
 
 	mutex_lock(&udev->cmdr_lock);
@@ -551,6 +552,10 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 		held = udev->da.nr_populated * udev->da.blk_pages;
 		used = udev->da.nr_used * udev->da.blk_pages;
 		in_flight = list_count_nodes(&udev->inflight_queue);
+		peak = udev->da.peak_pages;
+		reclaimed = udev->da.reclaimed_pages;
+		tcmu_pool_waiter_stats(udev->da.pool, &udev->da.waiter,
+				       &waits, &wait_ms);
 	}
 	n = sprintf(b,
 		    "Config: %s Size: %llu MaxDataAreaMB: %u DataPagesPerBlk: %u CmdRingSizeMB: %u\n",
@@ -563,6 +568,9 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 		     tcmu_state(udev), held, used, in_flight,
 		     list_count_nodes(&udev->qfull_queue), udev->nr_timed_out,
 		     udev->nr_qfull_timed_out);
+	n += sprintf(b + n,
+		     "Pool: DataPagesPeak: %u DataPagesReclaimed: %llu PoolWaits: %llu PoolWaitMs: %llu\n",
+		     peak, reclaimed, waits, wait_ms);
 	mutex_unlock(&udev->cmdr_lock);
 	return n;
 }

@@ -13,7 +13,9 @@
  * The pages themselves live in an xarray indexed by page number within
  * the area.  Allocation takes cached blocks first (lowest first), so a
  * device keeps reusing the pages it already has, and populates the lowest
- * empty blocks only when no cached block is left.
+ * empty blocks only when no cached block is left.  The pages of new
+ * blocks are charged to the global pool, all at once, before any of them
+ * is allocated (pool.c): a command gets all its pages or none.
  *
  * DOC: fault versus release
  *
@@ -34,13 +36,17 @@
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 #include "tcmu.h"
+#include "trace.h"
 
-int tcmu_da_init(struct tcmu_data_area *da, u32 nr_blocks, u32 blk_pages,
-		 loff_t base)
+int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
+		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base)
 {
 	memset(da, 0, sizeof(*da));
 	init_rwsem(&da->map_lock);
 	xa_init(&da->pages);
+	da->pool = pool;
+	INIT_LIST_HEAD(&da->waiter.node);
+	da->waiter.name = name;
 	da->populated = bitmap_zalloc(nr_blocks, GFP_KERNEL);
 	da->used = bitmap_zalloc(nr_blocks, GFP_KERNEL);
 	if (!da->populated || !da->used) {
@@ -64,12 +70,15 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	unsigned long idx;
 	long freed = 0;
 
+	/* the device left the pool's line when it was destroyed */
+	if (WARN_ON_ONCE(!list_empty(&da->waiter.node)))
+		tcmu_pool_cancel_wait(da->pool, &da->waiter);
 	xa_for_each(&da->pages, idx, page) {
 		xa_erase(&da->pages, idx);
 		put_page(page);
 		freed++;
 	}
-	tcmu_pool_uncharge(freed);
+	tcmu_pool_uncharge(da->pool, freed);
 	xa_destroy(&da->pages);
 	bitmap_free(da->populated);
 	bitmap_free(da->used);
@@ -114,18 +123,14 @@ static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
 		put_page(page);
 		freed++;
 	}
-	tcmu_pool_uncharge(freed);
 	return freed;
 }
 
-static void tcmu_da_release_block(struct tcmu_data_area *da, u32 blk)
-{
-	down_write(&da->map_lock);
-	__tcmu_da_release_run(da, blk, 1);
-	up_write(&da->map_lock);
-}
-
-/* Give an empty block its pages.  Caller holds cmdr_lock. */
+/*
+ * Give an empty block its pages, which the caller has charged.  On
+ * failure the pages allocated so far are freed again (and the caller
+ * uncharges the whole block).  Caller holds cmdr_lock.
+ */
 static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
 {
 	unsigned long idx = (unsigned long)blk * da->blk_pages;
@@ -140,15 +145,18 @@ static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
 			put_page(page);
 			goto fail;
 		}
-		tcmu_pool_charge(1);
 	}
 	__set_bit(blk, da->populated);
 	da->nr_populated++;
 	da->blk_hi = max(da->blk_hi, blk + 1);
+	da->peak_pages = max(da->peak_pages, da->nr_populated * da->blk_pages);
 	return 0;
 
 fail:
-	tcmu_da_release_block(da, blk);
+	/* nothing was mapped from a block that is not yet populated */
+	down_write(&da->map_lock);
+	__tcmu_da_release_run(da, blk, 1);
+	up_write(&da->map_lock);
 	return -ENOMEM;
 }
 
@@ -159,18 +167,30 @@ fail:
  * @nr: how many
  *
  * Cached blocks are taken first, lowest first; empty blocks are populated
- * only when no cached block is left.  Caller holds cmdr_lock.
+ * only when no cached block is left, after their pages were charged to
+ * the pool.  Caller holds cmdr_lock.
  *
  * Return: 0, -ENOSPC when fewer than @nr blocks are free, -ENOMEM when
- * pages could not be had.  On failure the command holds no block.
+ * the pool cannot give the pages now (the device is in its line) or
+ * they could not be allocated, -E2BIG when they exceed the pool's whole
+ * limit.  On failure the command holds no block.
  */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 {
 	unsigned long cached = 0, empty = 0, blk;
+	u32 nr_cached = da->nr_populated - da->nr_used;
+	long charged = 0;
+	int ret;
 	u32 i;
 
 	if (tcmu_da_free_blocks(da) < nr)
 		return -ENOSPC;
+	if (nr > nr_cached) {
+		charged = (long)(nr - nr_cached) * da->blk_pages;
+		ret = tcmu_pool_charge(da->pool, &da->waiter, charged);
+		if (ret)
+			return ret;
+	}
 
 	for (i = 0; i < nr; i++) {
 		blk = find_next_andnot_bit(da->populated, da->used,
@@ -183,8 +203,10 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 			if (WARN_ON_ONCE(blk >= da->nr_blocks) ||
 			    tcmu_da_populate(da, blk)) {
 				tcmu_da_free(da, blocks, i);
+				tcmu_pool_uncharge(da->pool, charged);
 				return -ENOMEM;
 			}
+			charged -= da->blk_pages;
 			empty = blk + 1;
 		}
 		__set_bit(blk, da->used);
@@ -239,6 +261,14 @@ u32 tcmu_da_trim(struct tcmu_data_area *da)
 	up_write(&da->map_lock);
 	da->blk_hi = find_last_bit(da->populated, da->nr_blocks);
 	da->blk_hi = da->blk_hi < da->nr_blocks ? da->blk_hi + 1 : 0;
+	if (freed) {
+		da->reclaimed_pages += freed;
+		tcmu_pool_note_reclaim(da->pool, freed);
+		trace_tcmu_pool_reclaim(da->waiter.name, freed,
+					da->nr_populated * da->blk_pages);
+		/* last: the pages go to whoever waits for them */
+		tcmu_pool_uncharge(da->pool, freed);
+	}
 	return freed;
 }
 

@@ -122,7 +122,8 @@ static int tcmu_configure_device(struct se_device *se_dev)
 	udev->cmdr = (void *)udev->mb + TCMU_CMDR_OFF;
 	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
 	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
-	ret = tcmu_da_init(&udev->da, data_pages / udev->data_pages_per_blk,
+	ret = tcmu_da_init(&udev->da, &tcmu_pool, udev->name,
+			   data_pages / udev->data_pages_per_blk,
 			   udev->data_pages_per_blk, udev->data_off);
 	if (ret)
 		goto err_vfree;
@@ -167,6 +168,7 @@ static void tcmu_destroy_device(struct se_device *se_dev)
 
 	mutex_lock(&tcmu_devices_lock);
 	list_del_init(&udev->node);
+	tcmu_pool_dev_forget(udev);
 	mutex_unlock(&tcmu_devices_lock);
 
 	tcmu_nl_dev_removed(udev);
@@ -247,10 +249,13 @@ static int __init tcmu_module_init(void)
 	ret = tcmu_ring_init();
 	if (ret)
 		return ret;
+	ret = tcmu_pool_global_init();
+	if (ret)
+		goto err_ring;
 	tcmu_root_device = root_device_register("tcm_user");
 	if (IS_ERR(tcmu_root_device)) {
 		ret = PTR_ERR(tcmu_root_device);
-		goto err_ring;
+		goto err_pool;
 	}
 	ret = tcmu_nl_init();
 	if (ret)
@@ -269,6 +274,8 @@ err_nl:
 	tcmu_nl_exit();
 err_root:
 	root_device_unregister(tcmu_root_device);
+err_pool:
+	tcmu_pool_global_exit();
 err_ring:
 	tcmu_ring_exit();
 	return ret;
@@ -277,7 +284,7 @@ err_ring:
 static void __exit tcmu_module_exit(void)
 {
 	target_backend_unregister(&tcmu_ops);
-	tcmu_pool_exit();
+	tcmu_pool_global_exit();
 	tcmu_configfs_exit();
 	tcmu_nl_exit();
 	root_device_unregister(tcmu_root_device);

@@ -1,118 +1,466 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The global count of data pages held by all devices, its limit
- * (module parameter global_max_data_area_mb) and the reclaim work that
- * gives back cached pages of every device when the count is over it:
- * when an allocation takes the count over, and when a device goes idle
- * while it is over.  The limit is not yet hard: an allocation may pass
- * it and reclaim follows (issue #4 makes it a ceiling).
+ * The global data page pool: every device's data area charges its pages
+ * here, under one hard limit (module parameter global_max_data_area_mb).
  *
- * Reclaim runs on the system unbound workqueue: it sleeps on each
- * device's cmdr_lock and in unmap_mapping_range(), and needs no CPU of
- * its own.
+ * DOC: the hard limit
+ *
+ * A data area charges the pages it is about to allocate before it
+ * allocates them, and the charge succeeds only if it keeps the pool's
+ * count within the limit (a cmpxchg loop, so concurrent charges cannot
+ * together pass it).  The pages that exist are therefore never more than
+ * the limit.  A charge that fails puts the device in the pool's FIFO of
+ * waiters and its command on the device's qfull queue, where commands
+ * wait in order, bounded by qfull_time_out, as they do for ring space.
+ * While anyone waits, only the first waiter may charge: freed pages go to
+ * the longest waiter, and a device served once goes to the back of the
+ * line before it is served again, so no device starves.
+ *
+ * Pages come back three ways.  While the pool is under pressure (someone
+ * waits, or the limit was lowered below use), a device trims its cached
+ * blocks as soon as its handler completes commands, so busy devices feed
+ * the waiters.  The pool work trims devices that are idle (nothing in
+ * flight, nothing waiting) whenever the pool is short.  And a device idle
+ * for reclaim_idle_ms gives its pages back even when nobody is short.
+ * Blocks that belong to a command, including KEEP_BUF and timed-out ones
+ * the handler may still use, are never freed; cached blocks lose their
+ * handler PTEs before their pages go (see data_area.c).
+ *
+ * The pool work runs on its own unbound WQ_MEM_RECLAIM workqueue rather
+ * than a dedicated kthread: it sleeps on device mutexes and in
+ * unmap_mapping_range(), needs no CPU of its own, and must make progress
+ * when memory is short because the pages it frees let IO complete, which
+ * is what WQ_MEM_RECLAIM's rescuer guarantees.  It is idle unless kicked.
  */
+#include <linux/debugfs.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/seq_file.h>
 #include <linux/workqueue.h>
 #include "tcmu.h"
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
-static atomic_long_t tcmu_pool_held = ATOMIC_LONG_INIT(0);
-static long tcmu_pool_max = TCMU_MB_TO_PAGES(TCMU_GLOBAL_MAX_MB_DEF);
+#define TCMU_RECLAIM_IDLE_MS_DEF	5000
+#define TCMU_RECLAIM_IDLE_MS_MAX	(24 * 3600 * MSEC_PER_SEC)
 
-static void tcmu_pool_reclaim_fn(struct work_struct *work);
-static DECLARE_WORK(tcmu_pool_reclaim_work, tcmu_pool_reclaim_fn);
+struct tcmu_pool tcmu_pool;
+static unsigned int tcmu_reclaim_idle_ms = TCMU_RECLAIM_IDLE_MS_DEF;
+static struct delayed_work tcmu_idle_work;
+static struct dentry *tcmu_debugfs_dir;
 
-long tcmu_pool_pages(void)
+void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
+		    struct workqueue_struct *wq, work_func_t fn)
 {
-	return atomic_long_read(&tcmu_pool_held);
+	memset(pool, 0, sizeof(*pool));
+	atomic_long_set(&pool->held, 0);
+	atomic_long_set(&pool->peak, 0);
+	atomic_long_set(&pool->reclaimed, 0);
+	pool->max = max_pages;
+	spin_lock_init(&pool->lock);
+	INIT_LIST_HEAD(&pool->waiters);
+	pool->wq = wq;
+	INIT_WORK(&pool->work, fn);
 }
 
-long tcmu_pool_max_pages(void)
+void tcmu_pool_kick(struct tcmu_pool *pool)
 {
-	return READ_ONCE(tcmu_pool_max);
+	queue_work(pool->wq, &pool->work);
 }
 
-bool tcmu_pool_over(void)
+/* Take @pages if that keeps the pool within its limit. */
+static bool tcmu_pool_take(struct tcmu_pool *pool, long pages)
 {
-	return tcmu_pool_pages() > tcmu_pool_max_pages();
+	long held = atomic_long_read(&pool->held);
+	long peak;
+
+	do {
+		if (held + pages > tcmu_pool_max(pool))
+			return false;
+	} while (!atomic_long_try_cmpxchg(&pool->held, &held, held + pages));
+
+	held += pages;
+	peak = atomic_long_read(&pool->peak);
+	while (held > peak &&
+	       !atomic_long_try_cmpxchg(&pool->peak, &peak, held))
+		;
+	return true;
 }
 
-/* Ask the reclaim work to run, e.g. because a device went idle. */
-void tcmu_pool_kick(void)
+/* End @w's wait, which got its pages or no longer needs them. */
+static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
+				struct tcmu_pool_waiter *w, bool served)
 {
-	queue_work(system_unbound_wq, &tcmu_pool_reclaim_work);
+	u64 waited = ktime_get_ns() - w->since;
+
+	lockdep_assert_held(&pool->lock);
+	list_del_init(&w->node);
+	pool->nr_waiters--;
+	w->wait_ns += waited;
+	pool->wait_ns += waited;
+	trace_tcmu_pool_wake(w->name, waited, served);
 }
 
-void tcmu_pool_charge(long pages)
+/**
+ * tcmu_pool_charge - account @pages a data area is about to allocate
+ * @pool: the pool
+ * @w: the data area's waiter
+ * @pages: how many
+ *
+ * Return: 0 when the pages may be allocated; -ENOMEM when the pool cannot
+ * give them now: @w is queued and the pool work retries the device once
+ * pages are freed; -E2BIG when @pages exceed the whole limit (not queued).
+ */
+int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
+		     long pages)
 {
-	if (atomic_long_add_return(pages, &tcmu_pool_held) >
-	    tcmu_pool_max_pages())
-		tcmu_pool_kick();
+	bool queued = false, more;
+
+	if (pages > tcmu_pool_max(pool)) {
+		trace_tcmu_pool_alloc_fail(w->name, pages, tcmu_pool_held(pool),
+					   tcmu_pool_max(pool));
+		/* waiting would hold up the line for good */
+		tcmu_pool_cancel_wait(pool, w);
+		return -E2BIG;
+	}
+	if (!READ_ONCE(pool->nr_waiters) && tcmu_pool_take(pool, pages))
+		return 0;
+
+	spin_lock(&pool->lock);
+	if ((list_empty(&pool->waiters) ||
+	     list_first_entry(&pool->waiters, struct tcmu_pool_waiter,
+			      node) == w) &&
+	    tcmu_pool_take(pool, pages)) {
+		if (!list_empty(&w->node))
+			__tcmu_pool_dequeue(pool, w, true);
+		more = pool->nr_waiters;
+		spin_unlock(&pool->lock);
+		/* the next in line may fit as well */
+		if (more)
+			tcmu_pool_kick(pool);
+		return 0;
+	}
+	w->want = pages;
+	if (list_empty(&w->node)) {
+		list_add_tail(&w->node, &pool->waiters);
+		pool->nr_waiters++;
+		w->since = ktime_get_ns();
+		w->waits++;
+		pool->waits++;
+		queued = true;
+		trace_tcmu_pool_wait(w->name, pages, pool->nr_waiters);
+	}
+	spin_unlock(&pool->lock);
+	trace_tcmu_pool_alloc_fail(w->name, pages, tcmu_pool_held(pool),
+				   tcmu_pool_max(pool));
+	/*
+	 * A new waiter kicks the work itself: pages freed between the
+	 * failed take and the enqueue saw no waiter and kicked nobody.
+	 */
+	if (queued)
+		tcmu_pool_kick(pool);
+	return -ENOMEM;
 }
 
-void tcmu_pool_uncharge(long pages)
+void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages)
 {
-	atomic_long_sub(pages, &tcmu_pool_held);
+	if (!pages)
+		return;
+	atomic_long_sub(pages, &pool->held);
+	/* pairs with the waiter's enqueue under the lock */
+	smp_mb__after_atomic();
+	if (READ_ONCE(pool->nr_waiters))
+		tcmu_pool_kick(pool);
 }
 
-static void tcmu_pool_reclaim_fn(struct work_struct *work)
+/* @w no longer needs pages (its queue emptied, or it is going away). */
+void tcmu_pool_cancel_wait(struct tcmu_pool *pool, struct tcmu_pool_waiter *w)
 {
+	bool kick = false;
+
+	spin_lock(&pool->lock);
+	if (!list_empty(&w->node)) {
+		kick = list_first_entry(&pool->waiters,
+					struct tcmu_pool_waiter, node) == w;
+		__tcmu_pool_dequeue(pool, w, false);
+		kick &= pool->nr_waiters > 0;
+	}
+	spin_unlock(&pool->lock);
+	/* it was first in line: the next one may fit now */
+	if (kick)
+		tcmu_pool_kick(pool);
+}
+
+/* A waiter's waits and time waited (ms), the current wait included */
+void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
+			    u64 *waits, u64 *wait_ms)
+{
+	u64 ns;
+
+	spin_lock(&pool->lock);
+	*waits = w->waits;
+	ns = w->wait_ns;
+	if (!list_empty(&w->node))
+		ns += ktime_get_ns() - w->since;
+	spin_unlock(&pool->lock);
+	*wait_ms = div_u64(ns, NSEC_PER_MSEC);
+}
+
+struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool)
+{
+	struct tcmu_pool_waiter *w;
+
+	spin_lock(&pool->lock);
+	w = list_first_entry_or_null(&pool->waiters, struct tcmu_pool_waiter,
+				     node);
+	spin_unlock(&pool->lock);
+	return w;
+}
+
+void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages)
+{
+	WRITE_ONCE(pool->max, max_pages);
+	/* raised: waiters may fit; lowered: reclaim down to it */
+	tcmu_pool_kick(pool);
+}
+
+void tcmu_pool_note_reclaim(struct tcmu_pool *pool, long pages)
+{
+	atomic_long_add(pages, &pool->reclaimed);
+}
+
+/* Would @w's last request fit now? */
+static bool tcmu_pool_fits(struct tcmu_pool *pool, struct tcmu_pool_waiter *w)
+{
+	return READ_ONCE(w->want) <= tcmu_pool_max(pool) - tcmu_pool_held(pool);
+}
+
+/* Trim @udev if it is idle (and, with @min_idle, idle that long). */
+static void tcmu_pool_trim_idle(struct tcmu_dev *udev, unsigned long min_idle,
+				unsigned long *next_due)
+{
+	unsigned long due;
+
+	mutex_lock(&udev->cmdr_lock);
+	if (!udev->mb || udev->da.nr_populated == udev->da.nr_used ||
+	    !list_empty(&udev->inflight_queue) ||
+	    !list_empty(&udev->qfull_queue))
+		goto out;
+	due = udev->idle_since + min_idle;
+	if (min_idle && time_before(jiffies, due)) {
+		if (!*next_due || time_before(due, *next_due))
+			*next_due = due;
+		goto out;
+	}
+	tcmu_da_trim(&udev->da);
+out:
+	mutex_unlock(&udev->cmdr_lock);
+}
+
+/*
+ * The pool work: when pages are short, trim every idle device; then
+ * retry the waiting devices in FIFO order until the first one cannot be
+ * served.  A device at the head that is not short of pages but of
+ * something else (ring space, a blocked device) leaves the line so that
+ * it does not hold up the others; it rejoins on its next failed charge.
+ */
+static void tcmu_pool_work_fn(struct work_struct *work)
+{
+	struct tcmu_pool *pool = container_of(work, struct tcmu_pool, work);
+	struct tcmu_pool_waiter *w;
 	struct tcmu_dev *udev;
+	unsigned long unused = 0;
+	bool head;
 
 	mutex_lock(&tcmu_devices_lock);
-	list_for_each_entry(udev, &tcmu_devices, node) {
-		if (!tcmu_pool_over())
-			break;
+	w = tcmu_pool_first_waiter(pool);
+	if (tcmu_pool_held(pool) > tcmu_pool_max(pool) ||
+	    (w && !tcmu_pool_fits(pool, w)))
+		list_for_each_entry(udev, &tcmu_devices, node)
+			tcmu_pool_trim_idle(udev, 0, &unused);
+
+	while ((w = tcmu_pool_first_waiter(pool))) {
+		udev = container_of(w, struct tcmu_dev, da.waiter);
 		mutex_lock(&udev->cmdr_lock);
-		tcmu_da_trim(&udev->da);
+		tcmu_retry_waiting(udev);
+		head = tcmu_pool_first_waiter(pool) == w;
+		if (head && tcmu_pool_fits(pool, w)) {
+			/* pages may have come after its try: once more */
+			tcmu_retry_waiting(udev);
+			head = tcmu_pool_first_waiter(pool) == w;
+			if (head && tcmu_pool_fits(pool, w)) {
+				tcmu_pool_cancel_wait(pool, w);
+				head = false;
+			}
+		}
 		mutex_unlock(&udev->cmdr_lock);
+		if (head)
+			break;
 	}
 	mutex_unlock(&tcmu_devices_lock);
 }
 
-void tcmu_pool_exit(void)
+/* Trims devices idle for reclaim_idle_ms; re-arms for the next one. */
+static void tcmu_idle_work_fn(struct work_struct *work)
 {
-	cancel_work_sync(&tcmu_pool_reclaim_work);
+	unsigned long min_idle = msecs_to_jiffies(READ_ONCE(tcmu_reclaim_idle_ms));
+	unsigned long next_due = 0;
+	struct tcmu_dev *udev;
+
+	if (!READ_ONCE(tcmu_reclaim_idle_ms))
+		return;
+	mutex_lock(&tcmu_devices_lock);
+	list_for_each_entry(udev, &tcmu_devices, node)
+		tcmu_pool_trim_idle(udev, min_idle, &next_due);
+	mutex_unlock(&tcmu_devices_lock);
+	if (next_due)
+		queue_delayed_work(tcmu_pool.wq, &tcmu_idle_work,
+				   max_t(long, next_due - jiffies, 1));
 }
 
-static int tcmu_pool_set_max(const char *val, const struct kernel_param *kp)
+/*
+ * @udev went idle holding cached pages: under pressure give them back
+ * now, else after reclaim_idle_ms unless it gets busy again.  Called
+ * under cmdr_lock.
+ */
+void tcmu_pool_dev_idle(struct tcmu_dev *udev)
 {
-	unsigned int mb;
-	int ret;
+	unsigned int ms = READ_ONCE(tcmu_reclaim_idle_ms);
 
-	ret = kstrtouint(val, 0, &mb);
-	if (ret || !mb || mb > TCMU_PAGES_TO_MB(totalram_pages())) {
-		pr_err("global_max_data_area_mb: '%s' is not between 1 and %lu (MB of RAM)\n",
-		       strim((char *)val), TCMU_PAGES_TO_MB(totalram_pages()));
-		return -EINVAL;
-	}
-	WRITE_ONCE(tcmu_pool_max, TCMU_MB_TO_PAGES(mb));
-	if (tcmu_pool_over())
-		tcmu_pool_kick();
+	lockdep_assert_held(&udev->cmdr_lock);
+	udev->idle_since = jiffies;
+	if (udev->da.nr_populated == udev->da.nr_used)
+		return;
+	if (tcmu_pool_pressure(udev->da.pool))
+		tcmu_da_trim(&udev->da);
+	else if (ms)
+		queue_delayed_work(tcmu_pool.wq, &tcmu_idle_work,
+				   msecs_to_jiffies(ms));
+}
+
+/* @udev is leaving tcmu_devices: it must not stay in the wait line. */
+void tcmu_pool_dev_forget(struct tcmu_dev *udev)
+{
+	lockdep_assert_held(&tcmu_devices_lock);
+	tcmu_pool_cancel_wait(udev->da.pool, &udev->da.waiter);
+}
+
+static int tcmu_pool_show(struct seq_file *m, void *v)
+{
+	struct tcmu_pool *pool = &tcmu_pool;
+	unsigned int nr;
+	u64 waits, ns;
+
+	spin_lock(&pool->lock);
+	nr = pool->nr_waiters;
+	waits = pool->waits;
+	ns = pool->wait_ns;
+	spin_unlock(&pool->lock);
+	seq_printf(m, "pages_held: %ld\n", tcmu_pool_held(pool));
+	seq_printf(m, "pages_peak: %ld\n", atomic_long_read(&pool->peak));
+	seq_printf(m, "pages_max: %ld\n", tcmu_pool_max(pool));
+	seq_printf(m, "pages_reclaimed: %ld\n",
+		   atomic_long_read(&pool->reclaimed));
+	seq_printf(m, "waiters: %u\n", nr);
+	seq_printf(m, "waits: %llu\n", waits);
+	seq_printf(m, "wait_ms: %llu\n", div_u64(ns, NSEC_PER_MSEC));
+	seq_printf(m, "reclaim_idle_ms: %u\n", READ_ONCE(tcmu_reclaim_idle_ms));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tcmu_pool);
+
+int tcmu_pool_global_init(void)
+{
+	struct workqueue_struct *wq;
+
+	wq = alloc_workqueue("tcmu_pool", WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+	if (!wq)
+		return -ENOMEM;
+	/* keeps the limit a parameter write may have set at load time */
+	tcmu_pool_init(&tcmu_pool, tcmu_pool.max ? tcmu_pool.max :
+		       TCMU_MB_TO_PAGES(TCMU_GLOBAL_MAX_MB_DEF), wq,
+		       tcmu_pool_work_fn);
+	INIT_DELAYED_WORK(&tcmu_idle_work, tcmu_idle_work_fn);
+	tcmu_debugfs_dir = debugfs_create_dir("target_core_user", NULL);
+	debugfs_create_file("pool", 0444, tcmu_debugfs_dir, NULL,
+			    &tcmu_pool_fops);
 	return 0;
 }
 
-static int tcmu_pool_get_max(char *buf, const struct kernel_param *kp)
+/* After the backend is unregistered: no device is left. */
+void tcmu_pool_global_exit(void)
 {
-	return sysfs_emit(buf, "%ld\n", TCMU_PAGES_TO_MB(tcmu_pool_max_pages()));
+	debugfs_remove_recursive(tcmu_debugfs_dir);
+	cancel_delayed_work_sync(&tcmu_idle_work);
+	cancel_work_sync(&tcmu_pool.work);
+	destroy_workqueue(tcmu_pool.wq);
+	WARN_ON(tcmu_pool_held(&tcmu_pool));
 }
 
-static const struct kernel_param_ops tcmu_pool_max_ops = {
-	.set = tcmu_pool_set_max,
-	.get = tcmu_pool_get_max,
+static int tcmu_param_set_max(const char *val, const struct kernel_param *kp)
+{
+	unsigned long ram_mb = TCMU_PAGES_TO_MB(totalram_pages());
+	unsigned int mb;
+
+	if (kstrtouint(val, 0, &mb) || !mb || mb > ram_mb) {
+		pr_err("global_max_data_area_mb: '%s' is not between 1 and %lu (MB of RAM)\n",
+		       strim((char *)val), ram_mb);
+		return -EINVAL;
+	}
+	if (tcmu_pool.wq)
+		tcmu_pool_set_max(&tcmu_pool, TCMU_MB_TO_PAGES(mb));
+	else
+		tcmu_pool.max = TCMU_MB_TO_PAGES(mb);	/* at load time */
+	return 0;
+}
+
+static int tcmu_param_get_max(char *buf, const struct kernel_param *kp)
+{
+	long max = tcmu_pool_max(&tcmu_pool);
+
+	if (!max)
+		max = TCMU_MB_TO_PAGES(TCMU_GLOBAL_MAX_MB_DEF);
+	return sysfs_emit(buf, "%ld\n", TCMU_PAGES_TO_MB(max));
+}
+
+static const struct kernel_param_ops tcmu_max_ops = {
+	.set = tcmu_param_set_max,
+	.get = tcmu_param_get_max,
 };
-module_param_cb(global_max_data_area_mb, &tcmu_pool_max_ops, NULL, 0644);
+module_param_cb(global_max_data_area_mb, &tcmu_max_ops, NULL, 0644);
 MODULE_PARM_DESC(global_max_data_area_mb,
-		 "Data area pages all devices may hold together, in MB (default 2048)");
+		 "Hard limit on the data area pages of all devices together, in MB (default 2048)");
 
-static int tcmu_pool_get_held(char *buf, const struct kernel_param *kp)
+static int tcmu_param_get_held(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%ld\n", tcmu_pool_pages());
+	return sysfs_emit(buf, "%ld\n", tcmu_pool_held(&tcmu_pool));
 }
 
-static const struct kernel_param_ops tcmu_pool_held_ops = {
-	.get = tcmu_pool_get_held,
+static const struct kernel_param_ops tcmu_held_ops = {
+	.get = tcmu_param_get_held,
 };
-module_param_cb(global_data_pages, &tcmu_pool_held_ops, NULL, 0444);
+module_param_cb(global_data_pages, &tcmu_held_ops, NULL, 0444);
 MODULE_PARM_DESC(global_data_pages,
 		 "Data area pages all devices hold now (read only)");
+
+static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
+{
+	unsigned int ms;
+
+	if (kstrtouint(val, 0, &ms) || ms > TCMU_RECLAIM_IDLE_MS_MAX) {
+		pr_err("reclaim_idle_ms: '%s' is not between 0 and %lu\n",
+		       strim((char *)val), TCMU_RECLAIM_IDLE_MS_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(tcmu_reclaim_idle_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops tcmu_idle_ops = {
+	.set = tcmu_param_set_idle,
+	.get = param_get_uint,
+};
+module_param_cb(reclaim_idle_ms, &tcmu_idle_ops, &tcmu_reclaim_idle_ms, 0644);
+MODULE_PARM_DESC(reclaim_idle_ms,
+		 "A device idle this long gives its cached data pages back, in ms (0: only when pages are short; default 5000)");

@@ -288,6 +288,19 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	return 0;
 }
 
+/*
+ * After the qfull queue changed: time its oldest entry, and leave the
+ * pool's line once nothing waits (a device only joins it from its own
+ * charge, under cmdr_lock, so an empty node needs no pool lock).
+ */
+static void tcmu_qfull_rearm(struct tcmu_dev *udev)
+{
+	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+	if (list_empty(&udev->qfull_queue) &&
+	    !list_empty_careful(&udev->da.waiter.node))
+		tcmu_pool_cancel_wait(udev->da.pool, &udev->da.waiter);
+}
+
 /* Park @cmd until space frees up; qfull_time_out bounds the wait. */
 static int tcmu_qfull_add(struct tcmu_cmd *cmd, sense_reason_t *sense)
 {
@@ -360,7 +373,7 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 			tcmu_cmd_free(cmd);
 		}
 	}
-	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+	tcmu_qfull_rearm(udev);
 }
 
 /* Post @tmr or park it; returns false when it had to be parked. */
@@ -462,7 +475,7 @@ void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 		tcmu_cmd_done(cmd, SAM_STAT_TASK_ABORTED);
 		tcmu_cmd_free(cmd);
 	}
-	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+	tcmu_qfull_rearm(udev);
 
 	if (!test_bit(TCMU_DEV_TMR_NOTIFY, &udev->flags))
 		goto unlock;
@@ -654,18 +667,30 @@ static void tcmu_run_queues(struct tcmu_dev *udev)
 		tcmu_run_qfull(udev, false);
 }
 
+/* The pool work retries a device in its line.  Under cmdr_lock. */
+void tcmu_retry_waiting(struct tcmu_dev *udev)
+{
+	lockdep_assert_held(&udev->cmdr_lock);
+	tcmu_run_queues(udev);
+}
+
 /* The handler kicked: reap what it completed and post what waits. */
 void tcmu_handle_completions(struct tcmu_dev *udev)
 {
 	mutex_lock(&udev->cmdr_lock);
-	if (__tcmu_reap(udev))
+	if (__tcmu_reap(udev)) {
+		/*
+		 * Pages are short: what this device just freed goes back to
+		 * the pool's line instead of its own cache.
+		 */
+		if (tcmu_pool_pressure(udev->da.pool))
+			tcmu_da_trim(&udev->da);
 		tcmu_run_queues(udev);
+	}
 	if (udev->cmd_time_out)
 		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
-	/* idle now: its cached pages are the first to give back */
-	if (tcmu_pool_over() && list_empty(&udev->inflight_queue) &&
-	    list_empty(&udev->qfull_queue))
-		tcmu_pool_kick();
+	if (list_empty(&udev->inflight_queue) && list_empty(&udev->qfull_queue))
+		tcmu_pool_dev_idle(udev);
 	mutex_unlock(&udev->cmdr_lock);
 }
 
@@ -717,7 +742,7 @@ static void tcmu_expire_qfull(struct tcmu_dev *udev)
 		tcmu_cmd_done(cmd, SAM_STAT_TASK_SET_FULL);
 		tcmu_cmd_free(cmd);
 	}
-	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
+	tcmu_qfull_rearm(udev);
 }
 
 void tcmu_timeout_work_fn(struct work_struct *work)

@@ -17,6 +17,9 @@
  *	the page in the index; the release path removes pages from the index
  *	and zaps their PTEs while holding it for write.  Taken inside
  *	cmdr_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *   tcmu_pool.lock (spinlock, pool.c)
+ *	the FIFO of data areas waiting for pool pages and their waiter
+ *	fields.  Innermost: taken under cmdr_lock, nothing is taken under it.
  *   tcmu_nl_lock (mutex, netlink.c)
  *	the list of netlink requests waiting for a handler's reply; never
  *	held while waiting.
@@ -31,6 +34,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/types.h>
 #include <linux/uio_driver.h>
@@ -57,6 +61,58 @@
 #define TCMU_PAGES_TO_MB(pages)	((pages) >> (20 - PAGE_SHIFT))
 
 /**
+ * struct tcmu_pool_waiter - a data area's place in the pool's wait FIFO
+ * @node: on tcmu_pool.waiters while waiting, else empty; pool lock
+ * @name: the device name, for tracepoints
+ * @want: pages the last failed charge asked for; pool lock
+ * @since: ktime_get_ns() when the current wait began; pool lock
+ * @waits: waits so far; pool lock
+ * @wait_ns: time spent waiting, finished waits only; pool lock
+ */
+struct tcmu_pool_waiter {
+	struct list_head node;
+	const char *name;
+	long want;
+	u64 since;
+	u64 waits;
+	u64 wait_ns;
+};
+
+/**
+ * struct tcmu_pool - data pages shared by data areas under a hard limit
+ * @held: pages charged.  A charge is taken before its pages are allocated
+ *	and only if it keeps @held within @max, so the pages that exist
+ *	never exceed the limit, not even briefly.
+ * @max: the limit in pages (WRITE_ONCE); lowering it below @held makes
+ *	every charge wait until reclaim and completions bring @held under
+ * @peak: the highest @held so far
+ * @reclaimed: pages given back by trims of cached blocks
+ * @lock: guards @waiters, the waiter fields and @waits/@wait_ns
+ * @waiters: FIFO of tcmu_pool_waiter.  While it is not empty only its
+ *	first entry may charge, which keeps the pool fair: pages freed go
+ *	to the longest waiter, and a device that got pages goes to the back
+ *	before it gets more.
+ * @nr_waiters: length of @waiters, also read without @lock
+ * @waits: waits begun, all waiters; @lock
+ * @wait_ns: time waited, finished waits of all waiters; @lock
+ * @wq: where @work runs
+ * @work: serves the waiters (and reclaims); queued by tcmu_pool_kick()
+ */
+struct tcmu_pool {
+	atomic_long_t held;
+	long max;
+	atomic_long_t peak;
+	atomic_long_t reclaimed;
+	spinlock_t lock;	/* see the lock rules above */
+	struct list_head waiters;
+	unsigned int nr_waiters;
+	u64 waits;
+	u64 wait_ns;
+	struct workqueue_struct *wq;
+	struct work_struct work;
+};
+
+/**
  * struct tcmu_data_area - the lazily populated data area of one device
  * @map_lock: see the lock rules at the top of this file
  * @pages: page index within the data area -> struct page, for blocks that
@@ -74,10 +130,18 @@
  * @nr_used: used blocks; cmdr_lock
  * @nr_populated: populated blocks; cmdr_lock
  * @blk_hi: one past the highest block ever populated; cmdr_lock
+ * @pool: where its pages are charged
+ * @waiter: its place in @pool's wait FIFO
+ * @peak_pages: the most pages it held at once; cmdr_lock
+ * @reclaimed_pages: pages trims gave back; cmdr_lock
  */
 struct tcmu_data_area {
 	struct rw_semaphore map_lock;
 	struct xarray pages;
+	struct tcmu_pool *pool;
+	struct tcmu_pool_waiter waiter;
+	u64 reclaimed_pages;
+	u32 peak_pages;
 	unsigned long *populated;
 	unsigned long *used;
 	struct address_space *mapping;
@@ -143,6 +207,8 @@ enum tcmu_dev_flag {
  * @nr_qfull_timed_out: waiting commands bounced by qfull_time_out;
  *	cmdr_lock
  * @broken_reported: the broken-ring message has been logged
+ * @idle_since: jiffies when it last went idle (nothing in flight or
+ *	waiting); cmdr_lock
  * @se_plug: handed to target core by plug_device
  */
 struct tcmu_dev {
@@ -193,6 +259,7 @@ struct tcmu_dev {
 	u64 nr_timed_out;
 	u64 nr_qfull_timed_out;
 	bool broken_reported;
+	unsigned long idle_since;
 	struct se_dev_plug se_plug;
 };
 
@@ -280,8 +347,8 @@ extern struct device *tcmu_root_device;
 void tcmu_dev_put(struct tcmu_dev *udev);
 
 /* data_area.c */
-int tcmu_da_init(struct tcmu_data_area *da, u32 nr_blocks, u32 blk_pages,
-		 loff_t base);
+int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
+		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base);
 void tcmu_da_exit(struct tcmu_data_area *da);
 u32 tcmu_da_free_blocks(const struct tcmu_data_area *da);
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
@@ -303,13 +370,47 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 			 struct address_space *mapping);
 
 /* pool.c */
-void tcmu_pool_charge(long pages);
-void tcmu_pool_uncharge(long pages);
-long tcmu_pool_pages(void);
-long tcmu_pool_max_pages(void);
-bool tcmu_pool_over(void);
-void tcmu_pool_kick(void);
-void tcmu_pool_exit(void);
+extern struct tcmu_pool tcmu_pool;
+void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
+		    struct workqueue_struct *wq, work_func_t fn);
+int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
+		     long pages);
+void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages);
+void tcmu_pool_cancel_wait(struct tcmu_pool *pool,
+			   struct tcmu_pool_waiter *w);
+struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool);
+void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
+			    u64 *waits, u64 *wait_ms);
+void tcmu_pool_kick(struct tcmu_pool *pool);
+void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages);
+void tcmu_pool_note_reclaim(struct tcmu_pool *pool, long pages);
+
+static inline long tcmu_pool_held(struct tcmu_pool *pool)
+{
+	return atomic_long_read(&pool->held);
+}
+
+static inline long tcmu_pool_max(struct tcmu_pool *pool)
+{
+	return READ_ONCE(pool->max);
+}
+
+/* Pages are short: someone waits, or use is over a lowered limit. */
+static inline bool tcmu_pool_pressure(struct tcmu_pool *pool)
+{
+	return READ_ONCE(pool->nr_waiters) ||
+	       tcmu_pool_held(pool) > tcmu_pool_max(pool);
+}
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+struct kunit;
+struct tcmu_pool *tcmu_kunit_pool(struct kunit *test, long max_pages);
+#endif
+
+void tcmu_pool_dev_idle(struct tcmu_dev *udev);
+void tcmu_pool_dev_forget(struct tcmu_dev *udev);
+int tcmu_pool_global_init(void);
+void tcmu_pool_global_exit(void);
 
 /* ring.c */
 int tcmu_ring_init(void);
@@ -317,6 +418,7 @@ void tcmu_ring_exit(void);
 void tcmu_dev_ring_setup(struct tcmu_dev *udev);
 sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd);
 void tcmu_handle_completions(struct tcmu_dev *udev);
+void tcmu_retry_waiting(struct tcmu_dev *udev);
 void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 		     struct list_head *cmd_list);
 void tcmu_block_dev(struct tcmu_dev *udev);

@@ -33,18 +33,24 @@ static void da_exit_action(void *da)
 	tcmu_da_exit(da);
 }
 
-static struct tcmu_data_area *da_setup(struct kunit *test, u32 nr_blocks)
+static struct tcmu_data_area *da_setup_pool(struct kunit *test, u32 nr_blocks,
+					    struct tcmu_pool *pool)
 {
 	const struct da_case *c = test->param_value;
 	struct tcmu_data_area *da;
 
 	da = kunit_kzalloc(test, sizeof(*da), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, da);
-	KUNIT_ASSERT_EQ(test, tcmu_da_init(da, nr_blocks, c->blk_pages,
-					   DA_BASE), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_init(da, pool, "kunit", nr_blocks,
+					   c->blk_pages, DA_BASE), 0);
 	KUNIT_ASSERT_EQ(test,
 			kunit_add_action_or_reset(test, da_exit_action, da), 0);
 	return da;
+}
+
+static struct tcmu_data_area *da_setup(struct kunit *test, u32 nr_blocks)
+{
+	return da_setup_pool(test, nr_blocks, tcmu_kunit_pool(test, 1L << 20));
 }
 
 static unsigned long da_pages(struct tcmu_data_area *da)
@@ -61,7 +67,7 @@ static unsigned long da_pages(struct tcmu_data_area *da)
 static void da_lazy_alloc(struct kunit *test)
 {
 	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
-	long before = tcmu_pool_pages();
+	long before = tcmu_pool_held(da->pool);
 	u32 blocks[5];
 	int i;
 
@@ -72,7 +78,7 @@ static void da_lazy_alloc(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, da->nr_used, 5U);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 5U);
 	KUNIT_EXPECT_EQ(test, da_pages(da), 5UL * da->blk_pages);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_pages() - before,
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool) - before,
 			5L * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), DA_BLOCKS - 5U);
 }
@@ -123,9 +129,9 @@ static void da_trim_holes(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 10), 0);
 	tcmu_da_free(da, holes, 4);
-	before = tcmu_pool_pages();
+	before = tcmu_pool_held(da->pool);
 	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), 4U * da->blk_pages);
-	KUNIT_EXPECT_EQ(test, before - tcmu_pool_pages(), 4L * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, before - tcmu_pool_held(da->pool), 4L * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 6U);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
 	for (i = 0; i < 10; i++) {
@@ -226,6 +232,75 @@ static void da_pages_zeroed(struct kunit *test)
 						    PAGE_SIZE));
 }
 
+/* The pool's limit holds: a command gets all its new pages or none. */
+static void da_pool_limit(struct kunit *test)
+{
+	const struct da_case *c = test->param_value;
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 6L * c->blk_pages);
+	struct tcmu_data_area *da = da_setup_pool(test, DA_BLOCKS, pool);
+	u32 blocks[8], more[7];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 4), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 4, 3), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 4U);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 4U);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L * da->blk_pages);
+	KUNIT_EXPECT_FALSE(test, list_empty(&da->waiter.node));
+	/* two cached blocks and one new one fit */
+	tcmu_da_free(da, blocks + 2, 2);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks + 2, 3), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L * da->blk_pages);
+	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
+	KUNIT_EXPECT_EQ(test, da->peak_pages, 5U * da->blk_pages);
+	/* more new pages than the whole pool: no wait */
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, more, 7), -E2BIG);
+	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L * da->blk_pages);
+}
+
+/*
+ * Two areas share a full pool: the one that waited first is served
+ * first, even when the other frees the pages and asks again at once.
+ */
+static void da_pool_fair(struct kunit *test)
+{
+	const struct da_case *c = test->param_value;
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 4L * c->blk_pages);
+	struct tcmu_data_area *a = da_setup_pool(test, DA_BLOCKS, pool);
+	struct tcmu_data_area *b = da_setup_pool(test, DA_BLOCKS, pool);
+	u32 ablk[4], bblk[2];
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 4), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(b, bblk, 2), -ENOMEM);
+	tcmu_da_free(a, ablk, 4);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(a), 4U * a->blk_pages);
+	KUNIT_EXPECT_EQ(test, a->reclaimed_pages, 4ULL * a->blk_pages);
+	/* a is not first in line: it waits behind b */
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(b, bblk, 2), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 2), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L * c->blk_pages);
+	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
+	KUNIT_EXPECT_EQ(test, b->waiter.waits, 1ULL);
+	KUNIT_EXPECT_EQ(test, a->waiter.waits, 1ULL);
+}
+
+/* A request larger than the whole pool fails at once, without waiting. */
+static void da_pool_too_big(struct kunit *test)
+{
+	const struct da_case *c = test->param_value;
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 2L * c->blk_pages);
+	struct tcmu_data_area *da = da_setup_pool(test, DA_BLOCKS, pool);
+	u32 blocks[3];
+
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 3), -E2BIG);
+	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 0U);
+}
+
 static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_lazy_alloc, da_gen_params),
 	KUNIT_CASE_PARAM(da_reuse_cached_first, da_gen_params),
@@ -235,6 +310,9 @@ static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_iovecs, da_gen_params),
 	KUNIT_CASE_PARAM(da_copy_roundtrip, da_gen_params),
 	KUNIT_CASE_PARAM(da_pages_zeroed, da_gen_params),
+	KUNIT_CASE_PARAM(da_pool_limit, da_gen_params),
+	KUNIT_CASE_PARAM(da_pool_fair, da_gen_params),
+	KUNIT_CASE_PARAM(da_pool_too_big, da_gen_params),
 	{}
 };
 

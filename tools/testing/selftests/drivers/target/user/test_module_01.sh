@@ -7,7 +7,8 @@ trap tcmu_cleanup EXIT
 
 P=/sys/module/target_core_user/parameters
 check "insmod" tcmu_mod_load
-for p in global_max_data_area_mb block_netlink reset_netlink; do
+for p in global_max_data_area_mb global_data_pages reclaim_idle_ms \
+	block_netlink reset_netlink; do
 	[[ -e $P/$p ]] || fail "parameter $p missing"
 done
 check "default global limit" test "$(cat $P/global_max_data_area_mb)" = 2048
@@ -20,6 +21,13 @@ check "limit unchanged" test "$(cat $P/global_max_data_area_mb)" = 2048
 echo 1024 >$P/global_max_data_area_mb
 check "limit set" test "$(cat $P/global_max_data_area_mb)" = 1024
 echo 2048 >$P/global_max_data_area_mb
+check "default idle reclaim" test "$(cat $P/reclaim_idle_ms)" = 5000
+expect_einval $P/reclaim_idle_ms -1 reclaim_idle_ms
+expect_einval $P/reclaim_idle_ms 5s reclaim_idle_ms
+expect_einval $P/reclaim_idle_ms 86400001 reclaim_idle_ms
+check "idle reclaim unchanged" test "$(cat $P/reclaim_idle_ms)" = 5000
+echo 0 >$P/reclaim_idle_ms
+check "idle reclaim off" test "$(cat $P/reclaim_idle_ms)" = 0
 expect_einval $P/block_netlink 2 block_netlink
 expect_einval $P/reset_netlink 0 reset_netlink
 

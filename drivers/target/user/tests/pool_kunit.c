@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the global data page pool: the limit holds under
+ * concurrent charges, the wait line is FIFO, a lowered limit is obeyed.
+ */
+#include <kunit/test.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+#include "../tcmu.h"
+
+static void pool_nop_work(struct work_struct *work)
+{
+}
+
+static void pool_exit_action(void *pool)
+{
+	cancel_work_sync(&((struct tcmu_pool *)pool)->work);
+}
+
+/* A pool of its own for a test: @max_pages, nobody serves its line */
+struct tcmu_pool *tcmu_kunit_pool(struct kunit *test, long max_pages)
+{
+	struct tcmu_pool *pool;
+
+	pool = kunit_kzalloc(test, sizeof(*pool), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pool);
+	tcmu_pool_init(pool, max_pages, system_wq, pool_nop_work);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, pool_exit_action, pool),
+			0);
+	return pool;
+}
+
+static void pool_waiter_init(struct tcmu_pool_waiter *w, const char *name)
+{
+	memset(w, 0, sizeof(*w));
+	INIT_LIST_HEAD(&w->node);
+	w->name = name;
+}
+
+#define POOL_THREADS	4
+#define POOL_MAX	64
+#define POOL_ROUNDS	20000
+
+struct pool_stress {
+	struct tcmu_pool *pool;
+	struct completion done;
+	atomic_t over;		/* times held was seen above the limit */
+	atomic_t charged;	/* successful charges */
+};
+
+static int pool_stress_fn(void *data)
+{
+	struct pool_stress *ps = data;
+	struct tcmu_pool_waiter w;
+	long pages;
+	int i;
+
+	pool_waiter_init(&w, "stress");
+	for (i = 0; i < POOL_ROUNDS; i++) {
+		pages = 1 + get_random_u32_below(16);
+		if (tcmu_pool_charge(ps->pool, &w, pages)) {
+			tcmu_pool_cancel_wait(ps->pool, &w);
+			cond_resched();
+			continue;
+		}
+		atomic_inc(&ps->charged);
+		if (tcmu_pool_held(ps->pool) > POOL_MAX)
+			atomic_inc(&ps->over);
+		if (i % 8 == 0)
+			cond_resched();
+		tcmu_pool_uncharge(ps->pool, pages);
+	}
+	tcmu_pool_cancel_wait(ps->pool, &w);
+	complete(&ps->done);
+	return 0;
+}
+
+/* Charges and uncharges race on all CPUs: never over, none lost. */
+static void pool_concurrent(struct kunit *test)
+{
+	struct pool_stress ps[POOL_THREADS];
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, POOL_MAX);
+	struct task_struct *t;
+	int i, over = 0, charged = 0;
+
+	for (i = 0; i < POOL_THREADS; i++) {
+		ps[i].pool = pool;
+		init_completion(&ps[i].done);
+		atomic_set(&ps[i].over, 0);
+		atomic_set(&ps[i].charged, 0);
+		t = kthread_run(pool_stress_fn, &ps[i], "tcmu-kunit-%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	for (i = 0; i < POOL_THREADS; i++) {
+		wait_for_completion(&ps[i].done);
+		over += atomic_read(&ps[i].over);
+		charged += atomic_read(&ps[i].charged);
+	}
+	KUNIT_EXPECT_EQ(test, over, 0);
+	KUNIT_EXPECT_GT(test, charged, 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
+	KUNIT_EXPECT_LE(test, atomic_long_read(&pool->peak), (long)POOL_MAX);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&pool->peak), 0L);
+	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
+}
+
+/* Waiters are served in the order they came; others wait behind them. */
+static void pool_fifo(struct kunit *test)
+{
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 10);
+	struct tcmu_pool_waiter a, b, c, d;
+
+	pool_waiter_init(&a, "a");
+	pool_waiter_init(&b, "b");
+	pool_waiter_init(&c, "c");
+	pool_waiter_init(&d, "d");
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &d, 10), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 4), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 3U);
+	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &a);
+
+	tcmu_pool_uncharge(pool, 10);
+	/* room for all, but only the first may take */
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 4), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), 0);
+	/* d came last, and 1 page is left for it */
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 2), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 1), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 10L);
+	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
+	KUNIT_EXPECT_EQ(test, pool->waits, 4ULL);
+}
+
+/* A waiter that gives up passes its turn on. */
+static void pool_cancel(struct kunit *test)
+{
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 4);
+	struct tcmu_pool_waiter a, b;
+
+	pool_waiter_init(&a, "a");
+	pool_waiter_init(&b, "b");
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 3), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 3), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), -ENOMEM);
+	tcmu_pool_cancel_wait(pool, &a);
+	KUNIT_EXPECT_TRUE(test, list_empty(&a.node));
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L);
+	tcmu_pool_uncharge(pool, 4);
+}
+
+/* Lowering the limit below use: no charge until use is under it. */
+static void pool_lowered_limit(struct kunit *test)
+{
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 20);
+	struct tcmu_pool_waiter a;
+
+	pool_waiter_init(&a, "a");
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 10), 0);
+	tcmu_pool_set_max(pool, 5);
+	KUNIT_EXPECT_TRUE(test, tcmu_pool_pressure(pool));
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), -ENOMEM);
+	tcmu_pool_uncharge(pool, 6);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 2), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L);
+	KUNIT_EXPECT_FALSE(test, tcmu_pool_pressure(pool));
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), -E2BIG);
+	tcmu_pool_uncharge(pool, 5);
+}
+
+static struct kunit_case tcmu_pool_cases[] = {
+	KUNIT_CASE(pool_concurrent),
+	KUNIT_CASE(pool_fifo),
+	KUNIT_CASE(pool_cancel),
+	KUNIT_CASE(pool_lowered_limit),
+	{}
+};
+
+static struct kunit_suite tcmu_pool_suite = {
+	.name = "tcmu_pool",
+	.test_cases = tcmu_pool_cases,
+};
+
+kunit_test_suite(tcmu_pool_suite);

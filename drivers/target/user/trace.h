@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tracepoints of tcmu-ng (TCM/USER): the global data page pool.
+ * Enable with e.g. echo 1 >/sys/kernel/tracing/events/tcmu/enable
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM tcmu
+
+#if !defined(_TCMU_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TCMU_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/* A data area could not charge @want pages: the pool is full or short. */
+TRACE_EVENT(tcmu_pool_alloc_fail,
+	    TP_PROTO(const char *dev, long want, long held, long max),
+	    TP_ARGS(dev, want, held, max),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(long, want)
+			     __field(long, held)
+			     __field(long, max)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->want = want;
+			   __entry->held = held;
+			   __entry->max = max;),
+	    TP_printk("dev=%s want=%ld held=%ld max=%ld", __get_str(dev),
+		      __entry->want, __entry->held, __entry->max)
+);
+
+/* A device joined the pool's wait line. */
+TRACE_EVENT(tcmu_pool_wait,
+	    TP_PROTO(const char *dev, long want, unsigned int waiters),
+	    TP_ARGS(dev, want, waiters),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(long, want)
+			     __field(unsigned int, waiters)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->want = want;
+			   __entry->waiters = waiters;),
+	    TP_printk("dev=%s want=%ld waiters=%u", __get_str(dev),
+		      __entry->want, __entry->waiters)
+);
+
+/* A device left the line: @served, it got its pages; else it gave up. */
+TRACE_EVENT(tcmu_pool_wake,
+	    TP_PROTO(const char *dev, u64 waited_ns, bool served),
+	    TP_ARGS(dev, waited_ns, served),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(u64, waited_ns)
+			     __field(bool, served)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->waited_ns = waited_ns;
+			   __entry->served = served;),
+	    TP_printk("dev=%s waited_us=%llu served=%d", __get_str(dev),
+		      __entry->waited_ns / NSEC_PER_USEC, __entry->served)
+);
+
+/* A device's cached blocks gave @freed pages back; it keeps @held. */
+TRACE_EVENT(tcmu_pool_reclaim,
+	    TP_PROTO(const char *dev, u32 freed, u32 held),
+	    TP_ARGS(dev, freed, held),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(u32, freed)
+			     __field(u32, held)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->freed = freed;
+			   __entry->held = held;),
+	    TP_printk("dev=%s freed=%u held=%u", __get_str(dev),
+		      __entry->freed, __entry->held)
+);
+
+#endif /* _TCMU_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
