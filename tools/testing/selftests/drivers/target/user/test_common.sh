@@ -33,7 +33,6 @@ KSFT_SKIP=4
 HANDLER_BIN=$here/handler/tcmu-test-handler
 CORE=/sys/kernel/config/target/core
 HBA=$CORE/user_1
-LOOP=/sys/kernel/config/target/loopback
 HANDLER_PID=
 TEST_NAME=$(basename "$0" .sh)
 
