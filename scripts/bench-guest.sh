@@ -226,7 +226,7 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 {
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"
-	echo "runtime=$runtime ramp=$ramp reps=$reps luns=$nluns size=$size"
+	echo "runtime=$runtime ramp=$ramp reps=$reps luns=$nluns size=$size idle=$idle"
 	echo "handlers=$handlers"
 	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 	echo "fio=$(fio --version)"

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turns the output of scripts/bench-guest.sh into the benchmark report.
 
-usage: bench-report.py OUTDIR DESTDIR
+usage: bench-report.py OUTDIR DESTDIR [README]
 
 OUTDIR holds raw/r<round>-<target>-<handler>-<point>.{json,rc}, mem.txt
 and env.txt. Writes DESTDIR/results.md (tables), results.json (every run
-and the medians) and results.png (chart, drawn by gnuplot).
+and the medians) and results.png (chart, drawn by gnuplot). With README,
+the tables also replace what lies between its bench:begin and bench:end
+markers.
 
 A run whose fio exited non-zero or reported an error is counted as failed
 and left out of the median; the table says how many failed.
@@ -146,7 +148,14 @@ def env(outdir):
     vals = {}
     with open(os.path.join(outdir, "env.txt"), encoding="utf-8") as f:
         for line in f:
-            key, _, val = line.rstrip("\n").partition("=")
+            line = line.rstrip("\n")
+            if line.startswith("runtime="):
+                # "runtime=6 ramp=2 reps=3 luns=16 size=64M"
+                for tok in line.split():
+                    key, _, val = tok.partition("=")
+                    vals[key] = val
+                continue
+            key, _, val = line.partition("=")
             vals[key] = val.strip()
     return vals
 
@@ -183,9 +192,10 @@ def main():
                f"production config) in QEMU TCG, {e.get('cpus', '?')} vCPUs; "
                f"host: {e.get('host', '?')}; {e.get('qemu', '?')}; "
                f"{e.get('fio', '?')}.\n")
-    out.append(f"Each point: fio libaio, O_DIRECT, time based "
-               f"({e.get('runtime', '?').replace(' ', ', ')}), one LUN "
-               f"unless said, repeated in every round; stock and ours "
+    out.append(f"Each point: fio libaio, O_DIRECT, {e.get('runtime', '?')} s "
+               f"after a {e.get('ramp', '?')} s ramp, on one LUN of "
+               f"{e.get('size', '?')} unless said, in each of "
+               f"{e.get('reps', '?')} rounds; stock and ours "
                f"alternate within a round and swap order each round. "
                f"Cells: median ±spread (max−min, % of the median). "
                f"Ratios are of the medians.\n")
@@ -260,6 +270,25 @@ def main():
         json.dump(results, f, indent=1)
         f.write("\n")
     chart(runs, handlers, dest, e)
+    if len(sys.argv) > 3:
+        splice(sys.argv[3], "\n".join(out) + "\n")
+
+
+def splice(readme, body):
+    """Put the tables (one heading level down) between the markers."""
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        return
+    body = re.sub(r"^# .*\n", "", body, count=1)
+    body = re.sub(r"^(#+) ", r"#\1 ", body, flags=re.M)
+    body = body.replace("](results.png)", "](bench/results.png)")
+    head, rest = text.split(begin, 1)
+    text = head + begin + "\n" + body.strip() + "\n" + end + \
+        rest.split(end, 1)[1]
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def chart(runs, handlers, dest, e):
