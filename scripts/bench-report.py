@@ -260,7 +260,8 @@ def main():
             {"target": t, "handler": h, "step": w, "kernel_kib": v[w][0],
              "data_pages": v[w][1]}
             for (t, h), v in mrows.items() for w in v]
-    out.append("\n![benchmark chart](results.png)\n")
+    if handlers:
+        out.append("\n![benchmark chart](results.png)\n")
     results["runs"] = [{"target": k[0], "handler": k[1], "point": k[2], **r}
                        for k, v in sorted(runs.items()) for r in v]
     with open(os.path.join(dest, "results.md"), "w", encoding="utf-8") as f:
@@ -269,7 +270,8 @@ def main():
               encoding="utf-8") as f:
         json.dump(results, f, indent=1)
         f.write("\n")
-    chart(runs, handlers, dest, e)
+    if handlers:
+        chart(runs, handlers, dest, e)
     if len(sys.argv) > 3:
         splice(sys.argv[3], "\n".join(out) + "\n")
 

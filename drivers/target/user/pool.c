@@ -12,9 +12,10 @@
  * the limit.  A charge that fails puts the device in the pool's FIFO of
  * waiters and its command on the device's qfull queue, where commands
  * wait in order, bounded by qfull_time_out, as they do for ring space.
- * While anyone waits, only the first waiter may charge: freed pages go to
- * the longest waiter, and a device served once goes to the back of the
- * line before it is served again, so no device starves.
+ * While anyone waits, the first waiter's request is reserved: another
+ * device may charge only what leaves enough free pages for it, so pages
+ * freed go to the longest waiter first and no device starves, while
+ * devices still charge freely as long as the pool has room for all.
  *
  * Pages come back three ways.  While the pool is under pressure (someone
  * waits, or the limit was lowered below use), a device trims its cached
@@ -69,14 +70,17 @@ void tcmu_pool_kick(struct tcmu_pool *pool)
 	queue_work(pool->wq, &pool->work);
 }
 
-/* Take @pages if that keeps the pool within its limit. */
-static bool tcmu_pool_take(struct tcmu_pool *pool, long pages)
+/*
+ * Take @pages if that keeps the pool within its limit with @reserve
+ * pages still free.
+ */
+static bool tcmu_pool_take(struct tcmu_pool *pool, long pages, long reserve)
 {
 	long held = atomic_long_read(&pool->held);
 	long peak;
 
 	do {
-		if (held + pages > tcmu_pool_max(pool))
+		if (held + pages + reserve > tcmu_pool_max(pool))
 			return false;
 	} while (!atomic_long_try_cmpxchg(&pool->held, &held, held + pages));
 
@@ -88,6 +92,17 @@ static bool tcmu_pool_take(struct tcmu_pool *pool, long pages)
 	return true;
 }
 
+/* Publish what the first waiter asked for.  Caller holds the lock. */
+static void __tcmu_pool_set_head(struct tcmu_pool *pool)
+{
+	struct tcmu_pool_waiter *first;
+
+	lockdep_assert_held(&pool->lock);
+	first = list_first_entry_or_null(&pool->waiters,
+					 struct tcmu_pool_waiter, node);
+	WRITE_ONCE(pool->head_want, first ? first->want : 0);
+}
+
 /* End @w's wait, which got its pages or no longer needs them. */
 static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
 				struct tcmu_pool_waiter *w, bool served)
@@ -96,7 +111,8 @@ static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
 
 	lockdep_assert_held(&pool->lock);
 	list_del_init(&w->node);
-	pool->nr_waiters--;
+	WRITE_ONCE(pool->nr_waiters, pool->nr_waiters - 1);
+	__tcmu_pool_set_head(pool);
 	w->wait_ns += waited;
 	pool->wait_ns += waited;
 	trace_tcmu_pool_wake(w->name, waited, served);
@@ -111,11 +127,16 @@ static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
  * Return: 0 when the pages may be allocated; -ENOMEM when the pool cannot
  * give them now: @w is queued and the pool work retries the device once
  * pages are freed; -E2BIG when @pages exceed the whole limit (not queued).
+ *
+ * Only the owner of @w queues it, so whether it is queued is stable for
+ * the caller (the owner's cmdr_lock serializes that for a data area).
  */
 int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 		     long pages)
 {
+	struct tcmu_pool_waiter *first;
 	bool queued = false, more;
+	long reserve;
 
 	if (pages > tcmu_pool_max(pool)) {
 		trace_tcmu_pool_alloc_fail(w->name, pages, tcmu_pool_held(pool),
@@ -124,14 +145,17 @@ int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 		tcmu_pool_cancel_wait(pool, w);
 		return -E2BIG;
 	}
-	if (!READ_ONCE(pool->nr_waiters) && tcmu_pool_take(pool, pages))
+	/* not in line: take what the line's first does not need */
+	if (list_empty_careful(&w->node) &&
+	    tcmu_pool_take(pool, pages, READ_ONCE(pool->nr_waiters) ?
+				       READ_ONCE(pool->head_want) : 0))
 		return 0;
 
 	spin_lock(&pool->lock);
-	if ((list_empty(&pool->waiters) ||
-	     list_first_entry(&pool->waiters, struct tcmu_pool_waiter,
-			      node) == w) &&
-	    tcmu_pool_take(pool, pages)) {
+	first = list_first_entry_or_null(&pool->waiters,
+					 struct tcmu_pool_waiter, node);
+	reserve = first && first != w ? first->want : 0;
+	if (tcmu_pool_take(pool, pages, reserve)) {
 		if (!list_empty(&w->node))
 			__tcmu_pool_dequeue(pool, w, true);
 		more = pool->nr_waiters;
@@ -144,13 +168,14 @@ int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 	w->want = pages;
 	if (list_empty(&w->node)) {
 		list_add_tail(&w->node, &pool->waiters);
-		pool->nr_waiters++;
+		WRITE_ONCE(pool->nr_waiters, pool->nr_waiters + 1);
 		w->since = ktime_get_ns();
 		w->waits++;
 		pool->waits++;
 		queued = true;
 		trace_tcmu_pool_wait(w->name, pages, pool->nr_waiters);
 	}
+	__tcmu_pool_set_head(pool);
 	spin_unlock(&pool->lock);
 	trace_tcmu_pool_alloc_fail(w->name, pages, tcmu_pool_held(pool),
 				   tcmu_pool_max(pool));

@@ -88,11 +88,11 @@ struct tcmu_pool_waiter {
  * @peak: the highest @held so far
  * @reclaimed: pages given back by trims of cached blocks
  * @lock: guards @waiters, the waiter fields and @waits/@wait_ns
- * @waiters: FIFO of tcmu_pool_waiter.  While it is not empty only its
- *	first entry may charge, which keeps the pool fair: pages freed go
- *	to the longest waiter, and a device that got pages goes to the back
- *	before it gets more.
- * @nr_waiters: length of @waiters, also read without @lock
+ * @waiters: FIFO of tcmu_pool_waiter.  The first entry's request is
+ *	reserved: others may only charge what leaves room for it, so pages
+ *	freed go to the longest waiter and nobody starves.
+ * @nr_waiters: length of @waiters; written under @lock, read without
+ * @head_want: the first waiter's request, 0 if none; as @nr_waiters
  * @waits: waits begun, all waiters; @lock
  * @wait_ns: time waited, finished waits of all waiters; @lock
  * @wq: where @work runs
@@ -106,6 +106,7 @@ struct tcmu_pool {
 	spinlock_t lock;	/* see the lock rules above */
 	struct list_head waiters;
 	unsigned int nr_waiters;
+	long head_want;
 	u64 waits;
 	u64 wait_ns;
 	struct workqueue_struct *wq;
@@ -395,11 +396,16 @@ static inline long tcmu_pool_max(struct tcmu_pool *pool)
 	return READ_ONCE(pool->max);
 }
 
-/* Pages are short: someone waits, or use is over a lowered limit. */
+/*
+ * Pages are short: use is over a lowered limit, or the first waiter does
+ * not fit in what is free.  Devices then give back cached pages at once.
+ */
 static inline bool tcmu_pool_pressure(struct tcmu_pool *pool)
 {
-	return READ_ONCE(pool->nr_waiters) ||
-	       tcmu_pool_held(pool) > tcmu_pool_max(pool);
+	long free = tcmu_pool_max(pool) - tcmu_pool_held(pool);
+
+	return free < 0 ||
+	       (READ_ONCE(pool->nr_waiters) && free < READ_ONCE(pool->head_want));
 }
 
 #if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)

@@ -105,7 +105,10 @@ static void pool_concurrent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
 }
 
-/* Waiters are served in the order they came; others wait behind them. */
+/*
+ * Waiters are served in the order they came: the first one's request is
+ * reserved, others take only what leaves room for it.
+ */
 static void pool_fifo(struct kunit *test)
 {
 	struct tcmu_pool *pool = tcmu_kunit_pool(test, 10);
@@ -116,26 +119,34 @@ static void pool_fifo(struct kunit *test)
 	pool_waiter_init(&c, "c");
 	pool_waiter_init(&d, "d");
 	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &d, 10), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 4), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), -ENOMEM);
+	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &a);
+	KUNIT_EXPECT_EQ(test, pool->head_want, 6L);
+
+	tcmu_pool_uncharge(pool, 5);
+	/* 5 free: nothing fits next to a's 6 */
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 3U);
-	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &a);
-
-	tcmu_pool_uncharge(pool, 10);
-	/* room for all, but only the first may take */
+	tcmu_pool_uncharge(pool, 1);
+	/* 6 free: all of it is a's */
 	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 1), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 4), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 4), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), 0);
+	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &b);
+
+	tcmu_pool_uncharge(pool, 4 + 6);
+	/* 10 free: c's 1 fits next to b's 6, and b is served as well */
 	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), 0);
-	/* d came last, and 1 page is left for it */
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 2), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 1), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 10L);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), 0);
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
-	KUNIT_EXPECT_EQ(test, pool->waits, 4ULL);
+	KUNIT_EXPECT_EQ(test, pool->head_want, 0L);
+	/* nobody waits: anyone takes what is free */
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 3), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 10L);
+	KUNIT_EXPECT_EQ(test, pool->waits, 3ULL);
+	KUNIT_EXPECT_EQ(test, c.waits, 1ULL);
+	tcmu_pool_uncharge(pool, 10);
 }
 
 /* A waiter that gives up passes its turn on. */
