@@ -76,8 +76,8 @@ if ! "$repo/scripts/build-module.sh" "$bdir" W=1 ||
 	result "module build against the debug kernel" 1
 	finish
 fi
-if ! make -s -C "$st/handler"; then
-	result "test handler build" 1
+if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz"; then
+	result "test handler and fuzzer build" 1
 	finish
 fi
 

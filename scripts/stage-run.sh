@@ -15,4 +15,5 @@ fi
 "$repo/scripts/build-module.sh" "$kdir" >/dev/null
 [[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
 make -s -C "$st/handler"
+make -s -C "$st/fuzz"
 exec "$repo/scripts/vm-selftests.sh" "$kind" "$cache/stage-$kind" "$@"

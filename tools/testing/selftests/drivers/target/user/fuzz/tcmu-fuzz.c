@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcmu-fuzz: a hostile TCMU handler.
+ *
+ * It serves one device the way a handler must (completing what the
+ * kernel posts) between attacks on the shared memory and the UIO device:
+ * cmd_tail anywhere, unknown / freed / duplicated cmd_ids, completions
+ * given twice, len_op and opcode garbage, scribbled iovecs and CDB
+ * offsets, status, sense, read_len and uflags garbage, a thread racing
+ * the kernel's own ring updates, kick storms, mailbox scribbles, second
+ * mappings, munmap/mremap/madvise, fork, closing and reopening the fd
+ * while mapped, touching data area pages it was never given, and bogus
+ * free_kept_buf ids.  When the kernel has marked the device broken it
+ * repairs it through configfs (block_dev, reset_ring, unblock) and goes
+ * on.  Every choice comes from one seeded PRNG; the seed is printed.
+ *
+ * The kernel must survive all of it: no crash, splat, hang or leak, and
+ * no effect on other devices.  Exit status: 0 when the run finished and
+ * the device was left healthy, 1 on a set-up or usage error, 2 when the
+ * device could not be repaired.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define __LINUX_UIO_H
+#ifndef __packed
+#define __packed __attribute__((__packed__))
+#endif
+#include <linux/target_core_user.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct {
+	const char *dev;
+	uint64_t seed;
+	unsigned long iterations;
+	bool verbose;
+} opt = { .iterations = 1000 };
+
+static struct {
+	int fd;
+	unsigned int uio;
+	unsigned int hba;
+	uint8_t *map;
+	size_t map_size;
+	uint32_t cmdr_off;
+	uint32_t cmdr_size;
+	uint32_t data_off;
+	uint32_t tail;		/* where our completions start */
+	char cfs[512];		/* configfs directory of the device */
+} d = { .fd = -1 };
+
+static uint64_t rng_state;
+static unsigned long stats_action[32];
+static unsigned long stats_completed, stats_recovered, stats_sigbus;
+static unsigned long stats_broken;
+
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static __attribute__((format(printf, 1, 2))) void vsay(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!opt.verbose)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* xorshift64*: small, fast and reproducible from the seed */
+static uint64_t rnd64(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint32_t rnd(uint32_t below)
+{
+	return below ? (uint32_t)(rnd64() % below) : 0;
+}
+
+static bool chance(unsigned int pct)
+{
+	return rnd(100) < pct;
+}
+
+/* A value that is interesting to the kernel as a ring offset or length */
+static uint32_t nasty_u32(void)
+{
+	switch (rnd(8)) {
+	case 0: return 0;
+	case 1: return d.cmdr_size;
+	case 2: return d.cmdr_size - TCMU_OP_ALIGN_SIZE;
+	case 3: return (uint32_t)rnd64();
+	case 4: return rnd(d.cmdr_size) & ~(TCMU_OP_ALIGN_SIZE - 1);
+	case 5: return rnd(d.cmdr_size) | 1;
+	case 6: return UINT32_MAX;
+	default: return d.tail + TCMU_OP_ALIGN_SIZE * (1 + rnd(64));
+	}
+}
+
+static volatile uint32_t *mb_u32(size_t off)
+{
+	return (volatile uint32_t *)(d.map + off);
+}
+
+static uint8_t *ring_at(uint32_t off)
+{
+	return d.map + d.cmdr_off + off;
+}
+
+static void kick(void)
+{
+	uint32_t v = 0;
+
+	if (write(d.fd, &v, sizeof(v)) != sizeof(v))
+		vsay("kick: %s", strerror(errno));
+}
+
+static void set_tail(uint32_t t)
+{
+	__atomic_store_n(mb_u32(offsetof(struct tcmu_mailbox, cmd_tail)), t,
+			 __ATOMIC_RELEASE);
+}
+
+static uint32_t get_head(void)
+{
+	return __atomic_load_n(mb_u32(offsetof(struct tcmu_mailbox, cmd_head)),
+			       __ATOMIC_ACQUIRE);
+}
+
+static int cfs_write(const char *attr, const char *val)
+{
+	char path[640];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", d.cfs, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* "ok", "broken", "blocked" from the device's info, or "" */
+static void dev_state(char *buf, size_t len)
+{
+	char path[640], line[512];
+	FILE *f;
+	char *p;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/info", d.cfs);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "State: ");
+		if (p && sscanf(p + 7, "%31s", buf) == 1)
+			break;
+	}
+	fclose(f);
+	(void)len;
+}
+
+/* ------------------------------------------------------------------ */
+/* set-up */
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+static int find_dev(void)
+{
+	char name[512], want[300];
+	unsigned int hba, idx;
+	glob_t g;
+	size_t i;
+	int n;
+
+	if (glob("/sys/class/uio/uio*/name", 0, NULL, &g))
+		return -1;
+	for (i = 0; i < g.gl_pathc; i++) {
+		if (read_line(g.gl_pathv[i], name, sizeof(name)) ||
+		    sscanf(g.gl_pathv[i], "/sys/class/uio/uio%u/", &idx) != 1 ||
+		    sscanf(name, "tcm-user/%u/%n", &hba, &n) != 1)
+			continue;
+		snprintf(want, sizeof(want), "%s/", opt.dev);
+		if (strncmp(name + n, want, strlen(want)) &&
+		    strcmp(name + n, opt.dev))
+			continue;
+		d.uio = idx;
+		d.hba = hba;
+		globfree(&g);
+		snprintf(d.cfs, sizeof(d.cfs),
+			 "/sys/kernel/config/target/core/user_%u/%s", hba,
+			 opt.dev);
+		return 0;
+	}
+	globfree(&g);
+	return -1;
+}
+
+static int map_dev(void)
+{
+	char path[96], buf[64];
+	struct tcmu_mailbox mb;
+
+	snprintf(path, sizeof(path), "/sys/class/uio/uio%u/maps/map0/size",
+		 d.uio);
+	if (read_line(path, buf, sizeof(buf)))
+		return -1;
+	d.map_size = strtoull(buf, NULL, 0);
+	d.map = mmap(NULL, d.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     d.fd, 0);
+	if (d.map == MAP_FAILED) {
+		say("mmap: %s", strerror(errno));
+		d.map = NULL;
+		return -1;
+	}
+	/* mapped again: the mailbox may hold our own scribbles by now */
+	if (d.cmdr_size)
+		return 0;
+	memcpy(&mb, d.map, sizeof(mb));
+	if (mb.version != TCMU_MAILBOX_VERSION || mb.cmdr_off < sizeof(mb) ||
+	    mb.cmdr_size < 4096 || mb.cmdr_size % TCMU_OP_ALIGN_SIZE ||
+	    (uint64_t)mb.cmdr_off + mb.cmdr_size > d.map_size) {
+		say("unexpected mailbox: version %u ring %u+%u map %zu",
+		    mb.version, mb.cmdr_off, mb.cmdr_size, d.map_size);
+		return -1;
+	}
+	d.cmdr_off = mb.cmdr_off;
+	d.cmdr_size = mb.cmdr_size;
+	d.data_off = mb.cmdr_off + mb.cmdr_size;
+	d.tail = mb.cmd_tail % d.cmdr_size;
+	return 0;
+}
+
+static int open_dev(void)
+{
+	char path[32];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (!find_dev())
+			break;
+		usleep(100000);
+	}
+	if (i == 100) {
+		say("no TCMU device %s", opt.dev);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/dev/uio%u", d.uio);
+	d.fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d.fd < 0) {
+		say("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return map_dev();
+}
+
+/* ------------------------------------------------------------------ */
+/* the honest part: complete what the kernel posted */
+
+/*
+ * The slot at @off as the kernel wrote it, if it looks sane; returns its
+ * length, 0 if it does not.
+ */
+static uint32_t slot_len(uint32_t off, uint32_t head, uint8_t *op)
+{
+	struct tcmu_cmd_entry_hdr hdr;
+	uint32_t len, used;
+
+	memcpy(&hdr, ring_at(off), sizeof(hdr));
+	len = tcmu_hdr_get_len(hdr.len_op);
+	used = head >= off ? head - off : d.cmdr_size - off + head;
+	if (len < sizeof(hdr) || len % TCMU_OP_ALIGN_SIZE ||
+	    len > d.cmdr_size - off || len > used)
+		return 0;
+	*op = tcmu_hdr_get_op(hdr.len_op);
+	return len;
+}
+
+/*
+ * Complete up to @max posted commands from d.tail with GOOD status; with
+ * @mangle, let the caller's hook spoil one of them.  Returns how many.
+ */
+typedef void (*mangle_fn)(struct tcmu_cmd_entry *ent);
+
+static unsigned int complete(unsigned int max, mangle_fn mangle)
+{
+	uint32_t head = get_head(), len, t = d.tail;
+	struct tcmu_cmd_entry *ent;
+	unsigned int n = 0;
+	uint8_t op;
+
+	if (head >= d.cmdr_size || head % TCMU_OP_ALIGN_SIZE)
+		return 0;
+	while (t != head && n < max) {
+		len = slot_len(t, head, &op);
+		if (!len)
+			break;
+		if (op == TCMU_OP_CMD) {
+			ent = (struct tcmu_cmd_entry *)ring_at(t);
+			ent->rsp.scsi_status = 0;
+			ent->hdr.uflags = 0;
+			if (mangle && (n == 0 || chance(30)))
+				mangle(ent);
+			n++;
+		}
+		t = (t + len) % d.cmdr_size;
+	}
+	d.tail = t;
+	set_tail(t);
+	kick();
+	stats_completed += n;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* attacks */
+
+static void m_unknown_id(struct tcmu_cmd_entry *ent)
+{
+	ent->hdr.cmd_id = (uint16_t)rnd64();
+}
+
+static uint16_t last_id;
+
+static void m_remember_id(struct tcmu_cmd_entry *ent)
+{
+	last_id = ent->hdr.cmd_id;
+}
+
+static void m_same_id(struct tcmu_cmd_entry *ent)
+{
+	ent->hdr.cmd_id = last_id;
+}
+
+static void m_len_op(struct tcmu_cmd_entry *ent)
+{
+	uint32_t lo = ent->hdr.len_op;
+
+	switch (rnd(4)) {
+	case 0:
+		lo = (uint32_t)rnd64();
+		break;
+	case 1:
+		tcmu_hdr_set_len(&lo, nasty_u32());
+		break;
+	case 2:
+		tcmu_hdr_set_op(&lo, rnd(8));
+		break;
+	default:
+		lo = 0;
+	}
+	ent->hdr.len_op = lo;
+}
+
+static void m_response(struct tcmu_cmd_entry *ent)
+{
+	size_t i;
+
+	ent->rsp.scsi_status = (uint8_t)rnd64();
+	for (i = 0; i < sizeof(ent->rsp.sense_buffer); i++)
+		ent->rsp.sense_buffer[i] = (char)rnd64();
+	ent->hdr.uflags = (uint8_t)rnd64();
+	if (chance(50)) {
+		ent->hdr.uflags |= TCMU_UFLAG_READ_LEN;
+		ent->rsp.read_len = chance(50) ? UINT32_MAX : (uint32_t)rnd64();
+	}
+	if (chance(30))
+		ent->hdr.uflags = TCMU_UFLAG_UNKNOWN_OP;
+	if (chance(30))
+		ent->hdr.uflags = TCMU_UFLAG_KEEP_BUF;
+}
+
+/* The request half is the kernel's: scribbling it must change nothing. */
+static void m_request(struct tcmu_cmd_entry *ent)
+{
+	ent->req.iov_cnt = (uint32_t)rnd64();
+	ent->req.iov_bidi_cnt = (uint32_t)rnd64();
+	ent->req.iov_dif_cnt = (uint32_t)rnd64();
+	ent->req.cdb_off = rnd64();
+	ent->req.iov[0].iov_base = (void *)(uintptr_t)rnd64();
+	ent->req.iov[0].iov_len = rnd64();
+}
+
+static void a_tail(void)
+{
+	uint32_t t = nasty_u32();
+
+	vsay("cmd_tail := %u", t);
+	set_tail(t);
+	kick();
+}
+
+/* A completion given twice: cmd_tail moved back over it, or its id reused */
+static void a_twice(void)
+{
+	uint32_t t = d.tail;
+
+	if (!complete(1, m_remember_id))
+		return;
+	if (chance(50)) {
+		set_tail(t);
+		kick();
+		set_tail(d.tail);
+		kick();
+	} else {
+		complete(1, m_same_id);
+	}
+}
+
+static void a_kick_storm(void)
+{
+	uint64_t big = 0;
+	int i;
+
+	for (i = 0; i < 500; i++)
+		kick();
+	if (write(d.fd, &big, 1) < 0 || write(d.fd, &big, 8) < 0)
+		vsay("odd-size kick: %s", strerror(errno));
+}
+
+static void a_mailbox(void)
+{
+	static const size_t fields[] = {
+		offsetof(struct tcmu_mailbox, version),
+		offsetof(struct tcmu_mailbox, cmdr_off),
+		offsetof(struct tcmu_mailbox, cmdr_size),
+		offsetof(struct tcmu_mailbox, cmd_head),
+	};
+	size_t f = fields[rnd(ARRAY_SIZE(fields))];
+
+	if (f == offsetof(struct tcmu_mailbox, version))
+		*(volatile uint16_t *)(d.map + f) = (uint16_t)rnd64();
+	else
+		*mb_u32(f) = nasty_u32();
+	kick();
+}
+
+static volatile bool racer_stop;
+
+static void *racer(void *arg)
+{
+	uint64_t s = (uintptr_t)arg;
+	uint32_t off;
+
+	while (!__atomic_load_n(&racer_stop, __ATOMIC_RELAXED)) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		if (s & 1) {
+			set_tail((uint32_t)(s >> 8) % d.cmdr_size & ~7U);
+		} else {
+			/* scribble just past the kernel's head */
+			off = (get_head() + ((s >> 8) & 0xff) * 8) % d.cmdr_size;
+			*(volatile uint32_t *)ring_at(off & ~3U) = (uint32_t)(s >> 32);
+		}
+		if ((s & 0xf) == 0)
+			kick();
+	}
+	return NULL;
+}
+
+static void a_race(void)
+{
+	pthread_t t;
+
+	racer_stop = false;
+	if (pthread_create(&t, NULL, racer, (void *)(uintptr_t)(rnd64() | 1)))
+		return;
+	complete(64, NULL);
+	usleep(1000 * (1 + rnd(30)));
+	__atomic_store_n(&racer_stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+}
+
+static sigjmp_buf probe_jmp;
+static volatile sig_atomic_t probing;
+
+static volatile sig_atomic_t cur_action = -1;
+static volatile unsigned long cur_iter;
+static void *fault_addr;
+
+/*
+ * Outside a probe a fault is fatal: say where, for the seed's record
+ * (the action runs again with the same seed).
+ */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	char buf[160];
+	int n;
+
+	(void)uc;
+	if (probing)
+		siglongjmp(probe_jmp, 1);
+	fault_addr = si->si_addr;
+	n = snprintf(buf, sizeof(buf),
+		     "tcmu-fuzz: fatal signal %d at %p (map %p+%zu) in action %d, iteration %lu\n",
+		     sig, fault_addr, (void *)d.map, d.map_size, (int)cur_action,
+		     cur_iter);
+	if (write(2, buf, n) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+/* Touch data area pages at random: unmapped ones must SIGBUS, not oops. */
+static void a_touch(void)
+{
+	volatile uint8_t *p;
+	size_t off;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		off = d.data_off + (rnd64() % (d.map_size - d.data_off));
+		p = d.map + off;
+		probing = 1;
+		if (sigsetjmp(probe_jmp, 1)) {
+			stats_sigbus++;
+		} else {
+			(void)*p;
+			if (chance(50))
+				*p = (uint8_t)rnd64();
+		}
+		probing = 0;
+	}
+}
+
+/* A second mapping, partial unmaps, mremap, madvise and a fork */
+static void a_mappings(void)
+{
+	size_t data_len = d.map_size - d.data_off;
+	uint8_t *m;
+	pid_t pid;
+
+	switch (rnd(6)) {
+	case 0:
+		m = mmap(NULL, d.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 d.fd, 0);
+		if (m != MAP_FAILED) {
+			*(volatile uint32_t *)(m + d.cmdr_off) ^= 0;
+			munmap(m, d.map_size);
+		}
+		break;
+	case 1:	/* wrong sizes and offsets must be refused */
+		m = mmap(NULL, d.map_size / 2, PROT_READ, MAP_SHARED, d.fd, 0);
+		if (m != MAP_FAILED)
+			munmap(m, d.map_size / 2);
+		m = mmap(NULL, d.map_size, PROT_READ, MAP_PRIVATE, d.fd, 0);
+		if (m != MAP_FAILED)
+			munmap(m, d.map_size);
+		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, d.fd, 4096);
+		if (m != MAP_FAILED)
+			munmap(m, 4096);
+		break;
+	case 2:
+		m = mremap(d.map, d.map_size, d.map_size + 4096, 0);
+		if (m != MAP_FAILED)
+			d.map = m;
+		break;
+	case 3:
+		madvise(d.map + d.data_off, data_len, MADV_DONTNEED);
+		break;
+	case 4:
+		/*
+		 * The data area goes; mapping it alone must be refused (the
+		 * map is all or nothing), so map the whole device again.
+		 */
+		if (munmap(d.map + d.data_off, data_len))
+			break;
+		m = mmap(d.map + d.data_off, data_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, d.fd, d.data_off);
+		if (m != MAP_FAILED) {
+			say("mapping part of the device was allowed");
+			munmap(m, data_len);
+		}
+		munmap(d.map, d.data_off);
+		d.map = NULL;
+		if (map_dev())
+			say("could not map the device again");
+		break;
+	default:
+		pid = fork();
+		if (!pid) {
+			signal(SIGBUS, SIG_DFL);
+			*(volatile uint32_t *)mb_u32(offsetof(struct tcmu_mailbox,
+							      cmd_tail)) ^= 0;
+			kick();
+			_exit(0);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+}
+
+/* Close the fd with the mapping live; reopen (EBUSY until unmapped). */
+static void a_reopen(void)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/uio%u", d.uio);
+	close(d.fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		d.fd = fd;
+		return;
+	}
+	vsay("reopen with a live mapping: %s", strerror(errno));
+	/* drop the mapping: the kernel sees the handler go, then come back */
+	munmap(d.map, d.map_size);
+	d.map = NULL;
+	if (open_dev())
+		say("could not reopen %s", path);
+}
+
+static void a_free_kept_buf(void)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%u", chance(50) ? rnd(65536) : (uint32_t)rnd64());
+	cfs_write("action/free_kept_buf", buf);
+}
+
+/* Repair a broken device the way an administrator would. */
+static int recover(void)
+{
+	char state[32];
+
+	cfs_write("action/block_dev", "1");
+	cfs_write("action/reset_ring", chance(50) ? "1" : "2");
+	cfs_write("action/block_dev", "0");
+	/* reset_ring zeroed head and tail: start again from 0 */
+	d.tail = 0;
+	dev_state(state, sizeof(state));
+	stats_recovered++;
+	return strcmp(state, "ok") ? -1 : 0;
+}
+
+static void wait_kick(int ms)
+{
+	struct pollfd p = { .fd = d.fd, .events = POLLIN };
+	uint32_t v;
+
+	if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
+		if (read(d.fd, &v, sizeof(v)) < 0)
+			vsay("read: %s", strerror(errno));
+}
+
+static const struct {
+	const char *name;
+	unsigned int weight;
+} actions[] = {
+	{ "honest", 40 }, { "cmd_tail", 4 }, { "unknown_id", 4 },
+	{ "twice", 4 }, { "len_op", 4 }, { "response", 6 }, { "request", 4 },
+	{ "kick_storm", 3 }, { "mailbox", 3 }, { "race", 3 }, { "touch", 3 },
+	{ "mappings", 4 }, { "reopen", 2 }, { "free_kept_buf", 2 },
+	{ "recover", 2 },
+};
+
+static unsigned int pick(void)
+{
+	unsigned int total = 0, r, i;
+
+	for (i = 0; i < ARRAY_SIZE(actions); i++)
+		total += actions[i].weight;
+	r = rnd(total);
+	for (i = 0; r >= actions[i].weight; i++)
+		r -= actions[i].weight;
+	return i;
+}
+
+static void act(unsigned int a)
+{
+	switch (a) {
+	case 0: complete(1 + rnd(64), NULL); break;
+	case 1: a_tail(); break;
+	case 2: complete(1 + rnd(4), m_unknown_id); break;
+	case 3: a_twice(); break;
+	case 4: complete(1 + rnd(4), m_len_op); break;
+	case 5: complete(1 + rnd(8), m_response); break;
+	case 6: complete(1 + rnd(8), m_request); break;
+	case 7: a_kick_storm(); break;
+	case 8: a_mailbox(); break;
+	case 9: a_race(); break;
+	case 10: a_touch(); break;
+	case 11: a_mappings(); break;
+	case 12: a_reopen(); break;
+	case 13: a_free_kept_buf(); break;
+	default: recover(); break;
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: tcmu-fuzz --dev NAME [--seed N] [--iterations N] [--verbose]\n");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { 0 };
+	char state[32];
+	unsigned long i;
+	unsigned int a;
+	int k;
+
+	opt.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	for (k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--dev") && k + 1 < argc)
+			opt.dev = argv[++k];
+		else if (!strcmp(argv[k], "--seed") && k + 1 < argc)
+			opt.seed = strtoull(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--iterations") && k + 1 < argc)
+			opt.iterations = strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--verbose"))
+			opt.verbose = true;
+		else
+			usage();
+	}
+	if (!opt.dev)
+		usage();
+	rng_state = opt.seed ? opt.seed : 1;
+	printf("tcmu-fuzz: seed=%" PRIu64 " iterations=%lu dev=%s\n", opt.seed,
+	       opt.iterations, opt.dev);
+	fflush(stdout);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (open_dev())
+		return 1;
+
+	for (i = 0; i < opt.iterations; i++) {
+		wait_kick(1 + rnd(20));
+		a = pick();
+		cur_action = (int)a;
+		cur_iter = i;
+		stats_action[a]++;
+		vsay("%lu: %s", i, actions[a].name);
+		act(a);
+		if (!d.map && open_dev())
+			return 2;
+		if (i % 16 == 0) {
+			dev_state(state, sizeof(state));
+			if (!strcmp(state, "broken")) {
+				stats_broken++;
+				if (recover())
+					vsay("still %s after recovery", state);
+			}
+		}
+	}
+
+	/* leave the device healthy, with nothing of ours on the ring */
+	if (recover()) {
+		dev_state(state, sizeof(state));
+		say("device is %s after the final recovery", state);
+		return 2;
+	}
+	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu broken=%lu recovered=%lu sigbus=%lu\n",
+	       opt.seed, opt.iterations, stats_completed, stats_broken,
+	       stats_recovered, stats_sigbus);
+	for (a = 0; a < ARRAY_SIZE(actions); a++)
+		printf("  %s=%lu", actions[a].name, stats_action[a]);
+	printf("\n");
+	munmap(d.map, d.map_size);
+	close(d.fd);
+	return 0;
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# A hostile handler: tcmu-fuzz serves device "victim" with fio running on
+# it while it attacks the ring, the mailbox, its mappings and its fd, and
+# repairs the device through configfs whenever the kernel has marked it
+# broken.  Meanwhile device "bystander", served by the honest handler,
+# runs fio --verify=crc32c again and again and must lose nothing.  The
+# kernel must report the victim's breakage and stay silent otherwise
+# (run_tests.sh checks the log for splats; rmmod afterwards for leaks).
+# FUZZ_SEED and FUZZ_ITERATIONS reproduce or lengthen a run.
+. "$(dirname "$0")/test_common.sh"
+FUZZ=$here/fuzz/tcmu-fuzz
+[[ -x $FUZZ ]] || skip "$FUZZ is not built"
+seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+iterations=${FUZZ_ITERATIONS:-2000}
+# stops what still runs (never a bare "wait": the handler runs on)
+stop_bg() {
+	local p
+	for p in $vfio $fpid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	vfio='' fpid=''
+}
+trap 'stop_bg; tcmu_cleanup' EXIT
+check "insmod" tcmu_mod_load
+vfio='' fpid=''
+
+tcmu_dev_create bystander 32M
+tcmu_handler bystander --threads 4 --ooo
+bpid=$HANDLER_PID
+bdev=$(tcmu_dev_export bystander) || fail "export bystander"
+
+# the victim is exported while an honest handler serves it (the SCSI
+# scan must succeed); commands the fuzzer hides end by cmd_time_out
+tcmu_dev_create victim 32M
+echo 4 >"$HBA/victim/attrib/cmd_time_out"
+echo 4 >"$HBA/victim/attrib/qfull_time_out"
+tcmu_handler victim --threads 2
+vdev=$(tcmu_dev_export victim) || fail "export victim"
+echo 60 >"/sys/block/${vdev#/dev/}/device/timeout"
+tcmu_handler_stop
+HANDLER_PID=$bpid
+
+fio --name=victim --filename="$vdev" --direct=1 --ioengine=libaio \
+	--rw=randrw --bssplit=4k/50:64k/50 --iodepth=8 --time_based \
+	--runtime=3600 --continue_on_error=all >/tmp/fio-victim.out 2>&1 &
+vfio=$!
+log "fuzzing victim: seed $seed, $iterations iterations"
+"$FUZZ" --dev victim --seed "$seed" --iterations "$iterations" \
+	${FUZZ_VERBOSE:+--verbose} >/tmp/fuzz.out 2>&1 &
+fpid=$!
+
+runs=0
+while kill -0 "$fpid" 2>/dev/null; do
+	tcmu_fio_verify "$bdev" --rw=randwrite --bssplit=4k/50:64k/50 \
+		--iodepth=8 --size=8M || fail "bystander verify (run $runs, seed $seed): $(fio_log)"
+	runs=$((runs + 1))
+done
+wait "$fpid"
+frc=$?
+fpid=''
+tail -n 30 /tmp/fuzz.out
+((frc == 0)) || fail "tcmu-fuzz exit $frc (seed $seed)"
+kill "$vfio"
+wait "$vfio" 2>/dev/null
+vfio=''
+log "bystander verified $runs times during the fuzz run"
+((runs > 0)) || fail "the bystander never ran"
+
+check "victim repaired" test "$(tcmu_info victim State)" = ok
+check "bystander never broken" test "$(tcmu_info bystander State)" = ok
+dmesg | grep -q "victim: handler broke the ring" ||
+	fail "the fuzzer never broke the victim's ring (seed $seed)"
+if dmesg | grep -q "bystander: handler broke"; then
+	fail "the bystander was affected (seed $seed)"
+fi
+log "kernel reports: $(dmesg | grep -c 'handler broke the ring') broken-ring lines"
+
+# the victim still works after all that
+tcmu_handler victim --threads 2
+tcmu_fio_verify "$vdev" --rw=randwrite --bs=4k --iodepth=4 --size=2M ||
+	fail "victim verify after the fuzz run (seed $seed): $(fio_log)"
+tcmu_handler_stop
+HANDLER_PID=$bpid
+log "pass"
