@@ -242,8 +242,9 @@ def main():
                    "write 256 KiB at depth 16 under a global limit far "
                    "below the sum of their data areas (sampled every "
                    "0.2 s); after the LUNs were removed.\n")
-        out.append("| target | " + " | ".join(order) + " |")
-        out.append("|---|" + "---:|" * len(order))
+        out.append("| target | " + " | ".join(order) +
+                   " | write MiB/s during the peak |")
+        out.append("|---|" + "---:|" * (len(order) + 1))
         for (target, handler), vals in mrows.items():
             cells = []
             for what in order:
@@ -255,6 +256,13 @@ def main():
                 if pages != "-":
                     c += f" ({pages} pages)"
                 cells.append(c)
+            peak = os.path.join(outdir, "raw",
+                                f"rmem-{target}-{handler}-all-luns.json")
+            try:
+                m = fio_metrics(peak)
+            except (OSError, ValueError, KeyError):
+                m = None
+            cells.append(f"{m['mibs']:.0f}" if m else "failed")
             out.append(f"| {target} ({handler}) | " + " | ".join(cells) + " |")
         results["memory"] = [
             {"target": t, "handler": h, "step": w, "kernel_kib": v[w][0],
