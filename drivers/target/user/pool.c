@@ -268,7 +268,7 @@ static void tcmu_pool_trim_idle(struct tcmu_dev *udev, unsigned long min_idle,
 	unsigned long due;
 
 	mutex_lock(&udev->cmdr_lock);
-	if (!udev->mb || udev->da.nr_populated == udev->da.nr_used ||
+	if (!udev->mb || !tcmu_da_has_cached(&udev->da) ||
 	    !list_empty(&udev->inflight_queue) ||
 	    !list_empty(&udev->qfull_queue))
 		goto out;
@@ -299,9 +299,7 @@ static void tcmu_pool_work_fn(struct work_struct *work)
 	bool head;
 
 	mutex_lock(&tcmu_devices_lock);
-	w = tcmu_pool_first_waiter(pool);
-	if (tcmu_pool_held(pool) > tcmu_pool_max(pool) ||
-	    (w && !tcmu_pool_fits(pool, w)))
+	if (tcmu_pool_pressure(pool))
 		list_for_each_entry(udev, &tcmu_devices, node)
 			tcmu_pool_trim_idle(udev, 0, &unused);
 
@@ -355,7 +353,7 @@ void tcmu_pool_dev_idle(struct tcmu_dev *udev)
 
 	lockdep_assert_held(&udev->cmdr_lock);
 	udev->idle_since = jiffies;
-	if (udev->da.nr_populated == udev->da.nr_used)
+	if (!tcmu_da_has_cached(&udev->da))
 		return;
 	if (tcmu_pool_pressure(udev->da.pool))
 		tcmu_da_trim(&udev->da);

@@ -352,6 +352,13 @@ int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base);
 void tcmu_da_exit(struct tcmu_data_area *da);
 u32 tcmu_da_free_blocks(const struct tcmu_data_area *da);
+
+/* Blocks with pages that no command uses: what a trim would free */
+static inline bool tcmu_da_has_cached(const struct tcmu_data_area *da)
+{
+	return da->nr_populated != da->nr_used;
+}
+
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
 u32 tcmu_da_trim(struct tcmu_data_area *da);
