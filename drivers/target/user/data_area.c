@@ -171,9 +171,11 @@ fail:
  * the pool.  Caller holds cmdr_lock.
  *
  * Return: 0, -ENOSPC when fewer than @nr blocks are free, -ENOMEM when
- * the pool cannot give the pages now (the device is in its line) or
- * they could not be allocated, -E2BIG when they exceed the pool's whole
- * limit.  On failure the command holds no block.
+ * the pool cannot give the pages now (the device is in its line and is
+ * woken when they free up), -EAGAIN when the page allocator failed (no
+ * wake-up is owed: the caller must retry or bounce the command), -E2BIG
+ * when they exceed the pool's whole limit.  On failure the command holds
+ * no block.
  */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 {
@@ -204,7 +206,7 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 			    tcmu_da_populate(da, blk)) {
 				tcmu_da_free(da, blocks, i);
 				tcmu_pool_uncharge(da->pool, charged);
-				return -ENOMEM;
+				return -EAGAIN;
 			}
 			charged -= da->blk_pages;
 			empty = blk + 1;

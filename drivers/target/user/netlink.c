@@ -10,6 +10,7 @@
  * The wait is killable, so a daemon that never answers can hang no task
  * for good; reset_netlink fails every pending wait.
  */
+#include <linux/err.h>
 #include <linux/moduleparam.h>
 #include <net/genetlink.h>
 #include "tcmu.h"
@@ -279,6 +280,12 @@ static int tcmu_nl_done(struct genl_info *info, int done)
 	}
 	dev_id = nla_get_u32(info->attrs[TCMU_ATTR_DEVICE_ID]);
 	status = nla_get_s32(info->attrs[TCMU_ATTR_CMD_STATUS]);
+	/* it ends up as a syscall's return value: 0 or an errno only */
+	if (status > 0 || status < -MAX_ERRNO) {
+		pr_warn_ratelimited("netlink reply %d for device id %u: status %d is no errno, using -EIO\n",
+				    done, dev_id, status);
+		status = -EIO;
+	}
 
 	mutex_lock(&tcmu_nl_lock);
 	list_for_each_entry(nl, &tcmu_nl_pending, node) {
@@ -286,8 +293,8 @@ static int tcmu_nl_done(struct genl_info *info, int done)
 		if (udev->se_dev.dev_index != dev_id)
 			continue;
 		if (nl->cmd != done) {
-			pr_err("%s: reply to netlink command %d while %d is pending\n",
-			       udev->name, done, nl->cmd);
+			pr_err_ratelimited("%s: reply to netlink command %d while %d is pending\n",
+					   udev->name, done, nl->cmd);
 			ret = -EINVAL;
 			break;
 		}
@@ -299,8 +306,8 @@ static int tcmu_nl_done(struct genl_info *info, int done)
 	}
 	mutex_unlock(&tcmu_nl_lock);
 	if (ret == -ENODEV)
-		pr_err("netlink reply %d for device id %u: no request pending\n",
-		       done, dev_id);
+		pr_err_ratelimited("netlink reply %d for device id %u: no request pending\n",
+				   done, dev_id);
 	return ret;
 }
 
@@ -325,8 +332,8 @@ static int tcmu_nl_set_features(struct sk_buff *skb, struct genl_info *info)
 
 	if (a) {
 		WRITE_ONCE(tcmu_nl_reply_supported, nla_get_u8(a));
-		pr_info("handler daemon: command reply support %u\n",
-			nla_get_u8(a));
+		pr_info_ratelimited("handler daemon: command reply support %u\n",
+				    nla_get_u8(a));
 	}
 	return 0;
 }

@@ -129,6 +129,16 @@ static void tcmu_cmd_release(struct tcmu_cmd *cmd)
 	tcmu_cmd_free(cmd);
 }
 
+/* Fail a command that never reached the ring, with @sense's status. */
+static void tcmu_cmd_fail(struct tcmu_cmd *cmd, sense_reason_t sense)
+{
+	struct se_cmd *se_cmd = cmd->se_cmd;
+
+	cmd->se_cmd = NULL;
+	se_cmd->priv = NULL;
+	target_complete_cmd_with_sense(se_cmd, SAM_STAT_CHECK_CONDITION, sense);
+}
+
 /* Hand a command back to target core with a bare status. */
 static void tcmu_cmd_done(struct tcmu_cmd *cmd, u8 status)
 {
@@ -221,8 +231,10 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 
 /*
  * Put @cmd on the ring.  Returns 0, -EAGAIN when the data area, the ring
- * or the id space is full (the command holds nothing then), or another
- * error with *@sense set.
+ * or the id space is full (the command holds nothing then; a completion
+ * or the pool wakes the qfull queue), or another error with *@sense set.
+ * A failed allocation is such an error (TASK SET FULL, which initiators
+ * retry): nothing would wake a command parked for it.
  */
 static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 {
@@ -232,6 +244,7 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	size_t cdb_len = scsi_command_size(se_cmd->t_task_cdb);
 	unsigned int iovs;
 	u32 len, id;
+	int ret;
 
 	lockdep_assert_held(&udev->cmdr_lock);
 
@@ -251,7 +264,12 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 		return -EINVAL;
 	}
 
-	if (tcmu_da_alloc(&udev->da, cmd->blocks, cmd->nr_blocks))
+	ret = tcmu_da_alloc(&udev->da, cmd->blocks, cmd->nr_blocks);
+	if (ret == -EAGAIN || ret == -E2BIG) {
+		*sense = TCM_OUT_OF_RESOURCES;
+		return -ENOMEM;
+	}
+	if (ret)
 		return -EAGAIN;
 
 	iovs = tcmu_da_iov_count(cmd->blocks, nr_data) +
@@ -264,11 +282,17 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 		*sense = TCM_INVALID_CDB_FIELD;
 		return -EINVAL;
 	}
-	if (!tcmu_ring_has_room(udev, len) ||
-	    xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),
-			    &udev->next_cmd_id, GFP_NOIO) < 0) {
+	ret = -EAGAIN;
+	if (tcmu_ring_has_room(udev, len))
+		ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd,
+				      XA_LIMIT(1, U16_MAX), &udev->next_cmd_id,
+				      GFP_NOIO);
+	if (ret < 0) {
 		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
-		return -EAGAIN;
+		if (ret != -ENOMEM)
+			return -EAGAIN;	/* no room or no free id */
+		*sense = TCM_OUT_OF_RESOURCES;
+		return -ENOMEM;
 	}
 	cmd->cmd_id = id;
 
@@ -369,7 +393,7 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 			break;
 		}
 		if (ret) {
-			tcmu_cmd_done(cmd, SAM_STAT_CHECK_CONDITION);
+			tcmu_cmd_fail(cmd, sense);
 			tcmu_cmd_free(cmd);
 		}
 	}
