@@ -7,12 +7,18 @@
 # runs fio --verify=crc32c again and again and must lose nothing.  The
 # kernel must report the victim's breakage and stay silent otherwise
 # (run_tests.sh checks the log for splats; rmmod afterwards for leaks).
-# FUZZ_SEED and FUZZ_ITERATIONS reproduce or lengthen a run.
+# The fuzzer also answers the netlink family (--netlink): RECONFIG
+# replies once, twice, wrong, late, with garbage status or never, and
+# replies and commands nobody asked for; the configfs writer it starts
+# must always get an answer.  FUZZ_SEED and FUZZ_ITERATIONS reproduce or
+# lengthen a run; FUZZ_SECONDS runs for that long instead.
 . "$(dirname "$0")/test_common.sh"
 FUZZ=$here/fuzz/tcmu-fuzz
 [[ -x $FUZZ ]] || skip "$FUZZ is not built"
 seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 iterations=${FUZZ_ITERATIONS:-2000}
+seconds=${FUZZ_SECONDS:-0}
+((seconds == 0)) || iterations=0
 # stops what still runs (never a bare "wait": the handler runs on)
 stop_bg() {
 	local p
@@ -22,7 +28,9 @@ stop_bg() {
 	done
 	vfio='' fpid=''
 }
-trap 'stop_bg; tcmu_cleanup' EXIT
+# a fuzzer that died leaves the kernel expecting replies for the victim
+trap 'stop_bg; echo 0 >"$HBA/victim/attrib/nl_reply_supported" 2>/dev/null
+	tcmu_cleanup' EXIT
 check "insmod" tcmu_mod_load
 vfio='' fpid=''
 
@@ -46,8 +54,9 @@ fio --name=victim --filename="$vdev" --direct=1 --ioengine=libaio \
 	--rw=randrw --bssplit=4k/50:64k/50 --iodepth=8 --time_based \
 	--runtime=3600 --continue_on_error=all >/tmp/fio-victim.out 2>&1 &
 vfio=$!
-log "fuzzing victim: seed $seed, $iterations iterations"
+log "fuzzing victim: seed $seed, $iterations iterations, $seconds s"
 "$FUZZ" --dev victim --seed "$seed" --iterations "$iterations" \
+	--seconds "$seconds" --netlink \
 	${FUZZ_VERBOSE:+--verbose} >/tmp/fuzz.out 2>&1 &
 fpid=$!
 
@@ -77,7 +86,17 @@ if dmesg | grep -q "bystander: handler broke"; then
 fi
 log "kernel reports: $(dmesg | grep -c 'handler broke the ring') broken-ring lines"
 
-# the victim still works after all that
+grep -q "nl_rounds=[1-9]" /tmp/fuzz.out ||
+	fail "the fuzzer never ran a netlink round (seed $seed)"
+
+# the victim still works after all that.  Garbage statuses and sense
+# can make the initiator's error handling give up and offline the LUN:
+# that is sd's call about a bad target, undone as an admin would
+state=/sys/block/${vdev#/dev/}/device/state
+if [[ $(cat "$state") != running ]]; then
+	log "the initiator set the victim $(cat "$state"); setting it running"
+	echo running >"$state" || fail "cannot set the victim running"
+fi
 tcmu_handler victim --threads 2
 tcmu_fio_verify "$vdev" --rw=randwrite --bs=4k --iodepth=4 --size=2M ||
 	fail "victim verify after the fuzz run (seed $seed): $(fio_log)"

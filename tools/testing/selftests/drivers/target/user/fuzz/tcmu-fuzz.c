@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,12 +48,16 @@
 #endif
 #include <linux/target_core_user.h>
 
+#include "../lib/genl.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct {
 	const char *dev;
 	uint64_t seed;
-	unsigned long iterations;
+	unsigned long iterations;	/* 0: until --seconds ran out */
+	unsigned long seconds;		/* 0: no time limit */
+	bool netlink;
 	bool verbose;
 } opt = { .iterations = 1000 };
 
@@ -198,6 +203,33 @@ static void dev_state(char *buf, size_t len)
 
 /* ------------------------------------------------------------------ */
 /* set-up */
+
+static int read_line(const char *path, char *buf, size_t len);
+
+/* a line of one of the device's configfs files */
+static int read_line_cfs(const char *attr, char *buf, size_t len)
+{
+	char path[640];
+
+	snprintf(path, sizeof(path), "%s/%s", d.cfs, attr);
+	return read_line(path, buf, len);
+}
+
+static int write_param(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/target_core_user/parameters/%s",
+		 name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
 
 static int read_line(const char *path, char *buf, size_t len)
 {
@@ -668,6 +700,280 @@ static void a_free_kept_buf(void)
 	cfs_write("action/free_kept_buf", buf);
 }
 
+/* ------------------------------------------------------------------ */
+/* netlink: replies that never come, come twice, or are garbage */
+
+#define NL_VERSION	2
+
+static struct {
+	struct genl_sock req;	/* our requests and their acks */
+	struct genl_sock ev;	/* the "config" group's events */
+	uint16_t family;
+	uint32_t group;
+	bool up;
+	uint32_t dev_id;	/* the device's id, once an event told it */
+	bool have_id;
+	char dev_config[256];	/* written back unchanged for RECONFIG */
+} nl = { .req.fd = -1, .ev.fd = -1 };
+
+static unsigned long stats_nl_rounds, stats_nl_killed, stats_nl_reset;
+
+/* Send a *_DONE (or any) command with a status; returns the ack. */
+static int nl_send_done(uint8_t cmd, bool with_id, uint32_t id,
+			bool with_status, int32_t status)
+{
+	struct nl_msg m;
+
+	msg_init(&m, nl.family, cmd, NL_VERSION);
+	if (with_id)
+		msg_put(&m, TCMU_ATTR_DEVICE_ID, &id, sizeof(id));
+	if (with_status)
+		msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, sizeof(status));
+	return genl_request(&nl.req, &m, NULL, 0);
+}
+
+static int nl_set_features(uint8_t v)
+{
+	struct nl_msg m;
+
+	msg_init(&m, nl.family, TCMU_CMD_SET_FEATURES, NL_VERSION);
+	msg_put(&m, TCMU_ATTR_SUPP_KERN_CMD_REPLY, &v, sizeof(v));
+	return genl_request(&nl.req, &m, NULL, 0);
+}
+
+static int nl_setup(void)
+{
+	int ret;
+
+	if (genl_open(&nl.req, 5) || genl_open(&nl.ev, 5))
+		goto fail;
+	ret = genl_resolve(&nl.req, "TCM-USER", "config", &nl.family,
+			   &nl.group);
+	if (ret) {
+		say("netlink family TCM-USER: %s", strerror(-ret));
+		goto fail;
+	}
+	if (setsockopt(nl.ev.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+		       &nl.group, sizeof(nl.group))) {
+		say("netlink group: %s", strerror(errno));
+		goto fail;
+	}
+	if (nl_set_features(1)) {
+		say("SET_FEATURES refused");
+		goto fail;
+	}
+	/* this device waits for our replies from now on */
+	if (read_line_cfs("attrib/dev_config", nl.dev_config,
+			  sizeof(nl.dev_config)) ||
+	    cfs_write("attrib/nl_reply_supported", "1"))
+		goto fail;
+	nl.up = true;
+	return 0;
+fail:
+	genl_close(&nl.req);
+	genl_close(&nl.ev);
+	return -1;
+}
+
+/* Leave netlink as a well-behaved daemon would: nothing waits for us. */
+static void nl_teardown(void)
+{
+	if (!nl.up)
+		return;
+	cfs_write("attrib/nl_reply_supported", "0");
+	nl_set_features(0);
+	genl_close(&nl.req);
+	genl_close(&nl.ev);
+	nl.up = false;
+}
+
+/* Wait up to @ms for a RECONFIG_DEVICE event of our device. */
+static bool nl_wait_event(int ms)
+{
+	static uint8_t buf[GENL_RCVBUF];
+	const struct nlattr *tb[TCMU_ATTR_MAX + 1];
+	struct pollfd p = { .fd = nl.ev.fd, .events = POLLIN };
+	const struct genlmsghdr *g;
+	const uint8_t *attrs;
+	struct nlmsghdr *h;
+	char name[300];
+	size_t len, alen;
+	ssize_t n;
+
+	while (poll(&p, 1, ms) > 0) {
+		n = recv(nl.ev.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		len = (size_t)n;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		     h = NLMSG_NEXT(h, len)) {
+			g = msg_genl(h, &attrs, &alen);
+			if (h->nlmsg_type != nl.family || !g ||
+			    g->cmd != TCMU_CMD_RECONFIG_DEVICE)
+				continue;
+			parse_attrs(attrs, alen, tb, TCMU_ATTR_MAX);
+			if (!attr_str(tb[TCMU_ATTR_DEVICE], name, sizeof(name)) ||
+			    !strstr(name, opt.dev) ||
+			    !attr_get(tb[TCMU_ATTR_DEVICE_ID], &nl.dev_id,
+				      sizeof(nl.dev_id)))
+				continue;
+			nl.have_id = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint32_t nl_some_id(void)
+{
+	return nl.have_id && chance(60) ? nl.dev_id + rnd(2) : (uint32_t)rnd64();
+}
+
+static int32_t nl_garbage_status(void)
+{
+	switch (rnd(5)) {
+	case 0: return 1 + (int32_t)rnd(100);
+	case 1: return INT32_MIN;
+	case 2: return -(int32_t)rnd(5000);
+	case 3: return INT32_MAX;
+	default: return -EINVAL;
+	}
+}
+
+/* Messages nobody asked for, and malformed ones: each must be refused. */
+static void nl_junk(void)
+{
+	uint8_t cmd = TCMU_CMD_ADDED_DEVICE_DONE + rnd(3);
+	struct nl_msg m;
+	uint8_t raw[8];
+	unsigned int i;
+
+	switch (rnd(5)) {
+	case 0:	/* a reply to nothing */
+		nl_send_done(cmd, true, nl_some_id(), true, nl_garbage_status());
+		break;
+	case 1:	/* a reply without its attributes */
+		nl_send_done(cmd, chance(50), nl_some_id(), chance(50), 0);
+		break;
+	case 2:	/* attributes of the wrong size */
+		msg_init(&m, nl.family, cmd, NL_VERSION);
+		for (i = 0; i < sizeof(raw); i++)
+			raw[i] = (uint8_t)rnd(256);
+		msg_put(&m, TCMU_ATTR_DEVICE_ID, raw, rnd(4));
+		msg_put(&m, TCMU_ATTR_CMD_STATUS, raw, rnd(8));
+		genl_request(&nl.req, &m, NULL, 0);
+		break;
+	case 3:	/* commands the family does not have, or only sends */
+		nl_send_done((uint8_t)(chance(50) ? rnd(4) : 8 + rnd(248)), true,
+			     nl_some_id(), true, 0);
+		break;
+	default: /* feature flags flapping */
+		nl_set_features(chance(80) ? 1 : (uint8_t)rnd(256));
+		nl_set_features(1);
+		break;
+	}
+}
+
+/*
+ * A RECONFIG round: a child process writes dev_config (unchanged) and the
+ * kernel waits for our reply, which comes once, twice, late, wrong,
+ * with a garbage status, or never (then the child is killed, or netlink
+ * is reset).  The child's write must end, with success or an errno.
+ */
+static void nl_round(void)
+{
+	int how = (int)rnd(6), status, ret;
+	pid_t pid;
+	int i;
+
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (!pid) {
+		int fd;
+		char path[640];
+
+		snprintf(path, sizeof(path), "%s/attrib/dev_config", d.cfs);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(100);
+		ret = (int)write(fd, nl.dev_config, strlen(nl.dev_config));
+		/* a status the kernel passed through would show here */
+		if (ret < 0)
+			_exit(errno > 0 && errno < 4096 ? 1 : 101);
+		_exit(ret == (int)strlen(nl.dev_config) ? 0 : 102);
+	}
+	stats_nl_rounds++;
+	if (!nl_wait_event(3000)) {
+		vsay("netlink: no RECONFIG event");
+		how = 5;	/* never */
+	}
+	switch (how) {
+	case 0:
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		break;
+	case 1:	/* twice */
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true,
+			     nl_garbage_status());
+		break;
+	case 2:	/* the wrong command first, then the right one */
+		nl_send_done(TCMU_CMD_ADDED_DEVICE_DONE + rnd(2), true, nl.dev_id,
+			     true, 0);
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		break;
+	case 3:	/* a status that is no errno */
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true,
+			     nl_garbage_status());
+		break;
+	case 4:	/* late */
+		usleep(1000 * rnd(500));
+		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		break;
+	default: /* never: kill the writer, or reset netlink */
+		usleep(1000 * rnd(300));
+		if (chance(50)) {
+			kill(pid, SIGKILL);
+			stats_nl_killed++;
+		} else {
+			write_param("block_netlink", "1");
+			write_param("reset_netlink", "1");
+			write_param("block_netlink", "0");
+			stats_nl_reset++;
+		}
+		break;
+	}
+	/* the writer must be done within 5 s whatever we did */
+	for (i = 0; i < 500; i++) {
+		ret = waitpid(pid, &status, WNOHANG);
+		if (ret == pid)
+			break;
+		usleep(10000);
+	}
+	if (ret != pid) {
+		say("netlink: dev_config writer hangs after reply kind %d (iteration %lu)",
+		    how, cur_iter);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		exit(4);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) > 100) {
+		say("netlink: dev_config write returned garbage (%d) after reply kind %d (iteration %lu)",
+		    WEXITSTATUS(status), how, cur_iter);
+		exit(4);
+	}
+}
+
+static void a_netlink(void)
+{
+	if (!nl.up)
+		return;
+	if (chance(50))
+		nl_junk();
+	else
+		nl_round();
+}
+
 /* Repair a broken device the way an administrator would. */
 static int recover(void)
 {
@@ -693,7 +999,7 @@ static void wait_kick(int ms)
 			vsay("read: %s", strerror(errno));
 }
 
-static const struct {
+static struct {
 	const char *name;
 	unsigned int weight;
 } actions[] = {
@@ -701,7 +1007,7 @@ static const struct {
 	{ "twice", 4 }, { "len_op", 4 }, { "response", 6 }, { "request", 4 },
 	{ "kick_storm", 3 }, { "mailbox", 3 }, { "race", 3 }, { "touch", 3 },
 	{ "mappings", 4 }, { "reopen", 2 }, { "free_kept_buf", 2 },
-	{ "recover", 2 },
+	{ "recover", 2 }, { "netlink", 3 },
 };
 
 static unsigned int pick(void)
@@ -733,14 +1039,18 @@ static void act(unsigned int a)
 	case 11: a_mappings(); break;
 	case 12: a_reopen(); break;
 	case 13: a_free_kept_buf(); break;
-	default: recover(); break;
+	case 14: recover(); break;
+	default: a_netlink(); break;
 	}
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: tcmu-fuzz --dev NAME [--seed N] [--iterations N] [--verbose]\n");
+		"usage: tcmu-fuzz --dev NAME [--seed N] [--iterations N] [--seconds N]\n"
+		"                 [--netlink] [--verbose]\n"
+		"  --iterations 0 with --seconds: run for that long\n"
+		"  --netlink: also answer the TCM-USER netlink family, badly\n");
 	exit(1);
 }
 
@@ -748,6 +1058,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { 0 };
 	char state[32];
+	time_t end;
 	unsigned long i;
 	unsigned int a;
 	int k;
@@ -760,16 +1071,22 @@ int main(int argc, char **argv)
 			opt.seed = strtoull(argv[++k], NULL, 0);
 		else if (!strcmp(argv[k], "--iterations") && k + 1 < argc)
 			opt.iterations = strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--seconds") && k + 1 < argc)
+			opt.seconds = strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--netlink"))
+			opt.netlink = true;
 		else if (!strcmp(argv[k], "--verbose"))
 			opt.verbose = true;
 		else
 			usage();
 	}
-	if (!opt.dev)
+	if (!opt.dev || (!opt.iterations && !opt.seconds))
 		usage();
+	if (!opt.netlink)
+		actions[15].weight = 0;	/* the seeds of older runs stay good */
 	rng_state = opt.seed ? opt.seed : 1;
-	printf("tcmu-fuzz: seed=%" PRIu64 " iterations=%lu dev=%s\n", opt.seed,
-	       opt.iterations, opt.dev);
+	printf("tcmu-fuzz: seed=%" PRIu64 " iterations=%lu seconds=%lu netlink=%d dev=%s\n",
+	       opt.seed, opt.iterations, opt.seconds, opt.netlink, opt.dev);
 	fflush(stdout);
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
@@ -779,8 +1096,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (open_dev())
 		return 1;
+	if (opt.netlink && nl_setup())
+		return 1;
 
-	for (i = 0; i < opt.iterations; i++) {
+	end = time(NULL) + (time_t)opt.seconds;
+	for (i = 0; !opt.iterations || i < opt.iterations; i++) {
+		if (opt.seconds && time(NULL) >= end)
+			break;
 		wait_kick(1 + rnd(20));
 		a = pick();
 		cur_action = (int)a;
@@ -801,14 +1123,15 @@ int main(int argc, char **argv)
 	}
 
 	/* leave the device healthy, with nothing of ours on the ring */
+	nl_teardown();
 	if (recover()) {
 		dev_state(state, sizeof(state));
 		say("device is %s after the final recovery", state);
 		return 2;
 	}
-	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu broken=%lu recovered=%lu sigbus=%lu\n",
-	       opt.seed, opt.iterations, stats_completed, stats_broken,
-	       stats_recovered, stats_sigbus);
+	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu broken=%lu recovered=%lu sigbus=%lu nl_rounds=%lu nl_killed=%lu nl_reset=%lu\n",
+	       opt.seed, i, stats_completed, stats_broken, stats_recovered,
+	       stats_sigbus, stats_nl_rounds, stats_nl_killed, stats_nl_reset);
 	for (a = 0; a < ARRAY_SIZE(actions); a++)
 		printf("  %s=%lu", actions[a].name, stats_action[a]);
 	printf("\n");
