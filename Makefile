@@ -5,6 +5,7 @@
 #   make demo    build, boot a VM, serve a LUN with tcmu-runner, run fio
 #   make check   the whole test suite (what CI runs)
 #   make bench   the benchmark against the stock driver and rd_mcp
+#   make soak    fuzzer + stress run in the debug VM, SOAK_MINUTES (60)
 #   make module  build target_core_user.ko against Debian's 6.12 headers
 
 all: module
@@ -18,8 +19,11 @@ check:
 bench:
 	bash scripts/bench.sh
 
+soak:
+	bash scripts/soak.sh
+
 module:
 	bash scripts/build-module.sh \
 		"$$(tools/testing/selftests/drivers/target/user/vm/kernel.sh debian | sed -n 2p)"
 
-.PHONY: all demo check bench module
+.PHONY: all demo check bench soak module

@@ -3,6 +3,9 @@
 # them (it hides the host's /tmp) and run the selftests in a VM.
 #   scripts/vm-selftests.sh debug|debian STAGE_DIR [TEST...]
 # The module and the handler must be built already (build-module.sh).
+# Passed into the VM when set: FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS
+# FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT; VM_TIMEOUT (s,
+# default 3000) bounds the whole VM run.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 st=$repo/tools/testing/selftests/drivers/target/user
@@ -13,7 +16,12 @@ rm -rf "$stage"
 mkdir -p "$stage/out"
 rsync -a --exclude='*.o' "$st/" "$stage/user/"
 cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
+envs=(--env "TCMU_KO=$stage/target_core_user.ko")
+for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
+	STRESS_SECONDS TEST_TIMEOUT; do
+	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
+done
 cd "$stage/user"
-exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G --timeout 3000 \
-	--out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
+exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G \
+	--timeout "${VM_TIMEOUT:-3000}" --out "$stage/out" "${envs[@]}" \
 	-- ./run_tests.sh "$@"
