@@ -5,8 +5,10 @@
 #     fails (fail-nth), for N = 1, 2, ... until the write runs out of
 #     allocations.  Each time enable fails cleanly or succeeds, and the
 #     device can be removed.
-#  2. At random, aimed at the module (the stack-trace filter is set to its
-#     text): 1 in 10 allocations made from our code fails while fio
+#  2. Aimed at the module (the stack-trace filter is set to its text): a
+#     lone write whose command or page allocation fails is bounced with
+#     TASK SET FULL and retried, not parked until qfull_time_out.  Then
+#     at random: 1 in 10 allocations made from our code fails while fio
 #     --verify runs on a device whose pages are reclaimed every 200 ms and
 #     devices are created and removed beside it.  A command whose own
 #     memory, block list, id or pages cannot be had is bounced with TASK
@@ -100,6 +102,23 @@ tcmu_dev_create f0 64M
 tcmu_handler f0 --threads 4 --ooo
 fdev=$(tcmu_dev_export f0) || fail "export f0"
 
+# a lone write whose command memory or page cannot be had is bounced and
+# retried at once, not parked until qfull_time_out: on an idle device
+# nothing else would wake it
+echo 30 >"$HBA/f0/attrib/qfull_time_out"
+for a in "${ATTRS[@]}"; do
+	tcmu_wait 20 info_is f0 DataPagesHeld 0 || fail "f0 kept its pages"
+	echo 1 >"$FI/$a/times"
+	echo 100 >"$FI/$a/probability"
+	dd if=/dev/urandom of="$fdev" bs=4k count=1 oflag=direct 2>/dev/null ||
+		fail "4k write with one $a fault"
+	echo 0 >"$FI/$a/probability"
+	read -r t <"$FI/$a/times"
+	echo $TIMES >"$FI/$a/times"
+	check "$a: the fault hit the write" test "$t" = 0
+	check "$a: bounced, not parked" info_is f0 QfullTimedOut 0
+done
+
 # the pages go every 200 ms idle, and the limit drops now and then: the
 # data area has to allocate again and again
 (
@@ -141,4 +160,9 @@ check "page faults hit the module" test "${injected[1]}" -gt 0
 check "f0 state ok" test "$(tcmu_info f0 State)" = ok
 tcmu_fio_verify "$fdev" --rw=randwrite --bs=64k --iodepth=8 --size=16M ||
 	fail "fio verify after faults: $(fio_log)"
+# kmemleak's own allocations met the faults too: it must still be on to
+# scan for our leaks at the end of the run
+if [[ -e $FI/kmemleak ]]; then
+	echo scan >"$FI/kmemleak" || fail "kmemleak turned itself off"
+fi
 log "pass"

@@ -48,6 +48,18 @@ fi
 check "dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
 nl_stop
 
+# statuses that are no errno: the write fails with EIO, never returns
+# them as a byte count or a bogus error
+for st in 7 -2147483648; do
+	nl_daemon --nl-status "$st"
+	err=$( (echo 1048576 >"$A/dev_size") 2>&1) &&
+		fail "status $st: reconfig succeeded"
+	[[ $err == *"Input/output error"* ]] ||
+		fail "status $st: expected EIO, got: $err"
+	check "status $st: dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
+	nl_stop
+done
+
 # a daemon that never answers: the writer waits until reset_netlink
 nl_daemon --nl-no-reply
 (echo 2097152 >"$A/dev_size") 2>/dev/null &
