@@ -129,9 +129,10 @@ static int tcmu_configure_device(struct se_device *se_dev)
 		goto err_vfree;
 	tcmu_dev_ring_setup(udev);
 
+	tcmu_complete_bind(udev);
 	ret = tcmu_uio_register(udev);
 	if (ret)
-		goto err_da;
+		goto err_unbind;
 
 	if (!se_dev->dev_attrib.hw_block_size)
 		se_dev->dev_attrib.hw_block_size = 512;
@@ -152,9 +153,11 @@ static int tcmu_configure_device(struct se_device *se_dev)
 
 err_unregister:
 	tcmu_uio_unregister(udev);
+	tcmu_complete_unbind(udev);
 	kref_put(&udev->kref, tcmu_dev_release);
 	return ret;
-err_da:
+err_unbind:
+	tcmu_complete_unbind(udev);
 	tcmu_da_exit(&udev->da);
 err_vfree:
 	vfree(udev->mb);
@@ -173,6 +176,7 @@ static void tcmu_destroy_device(struct se_device *se_dev)
 
 	tcmu_nl_dev_removed(udev);
 	tcmu_uio_unregister(udev);
+	tcmu_complete_unbind(udev);
 
 	/* no kick can come now; stop the timers for good */
 	timer_shutdown_sync(&udev->cmd_timer);
@@ -252,10 +256,13 @@ static int __init tcmu_module_init(void)
 	ret = tcmu_pool_global_init();
 	if (ret)
 		goto err_ring;
+	ret = tcmu_complete_init(tcmu_debugfs_dir);
+	if (ret)
+		goto err_pool;
 	tcmu_root_device = root_device_register("tcm_user");
 	if (IS_ERR(tcmu_root_device)) {
 		ret = PTR_ERR(tcmu_root_device);
-		goto err_pool;
+		goto err_complete;
 	}
 	ret = tcmu_nl_init();
 	if (ret)
@@ -274,6 +281,8 @@ err_nl:
 	tcmu_nl_exit();
 err_root:
 	root_device_unregister(tcmu_root_device);
+err_complete:
+	tcmu_complete_exit();
 err_pool:
 	tcmu_pool_global_exit();
 err_ring:
@@ -284,6 +293,7 @@ err_ring:
 static void __exit tcmu_module_exit(void)
 {
 	target_backend_unregister(&tcmu_ops);
+	tcmu_complete_exit();
 	tcmu_pool_global_exit();
 	tcmu_configfs_exit();
 	tcmu_nl_exit();

@@ -113,7 +113,7 @@ static int tcmu_uio_irqcontrol(struct uio_info *info, s32 irq_on)
 {
 	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
 
-	tcmu_handle_completions(udev);
+	tcmu_complete_kick(udev);
 	return 0;
 }
 

@@ -49,7 +49,7 @@
 struct tcmu_pool tcmu_pool;
 static unsigned int tcmu_reclaim_idle_ms = TCMU_RECLAIM_IDLE_MS_DEF;
 static struct delayed_work tcmu_idle_work;
-static struct dentry *tcmu_debugfs_dir;
+struct dentry *tcmu_debugfs_dir;
 
 void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
 		    struct workqueue_struct *wq, work_func_t fn)

@@ -23,6 +23,13 @@
  *   tcmu_nl_lock (mutex, netlink.c)
  *	the list of netlink requests waiting for a handler's reply; never
  *	held while waiting.
+ *   tcmu_cthread_lock (mutex, complete.c)
+ *	starting completion threads and changing their CPU affinity.
+ *	Taken inside the CPU hotplug lock; nothing above is taken under it.
+ *
+ * The handler's kick queues its device on a completion thread
+ * (complete.c) without a lock: TCMU_DEV_KICKED keeps a device on at most
+ * one thread's llist, and the thread reaps it under cmdr_lock.
  *
  * The handler's mapping is hostile: every value read from it is copied
  * once and bounded before use.  Such places carry a "UAM" comment.
@@ -32,6 +39,7 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
@@ -167,6 +175,8 @@ enum tcmu_dev_flag {
 	TCMU_DEV_BLOCKED,	/* block_dev action */
 	TCMU_DEV_TMR_NOTIFY,	/* tmr_notification attribute */
 	TCMU_DEV_PLUGGED,	/* target core batches; kick on unplug */
+	TCMU_DEV_KICKED,	/* queued on a completion thread */
+	TCMU_DEV_REAPING,	/* a completion thread is reaping it */
 };
 
 /**
@@ -211,6 +221,8 @@ enum tcmu_dev_flag {
  * @idle_since: jiffies when it last went idle (nothing in flight or
  *	waiting); cmdr_lock
  * @se_plug: handed to target core by plug_device
+ * @cnode: on a completion thread's queue while TCMU_DEV_KICKED
+ * @ccpu: the CPU whose completion thread serves the device
  */
 struct tcmu_dev {
 	struct se_device se_dev;
@@ -262,6 +274,8 @@ struct tcmu_dev {
 	bool broken_reported;
 	unsigned long idle_since;
 	struct se_dev_plug se_plug;
+	struct llist_node cnode;
+	unsigned int ccpu;
 };
 
 static inline struct tcmu_dev *TCMU_DEV(struct se_device *se_dev)
@@ -424,6 +438,7 @@ void tcmu_pool_dev_idle(struct tcmu_dev *udev);
 void tcmu_pool_dev_forget(struct tcmu_dev *udev);
 int tcmu_pool_global_init(void);
 void tcmu_pool_global_exit(void);
+extern struct dentry *tcmu_debugfs_dir;
 
 /* ring.c */
 int tcmu_ring_init(void);
@@ -443,6 +458,42 @@ void tcmu_cmd_timer_fn(struct timer_list *t);
 void tcmu_qfull_timer_fn(struct timer_list *t);
 void tcmu_timeout_work_fn(struct work_struct *work);
 void tcmu_ring_destroy(struct tcmu_dev *udev);
+
+/* complete.c */
+
+/**
+ * struct tcmu_cthread - a completion thread
+ * @task: the kthread, "tcmu_comp/<cpu>"
+ * @queue: devices kicked and not yet taken (struct tcmu_dev.cnode)
+ * @cpu: the CPU it prefers
+ * @nr_devs: devices bound to it
+ * @handoffs: kicks queued to it
+ * @batches: times it took its queue; written by the thread only
+ * @reaped: devices reaped; written by the thread only
+ * @max_batch: most devices taken at once; written by the thread only
+ */
+struct tcmu_cthread {
+	struct task_struct *task;
+	struct llist_head queue;
+	unsigned int cpu;
+	atomic_t nr_devs;
+	atomic64_t handoffs;
+	u64 batches;
+	u64 reaped;
+	u32 max_batch;
+};
+
+int tcmu_complete_init(struct dentry *debugfs_dir);
+void tcmu_complete_exit(void);
+void tcmu_complete_bind(struct tcmu_dev *udev);
+void tcmu_complete_unbind(struct tcmu_dev *udev);
+void tcmu_complete_kick(struct tcmu_dev *udev);
+unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n);
+unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus);
+struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
+				       unsigned int nr, unsigned int cpu);
+unsigned int tcmu_complete_drain(struct llist_head *queue,
+				 void (*reap)(struct tcmu_dev *udev));
 
 /* mmap.c */
 int tcmu_uio_register(struct tcmu_dev *udev);

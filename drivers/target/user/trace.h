@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Tracepoints of tcmu-ng (TCM/USER): the global data page pool.
+ * Tracepoints of tcmu-ng (TCM/USER): the global data page pool and the
+ * completion threads.
  * Enable with e.g. echo 1 >/sys/kernel/tracing/events/tcmu/enable
  */
 #undef TRACE_SYSTEM
@@ -67,6 +68,29 @@ TRACE_EVENT(tcmu_pool_reclaim,
 			   __entry->held = held;),
 	    TP_printk("dev=%s freed=%u held=%u", __get_str(dev),
 		      __entry->freed, __entry->held)
+);
+
+/* A kick queued @dev on the completion thread of @cpu. */
+TRACE_EVENT(tcmu_complete_handoff,
+	    TP_PROTO(const char *dev, unsigned int cpu),
+	    TP_ARGS(dev, cpu),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(unsigned int, cpu)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->cpu = cpu;),
+	    TP_printk("dev=%s thread_cpu=%u", __get_str(dev), __entry->cpu)
+);
+
+/* The completion thread of @cpu reaped @devices devices in one batch. */
+TRACE_EVENT(tcmu_complete_batch,
+	    TP_PROTO(unsigned int cpu, unsigned int devices),
+	    TP_ARGS(cpu, devices),
+	    TP_STRUCT__entry(__field(unsigned int, cpu)
+			     __field(unsigned int, devices)),
+	    TP_fast_assign(__entry->cpu = cpu;
+			   __entry->devices = devices;),
+	    TP_printk("thread_cpu=%u devices=%u", __entry->cpu,
+		      __entry->devices)
 );
 
 #endif /* _TCMU_TRACE_H */

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Completion threads (completion=percpu): 16 devices whose handlers
+# complete out of order run fio --verify=crc32c at once while CPU 1 goes
+# offline and online again and again, and the mode flips to inline and
+# back under the IO.  Nothing is lost or corrupted; both CPUs' threads
+# served devices; the devices go away with their handlers still kicking;
+# rmmod stops the threads.  A bad completion= value is refused.
+. "$(dirname "$0")/test_common.sh"
+P=/sys/module/target_core_user/parameters
+DBG=/sys/kernel/debug/target_core_user/completion
+CPU1=/sys/devices/system/cpu/cpu1/online
+N=16
+hp=''
+trap '[[ -n $hp ]] && kill "$hp" 2>/dev/null; [[ -w $CPU1 ]] && echo 1 >$CPU1
+	kill "${pids[@]}" 2>/dev/null; tcmu_cleanup' EXIT
+check "insmod" tcmu_mod_load
+check "percpu is the default" test "$(cat $P/completion)" = percpu
+expect_einval $P/completion bogus completion
+[[ -w $CPU1 ]] || fail "CPU 1 cannot go offline here (the VM has 2 CPUs)"
+
+pids=()
+for ((i = 0; i < N; i++)); do
+	tcmu_dev_create "c$i" 16M
+	"$HANDLER_BIN" --dev "c$i" --threads 2 --ooo >"/tmp/handler-c$i.log" 2>&1 &
+	pids+=($!)
+	dev[i]=$(tcmu_dev_export "c$i") || fail "export c$i"
+done
+threads=$(grep -c '^cpu ' $DBG)
+devs=$(awk '/^cpu / { n += $8 } END { print n }' $DBG)
+log "$threads completion threads for $devs devices"
+check "every device bound to a thread" test "$devs" = $N
+
+# CPU 1 off and on, and the mode flipping, while the IO runs
+(
+	while :; do
+		echo 0 >$CPU1
+		sleep 0.$((RANDOM % 5))
+		echo inline >$P/completion
+		echo 1 >$CPU1
+		sleep 0.$((RANDOM % 5))
+		echo percpu >$P/completion
+	done
+) &
+hp=$!
+for ((i = 0; i < N; i++)); do
+	fio --name="c$i" --filename="${dev[i]}" --direct=1 --ioengine=libaio \
+		--rw=randwrite --bssplit=4k/50:64k/30:256k/20 --iodepth=16 \
+		--size=6M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--verify_state_save=0 >"/tmp/fio-c$i.out" 2>&1 &
+	fpids[i]=$!
+done
+for ((i = 0; i < N; i++)); do
+	wait "${fpids[i]}" || fail "fio verify on c$i: $(tail -n 20 /tmp/fio-c$i.out)"
+done
+kill "$hp"
+wait "$hp" 2>/dev/null
+hp=''
+echo 1 >$CPU1
+echo percpu >$P/completion
+cat $DBG
+check "two threads ran" test "$(grep -c '^cpu ' $DBG)" = 2
+check "both threads took hand-overs" test "$(awk '/^cpu / && $10 > 0' $DBG | wc -l)" = 2
+check "both threads reaped" test "$(awk '/^cpu / && $14 > 0' $DBG | wc -l)" = 2
+pid1=$(awk '$1 == "cpu" && $2 == "1:" { print $4 }' $DBG)
+check "cpu 1's thread is pinned to CPU 1 again" \
+	test "$(taskset -p "$pid1" | awk '{ print $NF }')" = 2
+for ((i = 0; i < N; i++)); do
+	check "c$i state ok" test "$(tcmu_info "c$i" State)" = ok
+	check "c$i nothing timed out" test "$(tcmu_info "c$i" TimedOut)" = 0
+done
+
+# devices go while their handlers still run and may kick
+for ((i = 0; i < N; i++)); do
+	tcmu_dev_remove "c$i" || fail "remove c$i"
+done
+kill "${pids[@]}" 2>/dev/null
+for p in "${pids[@]}"; do
+	wait "$p" 2>/dev/null
+done
+pids=()
+rmdir "$HBA"
+check "rmmod" tcmu_mod_unload
+check "no completion thread left" test -z "$(pgrep tcmu_comp)"
+log "pass"
