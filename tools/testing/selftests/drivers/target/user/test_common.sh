@@ -18,6 +18,9 @@
 #                                 background; sets HANDLER_PID
 #   tcmu_handler_stop             SIGTERM the handler and wait for it
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
+#   tcmu_fio_verify_all PREFIX ARGS...
+#                                 the same on every ${dev[i]} at once (job
+#                                 PREFIX<i>); fails on the first error
 #   tcmu_info NAME KEY            a value of the device's info (DataPagesHeld)
 #   info_is NAME KEY VALUE        test it (for tcmu_wait)
 #   info_nonzero NAME KEY         test it is not 0 (for tcmu_wait)
@@ -115,6 +118,23 @@ tcmu_fio_verify() {
 	fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
 		--output-format=terse --terse-version=3 "$@" >"/tmp/fio-$TEST_NAME.out" 2>&1
+}
+
+tcmu_fio_verify_all() {
+	local prefix=$1 i
+	local -a pids
+	shift
+	for i in "${!dev[@]}"; do
+		fio --name="$prefix$i" --filename="${dev[i]}" --direct=1 \
+			--ioengine=libaio --verify=crc32c --verify_fatal=1 \
+			--do_verify=1 --verify_state_save=0 "$@" \
+			>"/tmp/fio-$prefix$i.out" 2>&1 &
+		pids[i]=$!
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}" ||
+			fail "fio verify on $prefix$i: $(tail -n 20 "/tmp/fio-$prefix$i.out")"
+	done
 }
 
 # The output of the last tcmu_fio_verify

@@ -43,16 +43,8 @@ check "every device bound to a thread" test "$devs" = $N
 	done
 ) &
 hp=$!
-for ((i = 0; i < N; i++)); do
-	fio --name="c$i" --filename="${dev[i]}" --direct=1 --ioengine=libaio \
-		--rw=randwrite --bssplit=4k/50:64k/30:256k/20 --iodepth=16 \
-		--size=6M --verify=crc32c --verify_fatal=1 --do_verify=1 \
-		--verify_state_save=0 >"/tmp/fio-c$i.out" 2>&1 &
-	fpids[i]=$!
-done
-for ((i = 0; i < N; i++)); do
-	wait "${fpids[i]}" || fail "fio verify on c$i: $(tail -n 20 /tmp/fio-c$i.out)"
-done
+tcmu_fio_verify_all c --rw=randwrite --bssplit=4k/50:64k/30:256k/20 \
+	--iodepth=16 --size=6M
 kill "$hp"
 wait "$hp" 2>/dev/null
 hp=''

@@ -50,16 +50,8 @@ done
 ) &
 spid=$!
 
-for ((i = 0; i < N; i++)); do
-	fio --name="p$i" --filename="${dev[i]}" --direct=1 --ioengine=libaio \
-		--rw=randwrite --bssplit=4k/20:64k/40:256k/40 --iodepth=16 \
-		--size=4M --verify=crc32c --verify_fatal=1 --do_verify=1 \
-		--verify_state_save=0 >"/tmp/fio-p$i.out" 2>&1 &
-	fpids[i]=$!
-done
-for ((i = 0; i < N; i++)); do
-	wait "${fpids[i]}" || fail "fio verify on p$i: $(tail -n 20 /tmp/fio-p$i.out)"
-done
+tcmu_fio_verify_all p --rw=randwrite --bssplit=4k/20:64k/40:256k/40 \
+	--iodepth=16 --size=4M
 kill "$spid"
 wait "$spid" 2>/dev/null
 spid=

@@ -165,12 +165,11 @@ static uint32_t get_head(void)
 			       __ATOMIC_ACQUIRE);
 }
 
-static int cfs_write(const char *attr, const char *val)
+/* write @val to a sysfs/configfs file; 0 or -errno */
+static int write_file(const char *path, const char *val)
 {
-	char path[640];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", d.cfs, attr);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -178,6 +177,14 @@ static int cfs_write(const char *attr, const char *val)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+static int cfs_write(const char *attr, const char *val)
+{
+	char path[640];
+
+	snprintf(path, sizeof(path), "%s/%s", d.cfs, attr);
+	return write_file(path, val);
 }
 
 /* "ok", "broken", "blocked" from the device's info, or "" */
@@ -218,17 +225,10 @@ static int read_line_cfs(const char *attr, char *buf, size_t len)
 static int write_param(const char *name, const char *val)
 {
 	char path[128];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/sys/module/target_core_user/parameters/%s",
 		 name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_file(path, val);
 }
 
 static int read_line(const char *path, char *buf, size_t len)
