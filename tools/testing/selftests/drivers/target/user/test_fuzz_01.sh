@@ -50,9 +50,33 @@ echo 60 >"/sys/block/${vdev#/dev/}/device/timeout"
 tcmu_handler_stop
 HANDLER_PID=$bpid
 
-fio --name=victim --filename="$vdev" --direct=1 --ioengine=libaio \
-	--rw=randrw --bssplit=4k/50:64k/50 --iodepth=8 --time_based \
-	--runtime=3600 --continue_on_error=all >/tmp/fio-victim.out 2>&1 &
+# Garbage statuses and sense can make sd's error handling give up and
+# offline the victim: sd's own call about a bad target.  revive_victim
+# undoes it as an admin would (state running, rescan).
+sysdev=/sys/block/${vdev#/dev/}
+revive_victim() {
+	[[ $(cat "$sysdev/device/state") == running ]] && return 1
+	echo running >"$sysdev/device/state" &&
+		echo 1 >"$sysdev/device/rescan"
+}
+# the victim gets IO for the whole run: revived when offlined, fio
+# started again when it gave up
+: >/tmp/victim-revived
+(
+	vf=''
+	trap '[[ -n $vf ]] && kill "$vf" 2>/dev/null; exit 0' TERM
+	while :; do
+		revive_victim 2>/dev/null && echo >>/tmp/victim-revived
+		if [[ -z $vf ]] || ! kill -0 "$vf" 2>/dev/null; then
+			fio --name=victim --filename="$vdev" --direct=1 \
+				--ioengine=libaio --rw=randrw --bssplit=4k/50:64k/50 \
+				--iodepth=8 --time_based --runtime=36000 \
+				--continue_on_error=all >>/tmp/fio-victim.out 2>&1 &
+			vf=$!
+		fi
+		sleep 1
+	done
+) &
 vfio=$!
 log "fuzzing victim: seed $seed, $iterations iterations, $seconds s"
 "$FUZZ" --dev victim --seed "$seed" --iterations "$iterations" \
@@ -85,19 +109,22 @@ if dmesg | grep -q "bystander: handler broke"; then
 	fail "the bystander was affected (seed $seed)"
 fi
 log "kernel reports: $(dmesg | grep -c 'handler broke the ring') broken-ring lines"
+log "sd offlined the victim $(wc -l </tmp/victim-revived) times; revived"
 
 grep -q "nl_rounds=[1-9]" /tmp/fuzz.out ||
 	fail "the fuzzer never ran a netlink round (seed $seed)"
+grep -q " completed=[1-9]" /tmp/fuzz.out ||
+	fail "the fuzzer never completed a command: the victim had no IO (seed $seed)"
 
-# the victim still works after all that.  Garbage statuses and sense
-# can make the initiator's error handling give up and offline the LUN:
-# that is sd's call about a bad target, undone as an admin would
-state=/sys/block/${vdev#/dev/}/device/state
-if [[ $(cat "$state") != running ]]; then
-	log "the initiator set the victim $(cat "$state"); setting it running"
-	echo running >"$state" || fail "cannot set the victim running"
-fi
+# the victim still works after all that, once revived
+victim_sized() {
+	[[ $(cat "$sysdev/device/state") == running &&
+		$(cat "$sysdev/size") -gt 0 ]]
+}
 tcmu_handler victim --threads 2
+revive_victim
+echo 1 >"$sysdev/device/rescan"
+tcmu_wait 30 victim_sized || fail "the victim did not come back (seed $seed)"
 tcmu_fio_verify "$vdev" --rw=randwrite --bs=4k --iodepth=4 --size=2M ||
 	fail "victim verify after the fuzz run (seed $seed): $(fio_log)"
 tcmu_handler_stop
