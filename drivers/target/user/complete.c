@@ -251,6 +251,7 @@ void tcmu_complete_bind(struct tcmu_dev *udev)
 	t = tcmu_cthreads[cpu];
 	if (t)
 		atomic_inc(&t->nr_devs);
+	udev->cthread = t;
 	mutex_unlock(&tcmu_cthread_lock);
 	cpus_read_unlock();
 }
@@ -261,13 +262,13 @@ void tcmu_complete_bind(struct tcmu_dev *udev)
  */
 void tcmu_complete_unbind(struct tcmu_dev *udev)
 {
-	struct tcmu_cthread *t = READ_ONCE(tcmu_cthreads[udev->ccpu]);
-
 	wait_var_event(&udev->flags,
 		       !(READ_ONCE(udev->flags) &
 			 (BIT(TCMU_DEV_KICKED) | BIT(TCMU_DEV_REAPING))));
-	if (t)
-		atomic_dec(&t->nr_devs);
+	/* the thread that counted it, if its CPU had one at bind time */
+	if (udev->cthread)
+		atomic_dec(&udev->cthread->nr_devs);
+	udev->cthread = NULL;
 }
 
 /**

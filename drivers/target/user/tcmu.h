@@ -223,6 +223,8 @@ enum tcmu_dev_flag {
  * @se_plug: handed to target core by plug_device
  * @cnode: on a completion thread's queue while TCMU_DEV_KICKED
  * @ccpu: the CPU whose completion thread serves the device
+ * @cthread: that CPU's thread if it ran when the device was bound (it
+ *	counts the device); NULL otherwise
  */
 struct tcmu_dev {
 	struct se_device se_dev;
@@ -276,6 +278,7 @@ struct tcmu_dev {
 	struct se_dev_plug se_plug;
 	struct llist_node cnode;
 	unsigned int ccpu;
+	struct tcmu_cthread *cthread;
 };
 
 static inline struct tcmu_dev *TCMU_DEV(struct se_device *se_dev)
