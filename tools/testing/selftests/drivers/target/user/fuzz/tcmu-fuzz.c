@@ -49,6 +49,7 @@
 #include <linux/target_core_user.h>
 
 #include "../lib/genl.h"
+#include "../lib/sysfs.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -165,20 +166,6 @@ static uint32_t get_head(void)
 			       __ATOMIC_ACQUIRE);
 }
 
-/* write @val to a sysfs/configfs file; 0 or -errno */
-static int write_file(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static int cfs_write(const char *attr, const char *val)
 {
 	char path[640];
@@ -211,8 +198,6 @@ static void dev_state(char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* set-up */
 
-static int read_line(const char *path, char *buf, size_t len);
-
 /* a line of one of the device's configfs files */
 static int read_line_cfs(const char *attr, char *buf, size_t len)
 {
@@ -229,21 +214,6 @@ static int write_param(const char *name, const char *val)
 	snprintf(path, sizeof(path), "/sys/module/target_core_user/parameters/%s",
 		 name);
 	return write_file(path, val);
-}
-
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, (int)len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
 }
 
 static int find_dev(void)

@@ -17,23 +17,9 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "../lib/sysfs.h"
 
 #define UIO_SYSFS "/sys/class/uio"
-
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, (int)len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
-}
 
 /* Split a UIO name into hba id and dev_name; -1 if not a TCMU device. */
 int uio_parse_name(const char *name, unsigned int *hba, char *dev, size_t len)
