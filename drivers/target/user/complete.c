@@ -296,21 +296,24 @@ void tcmu_complete_kick(struct tcmu_dev *udev)
 		wake_up_process(t->task);
 }
 
-static int tcmu_cthread_online(unsigned int cpu)
+/* CPU hotplug: @cpu's thread follows it, if the CPU has one */
+static void tcmu_cthread_follow(unsigned int cpu, bool online)
 {
 	mutex_lock(&tcmu_cthread_lock);
 	if (tcmu_cthreads[cpu])
-		tcmu_cthread_pin(tcmu_cthreads[cpu], true);
+		tcmu_cthread_pin(tcmu_cthreads[cpu], online);
 	mutex_unlock(&tcmu_cthread_lock);
+}
+
+static int tcmu_cthread_online(unsigned int cpu)
+{
+	tcmu_cthread_follow(cpu, true);
 	return 0;
 }
 
 static int tcmu_cthread_offline(unsigned int cpu)
 {
-	mutex_lock(&tcmu_cthread_lock);
-	if (tcmu_cthreads[cpu])
-		tcmu_cthread_pin(tcmu_cthreads[cpu], false);
-	mutex_unlock(&tcmu_cthread_lock);
+	tcmu_cthread_follow(cpu, false);
 	return 0;
 }
 

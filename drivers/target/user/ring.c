@@ -129,24 +129,27 @@ static void tcmu_cmd_release(struct tcmu_cmd *cmd)
 	tcmu_cmd_free(cmd);
 }
 
-/* Fail a command that never reached the ring, with @sense's status. */
-static void tcmu_cmd_fail(struct tcmu_cmd *cmd, sense_reason_t sense)
+/* Unlink @cmd from its se_cmd before completing that; returns it. */
+static struct se_cmd *tcmu_cmd_detach(struct tcmu_cmd *cmd)
 {
 	struct se_cmd *se_cmd = cmd->se_cmd;
 
 	cmd->se_cmd = NULL;
 	se_cmd->priv = NULL;
-	target_complete_cmd_with_sense(se_cmd, SAM_STAT_CHECK_CONDITION, sense);
+	return se_cmd;
+}
+
+/* Fail a command: target core turns @sense into sense data or a status */
+static void tcmu_cmd_fail(struct tcmu_cmd *cmd, sense_reason_t sense)
+{
+	target_complete_cmd_with_sense(tcmu_cmd_detach(cmd),
+				       SAM_STAT_CHECK_CONDITION, sense);
 }
 
 /* Hand a command back to target core with a bare status. */
 static void tcmu_cmd_done(struct tcmu_cmd *cmd, u8 status)
 {
-	struct se_cmd *se_cmd = cmd->se_cmd;
-
-	cmd->se_cmd = NULL;
-	se_cmd->priv = NULL;
-	target_complete_cmd(se_cmd, status);
+	target_complete_cmd(tcmu_cmd_detach(cmd), status);
 }
 
 static void tcmu_arm_timer(struct tcmu_cmd *cmd, unsigned int tmo_ms,
@@ -553,10 +556,7 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd,
 	bool has_len = false;
 
 	if (rsp->hdr.uflags & TCMU_UFLAG_UNKNOWN_OP) {
-		cmd->se_cmd = NULL;
-		se_cmd->priv = NULL;
-		target_complete_cmd_with_sense(se_cmd, SAM_STAT_CHECK_CONDITION,
-					       TCM_UNSUPPORTED_SCSI_OPCODE);
+		tcmu_cmd_fail(cmd, TCM_UNSUPPORTED_SCSI_OPCODE);
 		return;
 	}
 
@@ -584,8 +584,7 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd,
 					   se_cmd->t_data_nents, read_len);
 	}
 
-	cmd->se_cmd = NULL;
-	se_cmd->priv = NULL;
+	tcmu_cmd_detach(cmd);
 	if (has_len)
 		target_complete_cmd_with_length(se_cmd, status, read_len);
 	else
