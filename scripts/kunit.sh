@@ -28,7 +28,7 @@ echo "[kunit] building and running in $bdir (first build: ~6 min on 2 cores)"
 rc=0
 python3 "$src/tools/testing/kunit/kunit.py" run --arch=x86_64 \
 	--build_dir="$bdir" --jobs="$(nproc)" --kunitconfig="$kcfg" \
-	--make_options "CC=$cc" --timeout=600 >"$log" 2>&1 || rc=$?
+	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 >"$log" 2>&1 || rc=$?
 grep -E '^\[[0-9:]+\] ' "$log" | grep -vE 'Building|Starting|Populating|Generating|Regenerating' | tail -n 60 || true
 summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$log" | tail -n1 || true)
 if [[ -z $summary ]]; then

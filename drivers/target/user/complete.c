@@ -16,7 +16,7 @@
  * first, and reaps each device with TCMU_DEV_REAPING set, clearing
  * TCMU_DEV_KICKED first: a kick that comes while the device is reaped
  * queues it again, so nothing the handler published is left behind.
- * The reap runs under the device's cmdr_lock, so one device's
+ * The reap runs under the device's reap_lock, so one device's
  * completions are handled by one thread at a time and in ring order,
  * while different devices complete on different threads in parallel.
  *

@@ -501,7 +501,7 @@ static int tcmu_set_opt(struct tcmu_dev *udev, char *opt)
 		return 0;
 	}
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	if (udev->mb) {
 		pr_err("%s: %s: cannot change after enable\n", udev->name,
 		       tcmu_opt_names[token]);
@@ -509,7 +509,7 @@ static int tcmu_set_opt(struct tcmu_dev *udev, char *opt)
 	} else {
 		ret = tcmu_opt_layout(udev, token, val);
 	}
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 	return ret;
 }
 
@@ -543,17 +543,18 @@ static const char *tcmu_state(struct tcmu_dev *udev)
 ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-	u32 held = 0, used = 0, in_flight = 0, peak = 0;
+	u32 held = 0, used = 0, peak = 0;
+	size_t in_flight = 0, waiting = 0;
 	u64 reclaimed = 0, waits = 0, wait_ms = 0;
 	ssize_t n;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	if (udev->mb) {
-		held = udev->da.nr_populated * udev->da.blk_pages;
-		used = udev->da.nr_used * udev->da.blk_pages;
+		tcmu_da_stats(&udev->da, &held, &used, &peak, &reclaimed);
+		spin_lock(&udev->ring_lock);
 		in_flight = list_count_nodes(&udev->inflight_queue);
-		peak = udev->da.peak_pages;
-		reclaimed = udev->da.reclaimed_pages;
+		waiting = list_count_nodes(&udev->qfull_queue);
+		spin_unlock(&udev->ring_lock);
 		tcmu_pool_waiter_stats(udev->da.pool, &udev->da.waiter,
 				       &waits, &wait_ms);
 	}
@@ -564,13 +565,12 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 		    udev->data_pages_per_blk,
 		    (udev->cmdr_size + TCMU_CMDR_OFF) >> 20);
 	n += sprintf(b + n,
-		     "State: %s DataPagesHeld: %u DataPagesUsed: %u InFlight: %u Waiting: %zu TimedOut: %llu QfullTimedOut: %llu\n",
-		     tcmu_state(udev), held, used, in_flight,
-		     list_count_nodes(&udev->qfull_queue), udev->nr_timed_out,
-		     udev->nr_qfull_timed_out);
+		     "State: %s DataPagesHeld: %u DataPagesUsed: %u InFlight: %zu Waiting: %zu TimedOut: %llu QfullTimedOut: %llu\n",
+		     tcmu_state(udev), held, used, in_flight, waiting,
+		     udev->nr_timed_out, udev->nr_qfull_timed_out);
 	n += sprintf(b + n,
 		     "Pool: DataPagesPeak: %u DataPagesReclaimed: %llu PoolWaits: %llu PoolWaitMs: %llu\n",
 		     peak, reclaimed, waits, wait_ms);
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 	return n;
 }

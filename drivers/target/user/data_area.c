@@ -4,11 +4,17 @@
  * which no page exists until a command needs it.
  *
  * The area is cut into blocks of blk_pages pages.  A block is in one of
- * three states, kept in two bitmaps under the device's cmdr_lock:
+ * four states, kept in two bitmaps under the data area's spinlock:
  *
- *   empty      !populated          no pages
+ *   empty      !populated && !used  no pages
  *   cached      populated && !used  pages kept for reuse
  *   used        populated && used   pages belong to a command
+ *   busy       !populated && used   pages being allocated or freed
+ *
+ * Allocating pages and zapping them sleep, so they never happen under
+ * the spinlock: the block is made busy under it first, which keeps every
+ * other allocation and trim away from it, and its final state is set
+ * under it once the pages are in place (or gone).
  *
  * The pages themselves live in an xarray indexed by page number within
  * the area.  Allocation takes cached blocks first (lowest first), so a
@@ -43,6 +49,7 @@ int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 {
 	memset(da, 0, sizeof(*da));
 	init_rwsem(&da->map_lock);
+	spin_lock_init(&da->lock);
 	xa_init(&da->pages);
 	da->pool = pool;
 	INIT_LIST_HEAD(&da->waiter.node);
@@ -86,9 +93,38 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	da->used = NULL;
 }
 
-u32 tcmu_da_free_blocks(const struct tcmu_data_area *da)
+/* Blocks neither used nor busy */
+u32 tcmu_da_free_blocks(struct tcmu_data_area *da)
 {
-	return da->nr_blocks - da->nr_used;
+	u32 nr;
+
+	spin_lock(&da->lock);
+	nr = da->nr_blocks - da->nr_used;
+	spin_unlock(&da->lock);
+	return nr;
+}
+
+/* Blocks with pages that no command uses: what a trim would free */
+bool tcmu_da_has_cached(struct tcmu_data_area *da)
+{
+	bool ret;
+
+	spin_lock(&da->lock);
+	ret = da->nr_populated + da->nr_busy != da->nr_used;
+	spin_unlock(&da->lock);
+	return ret;
+}
+
+/* Pages held and used now, the peak, and pages trims gave back */
+void tcmu_da_stats(struct tcmu_data_area *da, u32 *held, u32 *used,
+		   u32 *peak, u64 *reclaimed)
+{
+	spin_lock(&da->lock);
+	*held = da->nr_populated * da->blk_pages;
+	*used = (da->nr_used - da->nr_busy) * da->blk_pages;
+	*peak = da->peak_pages;
+	*reclaimed = da->reclaimed_pages;
+	spin_unlock(&da->lock);
 }
 
 void tcmu_da_set_mapping(struct tcmu_data_area *da,
@@ -100,9 +136,8 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 }
 
 /*
- * Drop the pages of blocks [first, first + count), which must be cached
- * (or being populated) and not used.  Caller holds cmdr_lock and map_lock
- * for write.
+ * Drop the pages of blocks [first, first + count), which the caller made
+ * busy.  Caller holds map_lock for write.
  */
 static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
 				 u32 count)
@@ -127,9 +162,9 @@ static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
 }
 
 /*
- * Give an empty block its pages, which the caller has charged.  On
- * failure the pages allocated so far are freed again (and the caller
- * uncharges the whole block).  Caller holds cmdr_lock.
+ * Give a busy block its pages, which the caller has charged.  On failure
+ * the pages allocated so far are freed again (and the caller uncharges
+ * the whole block).  No lock held: the block is the caller's.
  */
 static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
 {
@@ -146,10 +181,6 @@ static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
 			goto fail;
 		}
 	}
-	__set_bit(blk, da->populated);
-	da->nr_populated++;
-	da->blk_hi = max(da->blk_hi, blk + 1);
-	da->peak_pages = max(da->peak_pages, da->nr_populated * da->blk_pages);
 	return 0;
 
 fail:
@@ -160,6 +191,48 @@ fail:
 	return -ENOMEM;
 }
 
+/* Give back @nr blocks that are used (or busy, if @busy) */
+static void __tcmu_da_put(struct tcmu_data_area *da, const u32 *blocks,
+			  u32 nr, bool busy)
+{
+	u32 i;
+
+	lockdep_assert_held(&da->lock);
+	for (i = 0; i < nr; i++) {
+		if (WARN_ON_ONCE(!__test_and_clear_bit(blocks[i], da->used)))
+			continue;
+		da->nr_used--;
+		if (busy)
+			da->nr_busy--;
+	}
+}
+
+/*
+ * Mark the lowest @nr empty blocks busy; returns how many were found
+ * (all of them unless the counters lie).
+ */
+static u32 __tcmu_da_take_empty(struct tcmu_data_area *da, u32 *blocks,
+				u32 nr)
+{
+	unsigned long blk = 0;
+	u32 i;
+
+	lockdep_assert_held(&da->lock);
+	for (i = 0; i < nr; i++, blk++) {
+		blk = find_next_zero_bit(da->populated, da->nr_blocks, blk);
+		while (blk < da->nr_blocks && test_bit(blk, da->used))
+			blk = find_next_zero_bit(da->populated, da->nr_blocks,
+						 blk + 1);
+		if (WARN_ON_ONCE(blk >= da->nr_blocks))
+			break;
+		__set_bit(blk, da->used);
+		da->nr_used++;
+		da->nr_busy++;
+		blocks[i] = blk;
+	}
+	return i;
+}
+
 /**
  * tcmu_da_alloc - take @nr blocks for a command
  * @da: the data area
@@ -168,7 +241,8 @@ fail:
  *
  * Cached blocks are taken first, lowest first; empty blocks are populated
  * only when no cached block is left, after their pages were charged to
- * the pool.  Caller holds cmdr_lock.
+ * the pool.  The new blocks are busy while their pages are allocated,
+ * outside the spinlock.
  *
  * Return: 0, -ENOSPC when fewer than @nr blocks are free, -ENOMEM when
  * the pool cannot give the pages now (the device is in its line and is
@@ -179,55 +253,76 @@ fail:
  */
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 {
-	unsigned long cached = 0, empty = 0, blk;
-	u32 nr_cached = da->nr_populated - da->nr_used;
-	long charged = 0;
+	unsigned long blk = 0;
+	u32 i, cached = 0, fresh, done;
+	long charge;
 	int ret;
-	u32 i;
 
-	if (tcmu_da_free_blocks(da) < nr)
+	spin_lock(&da->lock);
+	if (da->nr_blocks - da->nr_used < nr) {
+		spin_unlock(&da->lock);
 		return -ENOSPC;
-	if (nr > nr_cached) {
-		charged = (long)(nr - nr_cached) * da->blk_pages;
-		ret = tcmu_pool_charge(da->pool, &da->waiter, charged);
-		if (ret)
-			return ret;
 	}
-
-	for (i = 0; i < nr; i++) {
+	for (; cached < nr; cached++, blk++) {
 		blk = find_next_andnot_bit(da->populated, da->used,
-					   da->nr_blocks, cached);
-		if (blk < da->nr_blocks) {
-			cached = blk + 1;
-		} else {
-			blk = find_next_zero_bit(da->populated, da->nr_blocks,
-						 empty);
-			if (WARN_ON_ONCE(blk >= da->nr_blocks) ||
-			    tcmu_da_populate(da, blk)) {
-				tcmu_da_free(da, blocks, i);
-				tcmu_pool_uncharge(da->pool, charged);
-				return -EAGAIN;
-			}
-			charged -= da->blk_pages;
-			empty = blk + 1;
-		}
+					   da->nr_blocks, blk);
+		if (blk >= da->nr_blocks)
+			break;
 		__set_bit(blk, da->used);
 		da->nr_used++;
-		blocks[i] = blk;
+		blocks[cached] = blk;
+	}
+	fresh = nr - cached;
+	if (fresh &&
+	    __tcmu_da_take_empty(da, blocks + cached, fresh) != fresh) {
+		/* the counters said there was room: give it all back */
+		__tcmu_da_put(da, blocks, cached, false);
+		spin_unlock(&da->lock);
+		return -ENOSPC;
+	}
+	spin_unlock(&da->lock);
+	if (!fresh)
+		return 0;
+
+	charge = (long)fresh * da->blk_pages;
+	ret = tcmu_pool_charge(da->pool, &da->waiter, charge);
+	done = 0;
+	if (!ret)
+		for (; done < fresh; done++)
+			if (tcmu_da_populate(da, blocks[cached + done]))
+				break;
+
+	spin_lock(&da->lock);
+	for (i = 0; i < done; i++) {
+		blk = blocks[cached + i];
+		__set_bit(blk, da->populated);
+		da->nr_populated++;
+		da->nr_busy--;
+		da->blk_hi = max_t(u32, da->blk_hi, blk + 1);
+	}
+	da->peak_pages = max(da->peak_pages, da->nr_populated * da->blk_pages);
+	if (done < fresh) {
+		/* the blocks populated so far stay, as cached blocks */
+		__tcmu_da_put(da, blocks, cached + done, false);
+		__tcmu_da_put(da, blocks + cached + done, fresh - done, true);
+	}
+	spin_unlock(&da->lock);
+	if (ret)
+		return ret;
+	if (done < fresh) {
+		tcmu_pool_uncharge(da->pool,
+				   (long)(fresh - done) * da->blk_pages);
+		return -EAGAIN;
 	}
 	return 0;
 }
 
-/* Return a command's blocks; their pages stay cached.  Under cmdr_lock. */
+/* Return a command's blocks; their pages stay cached. */
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr)
 {
-	u32 i;
-
-	for (i = 0; i < nr; i++) {
-		if (WARN_ON_ONCE(!__test_and_clear_bit(blocks[i], da->used)))
-			continue;
-		da->nr_used--;
-	}
+	spin_lock(&da->lock);
+	__tcmu_da_put(da, blocks, nr, false);
+	spin_unlock(&da->lock);
 }
 
 /**
@@ -235,17 +330,20 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr)
  * @da: the data area
  *
  * Frees holes as well as the tail: any block not used by a command loses
- * its pages, and the handler's PTEs for them are zapped first.  Caller
- * holds cmdr_lock.
+ * its pages, and the handler's PTEs for them are zapped first.  Each run
+ * of cached blocks is busy while its pages go, so allocations carry on
+ * meanwhile (they may find a busy run missing and wait for it).  Trims
+ * of one device are serialized by map_lock.
  *
  * Return: the number of pages freed.
  */
 u32 tcmu_da_trim(struct tcmu_data_area *da)
 {
-	unsigned long start = 0, end;
-	u32 freed = 0;
+	unsigned long start = 0, end, n;
+	u32 freed = 0, pages;
 
 	down_write(&da->map_lock);
+	spin_lock(&da->lock);
 	for (;;) {
 		start = find_next_andnot_bit(da->populated, da->used,
 					     da->blk_hi, start);
@@ -255,19 +353,32 @@ u32 tcmu_da_trim(struct tcmu_data_area *da)
 		end = min_t(unsigned long, end,
 			    find_next_zero_bit(da->populated, da->blk_hi,
 					       start));
-		freed += __tcmu_da_release_run(da, start, end - start);
-		bitmap_clear(da->populated, start, end - start);
-		da->nr_populated -= end - start;
+		n = end - start;
+		bitmap_set(da->used, start, n);
+		bitmap_clear(da->populated, start, n);
+		da->nr_used += n;
+		da->nr_busy += n;
+		da->nr_populated -= n;
+		spin_unlock(&da->lock);
+
+		freed += __tcmu_da_release_run(da, start, n);
+
+		spin_lock(&da->lock);
+		bitmap_clear(da->used, start, n);
+		da->nr_used -= n;
+		da->nr_busy -= n;
 		start = end;
 	}
-	up_write(&da->map_lock);
+	/* busy blocks above it raise it again when they are populated */
 	da->blk_hi = find_last_bit(da->populated, da->nr_blocks);
 	da->blk_hi = da->blk_hi < da->nr_blocks ? da->blk_hi + 1 : 0;
+	da->reclaimed_pages += freed;
+	pages = da->nr_populated * da->blk_pages;
+	spin_unlock(&da->lock);
+	up_write(&da->map_lock);
 	if (freed) {
-		da->reclaimed_pages += freed;
 		tcmu_pool_note_reclaim(da->pool, freed);
-		trace_tcmu_pool_reclaim(da->waiter.name, freed,
-					da->nr_populated * da->blk_pages);
+		trace_tcmu_pool_reclaim(da->waiter.name, freed, pages);
 		/* last: the pages go to whoever waits for them */
 		tcmu_pool_uncharge(da->pool, freed);
 	}

@@ -63,7 +63,8 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	udev->data_pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
 	udev->cmdr_size = (TCMU_RING_MB_DEF << 20) - TCMU_CMDR_OFF;
 
-	mutex_init(&udev->cmdr_lock);
+	mutex_init(&udev->reap_lock);
+	spin_lock_init(&udev->ring_lock);
 	INIT_LIST_HEAD(&udev->node);
 	INIT_LIST_HEAD(&udev->qfull_queue);
 	INIT_LIST_HEAD(&udev->inflight_queue);
@@ -72,6 +73,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	timer_setup(&udev->cmd_timer, tcmu_cmd_timer_fn, 0);
 	timer_setup(&udev->qfull_timer, tcmu_qfull_timer_fn, 0);
 	INIT_WORK(&udev->timeout_work, tcmu_timeout_work_fn);
+	INIT_WORK(&udev->qfull_work, tcmu_qfull_work_fn);
 	tcmu_nl_dev_init(udev);
 	return &udev->se_dev;
 }
@@ -182,6 +184,7 @@ static void tcmu_destroy_device(struct se_device *se_dev)
 	timer_shutdown_sync(&udev->cmd_timer);
 	timer_shutdown_sync(&udev->qfull_timer);
 	cancel_work_sync(&udev->timeout_work);
+	cancel_work_sync(&udev->qfull_work);
 
 	tcmu_dev_put(udev);
 }

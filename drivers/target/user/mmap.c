@@ -86,7 +86,7 @@ static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
 	if (test_and_set_bit(TCMU_DEV_OPEN, &udev->flags))
 		return -EBUSY;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	old = udev->inode;
 	if (old != inode) {
 		udev->inode = igrab(inode);
@@ -95,7 +95,7 @@ static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
 	} else {
 		old = NULL;
 	}
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 	iput(old);
 	return 0;
 }

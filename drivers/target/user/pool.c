@@ -128,8 +128,9 @@ static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
  * give them now: @w is queued and the pool work retries the device once
  * pages are freed; -E2BIG when @pages exceed the whole limit (not queued).
  *
- * Only the owner of @w queues it, so whether it is queued is stable for
- * the caller (the owner's cmdr_lock serializes that for a data area).
+ * Several submitters of one data area may charge at once; whether @w is
+ * queued only changes under the pool lock, and a racy look at it outside
+ * the lock merely picks the slow path.
  */
 int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 		     long pages)
@@ -267,10 +268,9 @@ static void tcmu_pool_trim_idle(struct tcmu_dev *udev, unsigned long min_idle,
 {
 	unsigned long due;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	if (!udev->mb || !tcmu_da_has_cached(&udev->da) ||
-	    !list_empty(&udev->inflight_queue) ||
-	    !list_empty(&udev->qfull_queue))
+	    !tcmu_dev_idle(udev))
 		goto out;
 	due = udev->idle_since + min_idle;
 	if (min_idle && time_before(jiffies, due)) {
@@ -280,7 +280,7 @@ static void tcmu_pool_trim_idle(struct tcmu_dev *udev, unsigned long min_idle,
 	}
 	tcmu_da_trim(&udev->da);
 out:
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 }
 
 /*
@@ -305,7 +305,7 @@ static void tcmu_pool_work_fn(struct work_struct *work)
 
 	while ((w = tcmu_pool_first_waiter(pool))) {
 		udev = container_of(w, struct tcmu_dev, da.waiter);
-		mutex_lock(&udev->cmdr_lock);
+		mutex_lock(&udev->reap_lock);
 		tcmu_retry_waiting(udev);
 		head = tcmu_pool_first_waiter(pool) == w;
 		if (head && tcmu_pool_fits(pool, w)) {
@@ -317,7 +317,7 @@ static void tcmu_pool_work_fn(struct work_struct *work)
 				head = false;
 			}
 		}
-		mutex_unlock(&udev->cmdr_lock);
+		mutex_unlock(&udev->reap_lock);
 		if (head)
 			break;
 	}
@@ -345,13 +345,13 @@ static void tcmu_idle_work_fn(struct work_struct *work)
 /*
  * @udev went idle holding cached pages: under pressure give them back
  * now, else after reclaim_idle_ms unless it gets busy again.  Called
- * under cmdr_lock.
+ * under reap_lock.
  */
 void tcmu_pool_dev_idle(struct tcmu_dev *udev)
 {
 	unsigned int ms = READ_ONCE(tcmu_reclaim_idle_ms);
 
-	lockdep_assert_held(&udev->cmdr_lock);
+	lockdep_assert_held(&udev->reap_lock);
 	udev->idle_since = jiffies;
 	if (!tcmu_da_has_cached(&udev->da))
 		return;

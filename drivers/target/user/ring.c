@@ -19,6 +19,18 @@
  * broken: one log line, new commands fail, the commands already on the
  * ring end by timeout or reset_ring.  No value from the ring can make
  * the kernel read or write outside the ring or touch another device.
+ *
+ * DOC: locking of the data path
+ *
+ * See the lock rules in tcmu.h.  A command is prepared (blocks taken,
+ * data-out copied) with no device lock, then published under ring_lock:
+ * room check, cmd_id, entry, head, inflight list and se_cmd->priv in one
+ * short section.  The reap holds reap_lock for the batch and ring_lock
+ * only while it walks the entries; READ data, block frees and se_cmd
+ * completions come after.  Paths that take commands off the lists for
+ * other reasons (timeouts, aborts, block_dev, reset_ring, kept buffers)
+ * hold reap_lock as well, so a command one of them found cannot be
+ * completed or freed by another under it.
  */
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -65,6 +77,7 @@ void tcmu_dev_ring_setup(struct tcmu_dev *udev)
 	udev->cmdr_last_cleaned = 0;
 }
 
+/* Wake the handler; called after ring_lock is dropped. */
 static void tcmu_kick(struct tcmu_dev *udev)
 {
 	if (!test_bit(TCMU_DEV_PLUGGED, &udev->flags))
@@ -74,6 +87,7 @@ static void tcmu_kick(struct tcmu_dev *udev)
 static void tcmu_ring_broken(struct tcmu_dev *udev, const char *what,
 			     u32 val)
 {
+	lockdep_assert_held(&udev->ring_lock);
 	set_bit(TCMU_DEV_BROKEN, &udev->flags);
 	if (udev->broken_reported)
 		return;
@@ -232,24 +246,30 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 	entry->req.cdb_off = cdb_off;
 }
 
+/* Give back the blocks tcmu_cmd_prepare() took. */
+static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
+{
+	tcmu_da_free(&cmd->udev->da, cmd->blocks, cmd->nr_blocks);
+	cmd->ring_len = 0;
+}
+
 /*
- * Put @cmd on the ring.  Returns 0, -EAGAIN when the data area, the ring
- * or the id space is full (the command holds nothing then; a completion
- * or the pool wakes the qfull queue), or another error with *@sense set.
- * A failed allocation is such an error (TASK SET FULL, which initiators
- * retry): nothing would wake a command parked for it.
+ * Take @cmd's blocks and copy its data-out into them, with no device lock
+ * held.  Returns 0 when it is ready for the ring, -EAGAIN when the data
+ * area is full (it holds nothing then; a completion or the pool wakes the
+ * qfull queue), or another error with *@sense set.  A failed allocation
+ * is such an error (TASK SET FULL, which initiators retry): nothing would
+ * wake a command parked for it.
  */
-static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
+static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
 {
 	struct tcmu_dev *udev = cmd->udev;
 	struct se_cmd *se_cmd = cmd->se_cmd;
 	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
 	size_t cdb_len = scsi_command_size(se_cmd->t_task_cdb);
 	unsigned int iovs;
-	u32 len, id;
+	size_t len;
 	int ret;
-
-	lockdep_assert_held(&udev->cmdr_lock);
 
 	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
 		*sense = TCM_LUN_BUSY;
@@ -280,51 +300,83 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	len = tcmu_cmd_entry_size(iovs, cdb_len);
 	if (len > udev->cmdr_size / 2) {
 		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
-		pr_warn_ratelimited("%s: %u-byte ring entry exceeds half the %u-byte ring\n",
+		pr_warn_ratelimited("%s: %zu-byte ring entry exceeds half the %u-byte ring\n",
 				    udev->name, len, udev->cmdr_size);
 		*sense = TCM_INVALID_CDB_FIELD;
 		return -EINVAL;
 	}
-	ret = -EAGAIN;
-	if (tcmu_ring_has_room(udev, len))
-		ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd,
-				      XA_LIMIT(1, U16_MAX), &udev->next_cmd_id,
-				      GFP_NOIO);
-	if (ret < 0) {
-		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
-		if (ret != -ENOMEM)
-			return -EAGAIN;	/* no room or no free id */
-		*sense = TCM_OUT_OF_RESOURCES;
-		return -ENOMEM;
-	}
-	cmd->cmd_id = id;
+	cmd->ring_len = len;
 
 	if (se_cmd->data_direction == DMA_TO_DEVICE ||
 	    se_cmd->se_cmd_flags & SCF_BIDI)
 		tcmu_da_copy_from_sg(&udev->da, cmd->blocks, se_cmd->t_data_sg,
 				     se_cmd->t_data_nents, se_cmd->data_length);
+	return 0;
+}
+
+/*
+ * Put a prepared @cmd on the ring and the inflight list.  Returns 0,
+ * -EAGAIN when the ring or the id space is full, or another error with
+ * *@sense set.  The caller gives the blocks back on failure and kicks
+ * the handler on success, after dropping ring_lock.
+ */
+static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
+{
+	struct tcmu_dev *udev = cmd->udev;
+	size_t cdb_len = scsi_command_size(cmd->se_cmd->t_task_cdb);
+	u32 len = cmd->ring_len;
+	u32 id;
+	int ret;
+
+	lockdep_assert_held(&udev->ring_lock);
+
+	/* decided here, where block_dev and the reap set them */
+	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
+		*sense = TCM_LUN_BUSY;
+		return -EBUSY;
+	}
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags)) {
+		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
+		return -EIO;
+	}
+	if (!tcmu_ring_has_room(udev, len))
+		return -EAGAIN;
+	ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),
+			      &udev->next_cmd_id, GFP_NOWAIT);
+	if (ret < 0) {
+		if (ret != -ENOMEM)
+			return -EAGAIN;	/* no free id */
+		*sense = TCM_OUT_OF_RESOURCES;
+		return -ENOMEM;
+	}
+	cmd->cmd_id = id;
 
 	tcmu_ring_pad(udev, len);
 	tcmu_ring_write_cmd(udev, cmd, len, cdb_len);
 	tcmu_ring_advance(udev, len);
 
-	list_add_tail(&cmd->queue_entry, &udev->inflight_queue);
+	list_move_tail(&cmd->queue_entry, &udev->inflight_queue);
 	if (udev->cmd_time_out)
 		tcmu_arm_timer(cmd, udev->cmd_time_out, &udev->cmd_timer);
-	tcmu_kick(udev);
 	return 0;
 }
 
 /*
  * After the qfull queue changed: time its oldest entry, and leave the
- * pool's line once nothing waits (a device only joins it from its own
- * charge, under cmdr_lock, so an empty node needs no pool lock).
+ * pool's line once nothing waits.  A submitter that joins the line
+ * meanwhile parks as the first waiter and queues qfull_work, which
+ * charges again.  Under reap_lock.
  */
 static void tcmu_qfull_rearm(struct tcmu_dev *udev)
 {
+	bool empty;
+
+	lockdep_assert_held(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
 	tcmu_rearm_timer(&udev->qfull_queue, &udev->qfull_timer);
-	if (list_empty(&udev->qfull_queue) &&
-	    !list_empty_careful(&udev->da.waiter.node))
+	empty = list_empty(&udev->qfull_queue);
+	spin_unlock(&udev->ring_lock);
+	if (empty && !list_empty_careful(&udev->da.waiter.node))
 		tcmu_pool_cancel_wait(udev->da.pool, &udev->da.waiter);
 }
 
@@ -334,6 +386,7 @@ static int tcmu_qfull_add(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	struct tcmu_dev *udev = cmd->udev;
 	unsigned int tmo;
 
+	lockdep_assert_held(&udev->ring_lock);
 	if (!udev->qfull_time_out) {
 		*sense = TCM_OUT_OF_RESOURCES;
 		return -EBUSY;
@@ -353,64 +406,123 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_cmd->se_dev);
 	sense_reason_t sense = TCM_CHECK_CONDITION_ABORT_CMD;
+	bool prepared = false, first = false;
 	struct tcmu_cmd *cmd;
-	int ret = -ECANCELED;
+	int ret = -EAGAIN;
 
+	if (se_cmd->transport_state & CMD_T_ABORTED)
+		return sense;
 	cmd = tcmu_cmd_alloc(udev, se_cmd);
 	if (!cmd)
 		return TCM_OUT_OF_RESOURCES;
 
-	mutex_lock(&udev->cmdr_lock);
-	if (!(se_cmd->transport_state & CMD_T_ABORTED)) {
-		/* keep arrival order: nobody overtakes a waiting command */
+	/* keep arrival order: nobody overtakes a waiting command */
+	if (list_empty_careful(&udev->qfull_queue)) {
+		ret = tcmu_cmd_prepare(cmd, &sense);
+		prepared = !ret;
+	}
+	if (prepared) {
+		spin_lock(&udev->ring_lock);
 		ret = list_empty(&udev->qfull_queue) ?
 		      tcmu_post_cmd(cmd, &sense) : -EAGAIN;
-		if (ret == -EAGAIN)
-			ret = tcmu_qfull_add(cmd, &sense);
+		if (!ret)
+			se_cmd->priv = cmd;	/* visible to TMRs from here */
+		spin_unlock(&udev->ring_lock);
+		if (!ret) {
+			tcmu_kick(udev);
+			return TCM_NO_SENSE;
+		}
+		/* before the retry can see the command and take blocks */
+		tcmu_cmd_unprepare(cmd);
 	}
-	if (ret)
+	if (ret == -EAGAIN) {
+		spin_lock(&udev->ring_lock);
+		ret = tcmu_qfull_add(cmd, &sense);
+		if (!ret) {
+			se_cmd->priv = cmd;
+			first = list_is_singular(&udev->qfull_queue);
+		}
+		spin_unlock(&udev->ring_lock);
+		/*
+		 * The space this command missed may have been freed before
+		 * it parked, and blocks it gave back may be what the first
+		 * waiter needs: either way the retry must look again.
+		 */
+		if (!ret && (first || prepared))
+			queue_work(system_unbound_wq, &udev->qfull_work);
+	}
+	if (ret) {
 		tcmu_cmd_free(cmd);
-	else
-		se_cmd->priv = cmd;
-	mutex_unlock(&udev->cmdr_lock);
-	return ret ? sense : TCM_NO_SENSE;
+		return sense;
+	}
+	return TCM_NO_SENSE;
 }
 
-/* Retry waiting commands in order; fail them all with BUSY if @fail. */
+/* Take @cmd off the qfull queue; under reap_lock. */
+static void tcmu_qfull_del(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+{
+	spin_lock(&udev->ring_lock);
+	list_del_init(&cmd->queue_entry);
+	spin_unlock(&udev->ring_lock);
+}
+
+/*
+ * Retry waiting commands in order; fail them all with BUSY if @fail.
+ * The first entry cannot move under reap_lock: submitters only add.
+ */
 static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 {
-	struct tcmu_cmd *cmd, *tmp;
+	struct tcmu_cmd *cmd;
 	sense_reason_t sense;
 	int ret;
 
-	list_for_each_entry_safe(cmd, tmp, &udev->qfull_queue, queue_entry) {
-		list_del_init(&cmd->queue_entry);
+	lockdep_assert_held(&udev->reap_lock);
+	for (;;) {
+		spin_lock(&udev->ring_lock);
+		cmd = list_first_entry_or_null(&udev->qfull_queue,
+					       struct tcmu_cmd, queue_entry);
+		spin_unlock(&udev->ring_lock);
+		if (!cmd)
+			break;
 		if (fail) {
+			tcmu_qfull_del(udev, cmd);
 			tcmu_cmd_done(cmd, SAM_STAT_BUSY);
 			tcmu_cmd_free(cmd);
 			continue;
 		}
-		ret = tcmu_post_cmd(cmd, &sense);
-		if (ret == -EAGAIN) {
-			list_add(&cmd->queue_entry, &udev->qfull_queue);
+		ret = tcmu_cmd_prepare(cmd, &sense);
+		if (!ret) {
+			spin_lock(&udev->ring_lock);
+			ret = tcmu_post_cmd(cmd, &sense);
+			spin_unlock(&udev->ring_lock);
+			if (!ret) {
+				tcmu_kick(udev);
+				continue;
+			}
+			tcmu_cmd_unprepare(cmd);
+		}
+		if (ret == -EAGAIN)
 			break;
-		}
-		if (ret) {
-			tcmu_cmd_fail(cmd, sense);
-			tcmu_cmd_free(cmd);
-		}
+		tcmu_qfull_del(udev, cmd);
+		tcmu_cmd_fail(cmd, sense);
+		tcmu_cmd_free(cmd);
 	}
 	tcmu_qfull_rearm(udev);
 }
 
-/* Post @tmr or park it; returns false when it had to be parked. */
-static bool tcmu_post_tmr(struct tcmu_dev *udev, struct tcmu_tmr *tmr)
+/*
+ * Post @tmr or park it; returns false when it had to be parked.  Sets
+ * *@kick when an entry went on the ring.  Under ring_lock.
+ */
+static bool tcmu_post_tmr(struct tcmu_dev *udev, struct tcmu_tmr *tmr,
+			  bool *kick)
 {
 	size_t ids = sizeof(tmr->cmd_ids[0]) * tmr->cmd_cnt;
 	u32 len = round_up(sizeof(struct tcmu_tmr_entry) + ids,
 			   TCMU_OP_ALIGN_SIZE);
 	struct tcmu_tmr_entry *entry;
 
+	lockdep_assert_held(&udev->ring_lock);
 	if (test_bit(TCMU_DEV_BROKEN, &udev->flags) ||
 	    len > udev->cmdr_size / 2)
 		goto out_free;
@@ -427,29 +539,36 @@ static bool tcmu_post_tmr(struct tcmu_dev *udev, struct tcmu_tmr *tmr)
 	entry->cmd_cnt = tmr->cmd_cnt;
 	memcpy(entry->cmd_ids, tmr->cmd_ids, ids);
 	tcmu_ring_advance(udev, len);
-	tcmu_kick(udev);
+	*kick = true;
 out_free:
 	kfree(tmr);
 	return true;
 }
 
-/* Returns true when no TMR is left waiting. */
+/* Returns true when no TMR is left waiting.  Under reap_lock. */
 static bool tcmu_run_tmr_queue(struct tcmu_dev *udev)
 {
 	struct tcmu_tmr *tmr, *tmp;
+	bool kick = false, done = true;
 	LIST_HEAD(tmrs);
 
+	spin_lock(&udev->ring_lock);
 	list_splice_init(&udev->tmr_queue, &tmrs);
 	list_for_each_entry_safe(tmr, tmp, &tmrs, queue_entry) {
 		list_del_init(&tmr->queue_entry);
-		if (!tcmu_post_tmr(udev, tmr)) {
+		if (!tcmu_post_tmr(udev, tmr, &kick)) {
 			list_splice_tail(&tmrs, &udev->tmr_queue);
-			return false;
+			done = false;
+			break;
 		}
 	}
-	return true;
+	spin_unlock(&udev->ring_lock);
+	if (kick)
+		tcmu_kick(udev);
+	return done;
 }
 
+/* Under ring_lock */
 static void tcmu_drop_tmrs(struct tcmu_dev *udev)
 {
 	struct tcmu_tmr *tmr, *tmp;
@@ -478,18 +597,23 @@ static u8 tcmu_tmr_type(enum tcm_tmreq_table tmf)
 /*
  * Target core aborts the commands on @cmd_list.  Those still waiting for
  * space never reached the handler and end here; those on the ring are
- * named in a TMR entry when tmr_notification is on.
+ * named in a TMR entry when tmr_notification is on.  A command still
+ * being prepared has no se_cmd->priv yet: it reaches the ring or the
+ * queue later and target core waits for it as for any other.
  */
 void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 		     struct list_head *cmd_list)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	struct tcmu_cmd *cmd, *tmp;
 	struct se_cmd *se_cmd;
-	struct tcmu_cmd *cmd;
 	struct tcmu_tmr *tmr;
+	LIST_HEAD(aborted);
+	bool kick = false;
 	u32 cnt = 0;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
 	list_for_each_entry(se_cmd, cmd_list, state_list) {
 		cmd = se_cmd->priv;
 		if (!cmd)
@@ -498,6 +622,10 @@ void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 			cnt++;
 			continue;
 		}
+		list_move_tail(&cmd->queue_entry, &aborted);
+	}
+	spin_unlock(&udev->ring_lock);
+	list_for_each_entry_safe(cmd, tmp, &aborted, queue_entry) {
 		list_del_init(&cmd->queue_entry);
 		tcmu_cmd_done(cmd, SAM_STAT_TASK_ABORTED);
 		tcmu_cmd_free(cmd);
@@ -512,17 +640,21 @@ void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 	tmr->tmr_type = tcmu_tmr_type(tmf);
 	tmr->cmd_cnt = cnt;
 	cnt = 0;
+	spin_lock(&udev->ring_lock);
 	list_for_each_entry(se_cmd, cmd_list, state_list) {
 		cmd = se_cmd->priv;
 		if (cmd && cmd->cmd_id && cnt < tmr->cmd_cnt)
 			tmr->cmd_ids[cnt++] = cmd->cmd_id;
 	}
 	if (list_empty(&udev->tmr_queue))
-		tcmu_post_tmr(udev, tmr);
+		tcmu_post_tmr(udev, tmr, &kick);
 	else
 		list_add_tail(&tmr->queue_entry, &udev->tmr_queue);
+	spin_unlock(&udev->ring_lock);
+	if (kick)
+		tcmu_kick(udev);
 unlock:
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 }
 
 static u8 tcmu_sanitize_status(struct tcmu_dev *udev, u8 status)
@@ -544,10 +676,10 @@ static u8 tcmu_sanitize_status(struct tcmu_dev *udev, u8 status)
 	}
 }
 
-/* Complete @cmd's se_cmd from the handler's response @rsp (a copy). */
-static void tcmu_cmd_complete(struct tcmu_cmd *cmd,
-			      const struct tcmu_cmd_entry *rsp)
+/* Complete @cmd's se_cmd from the handler's response (cmd->rsp, a copy). */
+static void tcmu_cmd_complete(struct tcmu_cmd *cmd)
 {
+	const struct tcmu_cmd_entry *rsp = &cmd->rsp;
 	struct tcmu_dev *udev = cmd->udev;
 	struct se_cmd *se_cmd = cmd->se_cmd;
 	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
@@ -591,9 +723,15 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd,
 		target_complete_cmd(se_cmd, status);
 }
 
-/* Reap one command slot; returns false when the ring is broken. */
+/*
+ * Reap one command slot: copy the response into the command, take it off
+ * cmd_ids (unless KEEP_BUF) and the inflight list, and queue it on @done
+ * when its se_cmd is still to be completed or it is to be freed.
+ * Returns false when the ring is broken.  Under ring_lock.
+ */
 static bool tcmu_reap_cmd(struct tcmu_dev *udev,
-			  const struct tcmu_cmd_entry *slot)
+			  const struct tcmu_cmd_entry *slot,
+			  struct list_head *done)
 {
 	struct tcmu_cmd_entry rsp;
 	struct tcmu_cmd *cmd;
@@ -612,32 +750,34 @@ static bool tcmu_reap_cmd(struct tcmu_dev *udev,
 	}
 
 	keep = rsp.hdr.uflags & TCMU_UFLAG_KEEP_BUF;
-	if (!keep)
-		xa_erase(&udev->cmd_ids, cmd->cmd_id);
-	if (!test_bit(TCMU_CMD_EXPIRED, &cmd->flags)) {
-		list_del_init(&cmd->queue_entry);
-		tcmu_cmd_complete(cmd, &rsp);
-	}
 	if (keep) {
 		clear_bit(TCMU_CMD_EXPIRED, &cmd->flags);
 		set_bit(TCMU_CMD_KEEP_BUF, &cmd->flags);
 	} else {
-		tcmu_cmd_release(cmd);
+		xa_erase(&udev->cmd_ids, cmd->cmd_id);
+	}
+	/* a command that timed out has no se_cmd and is on no list */
+	if (cmd->se_cmd) {
+		cmd->rsp = rsp;
+		list_move_tail(&cmd->queue_entry, done);
+	} else if (!keep) {
+		list_add_tail(&cmd->queue_entry, done);
 	}
 	return true;
 }
 
 /*
- * Walk the slots from the last reaped one up to the handler's cmd_tail.
- * Returns true when ring space was freed.
+ * Walk the slots from the last reaped one up to the handler's cmd_tail,
+ * moving the commands to @done.  Returns true when ring space was freed.
+ * Under ring_lock.
  */
-static bool __tcmu_reap(struct tcmu_dev *udev)
+static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done)
 {
 	u32 size = udev->cmdr_size, last = udev->cmdr_last_cleaned;
 	u32 tail, pos, len, len_op;
 	bool freed = false;
 
-	lockdep_assert_held(&udev->cmdr_lock);
+	lockdep_assert_held(&udev->ring_lock);
 	if (test_bit(TCMU_DEV_BROKEN, &udev->flags))
 		return false;
 
@@ -669,7 +809,7 @@ static bool __tcmu_reap(struct tcmu_dev *udev)
 						 len);
 				return freed;
 			}
-			if (!tcmu_reap_cmd(udev, (void *)hdr))
+			if (!tcmu_reap_cmd(udev, (void *)hdr, done))
 				return freed;
 			break;
 		default:
@@ -683,6 +823,36 @@ static bool __tcmu_reap(struct tcmu_dev *udev)
 	return freed;
 }
 
+/* Complete and free what __tcmu_reap() took; ring_lock dropped. */
+static void tcmu_finish_reaped(struct list_head *done)
+{
+	struct tcmu_cmd *cmd, *tmp;
+
+	list_for_each_entry_safe(cmd, tmp, done, queue_entry) {
+		list_del_init(&cmd->queue_entry);
+		if (cmd->se_cmd)
+			tcmu_cmd_complete(cmd);
+		if (!test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags))
+			tcmu_cmd_release(cmd);
+	}
+}
+
+/* Reap what the handler completed; returns true when ring space freed. */
+static bool tcmu_reap(struct tcmu_dev *udev)
+{
+	LIST_HEAD(done);
+	bool freed;
+
+	lockdep_assert_held(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
+	freed = __tcmu_reap(udev, &done);
+	if (freed && udev->cmd_time_out)
+		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
+	spin_unlock(&udev->ring_lock);
+	tcmu_finish_reaped(&done);
+	return freed;
+}
+
 /* After ring or data space was freed: TMRs first, then waiting commands */
 static void tcmu_run_queues(struct tcmu_dev *udev)
 {
@@ -690,18 +860,30 @@ static void tcmu_run_queues(struct tcmu_dev *udev)
 		tcmu_run_qfull(udev, false);
 }
 
-/* The pool work retries a device in its line.  Under cmdr_lock. */
+/* The pool work retries a device in its line.  Under reap_lock. */
 void tcmu_retry_waiting(struct tcmu_dev *udev)
 {
-	lockdep_assert_held(&udev->cmdr_lock);
+	lockdep_assert_held(&udev->reap_lock);
 	tcmu_run_queues(udev);
+}
+
+/* Nothing on the ring and nothing waiting for it */
+bool tcmu_dev_idle(struct tcmu_dev *udev)
+{
+	bool idle;
+
+	spin_lock(&udev->ring_lock);
+	idle = list_empty(&udev->inflight_queue) &&
+	       list_empty(&udev->qfull_queue);
+	spin_unlock(&udev->ring_lock);
+	return idle;
 }
 
 /* The handler kicked: reap what it completed and post what waits. */
 void tcmu_handle_completions(struct tcmu_dev *udev)
 {
-	mutex_lock(&udev->cmdr_lock);
-	if (__tcmu_reap(udev)) {
+	mutex_lock(&udev->reap_lock);
+	if (tcmu_reap(udev)) {
 		/*
 		 * Pages are short: what this device just freed goes back to
 		 * the pool's line instead of its own cache.
@@ -710,11 +892,20 @@ void tcmu_handle_completions(struct tcmu_dev *udev)
 			tcmu_da_trim(&udev->da);
 		tcmu_run_queues(udev);
 	}
-	if (udev->cmd_time_out)
-		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
-	if (list_empty(&udev->inflight_queue) && list_empty(&udev->qfull_queue))
+	if (tcmu_dev_idle(udev))
 		tcmu_pool_dev_idle(udev);
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
+}
+
+/* A submitter parked a command and cannot retry it itself. */
+void tcmu_qfull_work_fn(struct work_struct *work)
+{
+	struct tcmu_dev *udev = container_of(work, struct tcmu_dev,
+					     qfull_work);
+
+	mutex_lock(&udev->reap_lock);
+	tcmu_run_queues(udev);
+	mutex_unlock(&udev->reap_lock);
 }
 
 void tcmu_cmd_timer_fn(struct timer_list *t)
@@ -732,70 +923,80 @@ void tcmu_qfull_timer_fn(struct timer_list *t)
 }
 
 /*
- * A command on the ring that timed out is completed to target core with
- * CHECK CONDITION; it stays in cmd_ids with its blocks until the handler
- * completes it (or reset_ring), because the handler may still use them.
+ * Move the commands whose deadline passed from @queue to @expired and
+ * re-arm @timer for the rest.  Under ring_lock.
  */
-static void tcmu_expire_inflight(struct tcmu_dev *udev)
+static void tcmu_take_expired(struct list_head *queue, struct timer_list *timer,
+			      struct list_head *expired)
 {
 	struct tcmu_cmd *cmd, *tmp;
 
-	list_for_each_entry_safe(cmd, tmp, &udev->inflight_queue,
-				 queue_entry) {
-		if (time_before(jiffies, cmd->deadline))
-			continue;
+	list_for_each_entry_safe(cmd, tmp, queue, queue_entry)
+		if (!time_before(jiffies, cmd->deadline))
+			list_move_tail(&cmd->queue_entry, expired);
+	tcmu_rearm_timer(queue, timer);
+}
+
+/*
+ * A command on the ring that timed out is completed to target core with
+ * CHECK CONDITION; it stays in cmd_ids with its blocks until the handler
+ * completes it (or reset_ring), because the handler may still use them.
+ * A waiting command that timed out ends with TASK SET FULL.
+ */
+void tcmu_timeout_work_fn(struct work_struct *work)
+{
+	struct tcmu_dev *udev = container_of(work, struct tcmu_dev,
+					     timeout_work);
+	struct tcmu_cmd *cmd, *tmp;
+	LIST_HEAD(inflight);
+	LIST_HEAD(waiting);
+
+	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
+	if (udev->cmd_time_out)
+		tcmu_take_expired(&udev->inflight_queue, &udev->cmd_timer,
+				  &inflight);
+	tcmu_take_expired(&udev->qfull_queue, &udev->qfull_timer, &waiting);
+	spin_unlock(&udev->ring_lock);
+
+	list_for_each_entry_safe(cmd, tmp, &inflight, queue_entry) {
 		list_del_init(&cmd->queue_entry);
 		set_bit(TCMU_CMD_EXPIRED, &cmd->flags);
 		udev->nr_timed_out++;
 		pr_debug("%s: cmd_id %u timed out\n", udev->name, cmd->cmd_id);
 		tcmu_cmd_done(cmd, SAM_STAT_CHECK_CONDITION);
 	}
-	tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
-}
-
-static void tcmu_expire_qfull(struct tcmu_dev *udev)
-{
-	struct tcmu_cmd *cmd, *tmp;
-
-	list_for_each_entry_safe(cmd, tmp, &udev->qfull_queue, queue_entry) {
-		if (time_before(jiffies, cmd->deadline))
-			continue;
+	list_for_each_entry_safe(cmd, tmp, &waiting, queue_entry) {
 		list_del_init(&cmd->queue_entry);
 		udev->nr_qfull_timed_out++;
 		tcmu_cmd_done(cmd, SAM_STAT_TASK_SET_FULL);
 		tcmu_cmd_free(cmd);
 	}
 	tcmu_qfull_rearm(udev);
-}
-
-void tcmu_timeout_work_fn(struct work_struct *work)
-{
-	struct tcmu_dev *udev = container_of(work, struct tcmu_dev,
-					     timeout_work);
-
-	mutex_lock(&udev->cmdr_lock);
-	if (udev->cmd_time_out)
-		tcmu_expire_inflight(udev);
-	tcmu_expire_qfull(udev);
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 }
 
 void tcmu_block_dev(struct tcmu_dev *udev)
 {
-	mutex_lock(&udev->cmdr_lock);
-	if (!test_and_set_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
+	bool was;
+
+	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
+	was = test_and_set_bit(TCMU_DEV_BLOCKED, &udev->flags);
+	spin_unlock(&udev->ring_lock);
+	if (!was) {
 		/* finish what the handler completed, bounce what waits */
-		__tcmu_reap(udev);
+		tcmu_reap(udev);
 		tcmu_run_qfull(udev, true);
 	}
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 }
 
 void tcmu_unblock_dev(struct tcmu_dev *udev)
 {
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	clear_bit(TCMU_DEV_BLOCKED, &udev->flags);
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 }
 
 /*
@@ -804,19 +1005,16 @@ void tcmu_unblock_dev(struct tcmu_dev *udev)
  */
 void tcmu_reset_ring(struct tcmu_dev *udev, u8 err_level)
 {
-	struct tcmu_cmd *cmd;
+	struct tcmu_cmd *cmd, *tmp;
 	unsigned long id;
+	LIST_HEAD(gone);
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
 	xa_for_each(&udev->cmd_ids, id, cmd) {
 		xa_erase(&udev->cmd_ids, id);
-		if (!test_bit(TCMU_CMD_EXPIRED, &cmd->flags) &&
-		    !test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags)) {
-			list_del_init(&cmd->queue_entry);
-			tcmu_cmd_done(cmd, err_level == 1 ? SAM_STAT_BUSY :
-					   SAM_STAT_CHECK_CONDITION);
-		}
-		tcmu_cmd_release(cmd);
+		/* live ones leave the inflight list; the others are on none */
+		list_move_tail(&cmd->queue_entry, &gone);
 	}
 	tcmu_dev_ring_setup(udev);
 	clear_bit(TCMU_DEV_BROKEN, &udev->flags);
@@ -824,8 +1022,29 @@ void tcmu_reset_ring(struct tcmu_dev *udev, u8 err_level)
 	del_timer(&udev->cmd_timer);
 	/* the handler starts afresh: queued TMRs name nothing it knows */
 	tcmu_drop_tmrs(udev);
+	spin_unlock(&udev->ring_lock);
+
+	list_for_each_entry_safe(cmd, tmp, &gone, queue_entry) {
+		list_del_init(&cmd->queue_entry);
+		if (cmd->se_cmd)
+			tcmu_cmd_done(cmd, err_level == 1 ? SAM_STAT_BUSY :
+					   SAM_STAT_CHECK_CONDITION);
+		tcmu_cmd_release(cmd);
+	}
 	tcmu_run_qfull(udev, false);
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
+}
+
+/* Only data space was freed: ring space waiters stay as they are. */
+static void tcmu_run_qfull_after_free(struct tcmu_dev *udev)
+{
+	bool tmrs;
+
+	spin_lock(&udev->ring_lock);
+	tmrs = !list_empty(&udev->tmr_queue);
+	spin_unlock(&udev->ring_lock);
+	if (!tmrs)
+		tcmu_run_qfull(udev, false);
 }
 
 int tcmu_free_kept_buf(struct tcmu_dev *udev, u16 cmd_id)
@@ -833,7 +1052,7 @@ int tcmu_free_kept_buf(struct tcmu_dev *udev, u16 cmd_id)
 	struct tcmu_cmd *cmd;
 	int ret = 0;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	cmd = xa_load(&udev->cmd_ids, cmd_id);
 	if (!cmd || !test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags)) {
 		pr_err("%s: free_kept_buf: cmd_id %u %s\n", udev->name, cmd_id,
@@ -843,11 +1062,9 @@ int tcmu_free_kept_buf(struct tcmu_dev *udev, u16 cmd_id)
 	}
 	xa_erase(&udev->cmd_ids, cmd_id);
 	tcmu_cmd_release(cmd);
-	/* only data space was freed: ring space waiters stay as they are */
-	if (list_empty(&udev->tmr_queue))
-		tcmu_run_qfull(udev, false);
+	tcmu_run_qfull_after_free(udev);
 unlock:
-	mutex_unlock(&udev->cmdr_lock);
+	mutex_unlock(&udev->reap_lock);
 	return ret;
 }
 
@@ -858,7 +1075,7 @@ void tcmu_release_kept_bufs(struct tcmu_dev *udev)
 	unsigned long id;
 	bool freed = false;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	xa_for_each(&udev->cmd_ids, id, cmd) {
 		if (!test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags))
 			continue;
@@ -866,21 +1083,22 @@ void tcmu_release_kept_bufs(struct tcmu_dev *udev)
 		tcmu_cmd_release(cmd);
 		freed = true;
 	}
-	if (freed && list_empty(&udev->tmr_queue))
-		tcmu_run_qfull(udev, false);
-	mutex_unlock(&udev->cmdr_lock);
+	if (freed)
+		tcmu_run_qfull_after_free(udev);
+	mutex_unlock(&udev->reap_lock);
 }
 
 /*
  * Final teardown, with no se_cmd left in flight (target core drained the
- * device): free expired and kept commands and queued TMRs.
+ * device) and no work or thread left to run: free expired and kept
+ * commands and queued TMRs.
  */
 void tcmu_ring_destroy(struct tcmu_dev *udev)
 {
 	struct tcmu_cmd *cmd;
 	unsigned long id;
 
-	mutex_lock(&udev->cmdr_lock);
+	mutex_lock(&udev->reap_lock);
 	xa_for_each(&udev->cmd_ids, id, cmd) {
 		xa_erase(&udev->cmd_ids, id);
 		if (cmd->se_cmd)
@@ -889,6 +1107,8 @@ void tcmu_ring_destroy(struct tcmu_dev *udev)
 		tcmu_cmd_release(cmd);
 	}
 	xa_destroy(&udev->cmd_ids);
+	spin_lock(&udev->ring_lock);
 	tcmu_drop_tmrs(udev);
-	mutex_unlock(&udev->cmdr_lock);
+	spin_unlock(&udev->ring_lock);
+	mutex_unlock(&udev->reap_lock);
 }

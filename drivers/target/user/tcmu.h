@@ -7,19 +7,36 @@
  *
  *   tcmu_devices_lock (mutex, main.c)
  *	the list of configured devices, walked by the reclaim work.
- *   tcmu_dev.cmdr_lock (mutex)
- *	the command ring (cmd_head, cmdr_last_cleaned, the mailbox writes),
- *	the commands xarray contents, the qfull/inflight/tmr lists, the
- *	block bitmaps of the data area and the command timers' deadlines.
+ *   tcmu_dev.reap_lock (mutex)
+ *	serializes whoever takes commands off the ring or the qfull queue:
+ *	the reap of completions, qfull and TMR retries, timeouts, TMR
+ *	aborts, block_dev, reset_ring, the kept-buffer frees, trims of the
+ *	data area and teardown.  Submission never takes it, so a device's
+ *	submitters and its completion thread do not wait for each other on
+ *	a sleeping lock.  Whoever holds it owns every command that is not
+ *	on the ring's free side: a command it finds cannot be completed or
+ *	freed by anyone else until it lets go.
  *   tcmu_data_area.map_lock (rw_semaphore)
  *	ties the page index to the handler's page tables: the fault path
  *	inserts a PTE for a page only while holding it for read and seeing
  *	the page in the index; the release path removes pages from the index
  *	and zaps their PTEs while holding it for write.  Taken inside
- *	cmdr_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *	reap_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *   tcmu_dev.ring_lock (spinlock)
+ *	the ring itself and the lists that mirror it: cmd_head,
+ *	cmdr_last_cleaned, the mailbox head, the slots between them,
+ *	stores into cmd_ids, the inflight/qfull/tmr lists, se_cmd->priv
+ *	while a command is published, the BLOCKED and BROKEN decisions
+ *	and the timers' deadlines.  Held only to check for room and write
+ *	or reap ring entries: data copies, block allocation, page
+ *	population and se_cmd completion all happen outside it.  Nothing
+ *	but the xarray's and the timers' own locks nest inside it.
+ *   tcmu_data_area.lock (spinlock)
+ *	the block bitmaps and counters of a data area.  A leaf: page
+ *	allocation and zapping happen outside it, on blocks it marked busy.
  *   tcmu_pool.lock (spinlock, pool.c)
  *	the FIFO of data areas waiting for pool pages and their waiter
- *	fields.  Innermost: taken under cmdr_lock, nothing is taken under it.
+ *	fields.  A leaf.
  *   tcmu_nl_lock (mutex, netlink.c)
  *	the list of netlink requests waiting for a handler's reply; never
  *	held while waiting.
@@ -27,9 +44,19 @@
  *	starting completion threads and changing their CPU affinity.
  *	Taken inside the CPU hotplug lock; nothing above is taken under it.
  *
+ * Submission (tcmu_queue_cmd) allocates and fills the data blocks with
+ * no lock but the data area's, then takes ring_lock once to check for
+ * room, write the entry and publish the head.  The reap takes ring_lock
+ * once per batch to walk the completed entries, take them off the
+ * inflight list and move cmdr_last_cleaned; it copies READ data, frees
+ * blocks and completes the se_cmds after dropping it.  A command that
+ * finds no room waits on the qfull queue; the first one to wait, and a
+ * submitter that gives blocks back while others wait, queue qfull_work,
+ * so a wake-up is never lost between a submitter and the reap.
+ *
  * The handler's kick queues its device on a completion thread
  * (complete.c) without a lock: TCMU_DEV_KICKED keeps a device on at most
- * one thread's llist, and the thread reaps it under cmdr_lock.
+ * one thread's llist, and the thread reaps it under reap_lock.
  *
  * The handler's mapping is hostile: every value read from it is copied
  * once and bounded before use.  Such places carry a "UAM" comment.
@@ -124,28 +151,32 @@ struct tcmu_pool {
 /**
  * struct tcmu_data_area - the lazily populated data area of one device
  * @map_lock: see the lock rules at the top of this file
+ * @lock: guards the bitmaps and the counters below marked "lock"
  * @pages: page index within the data area -> struct page, for blocks that
- *	are populated; stores happen under cmdr_lock, erasures under
- *	cmdr_lock and map_lock held for write
- * @populated: bitmap, a block whose pages all exist; cmdr_lock
- * @used: bitmap, a block that belongs to a command; cmdr_lock.
- *	A used block is always populated.
+ *	are populated; stores happen on busy blocks, erasures on busy
+ *	blocks under map_lock held for write
+ * @populated: bitmap, a block whose pages all exist; lock
+ * @used: bitmap, a block that belongs to a command, or is busy: being
+ *	populated for one or having its pages trimmed (used && !populated);
+ *	lock.  A used block that is not busy is populated.
  * @mapping: the handler's address_space, to zap released pages from every
  *	mapping of the device (NULL until first open); map_lock
  * @base: byte offset of the data area within the mapping
  * @blk_pages: pages per block
  * @blk_size: bytes per block
  * @nr_blocks: blocks in the data area
- * @nr_used: used blocks; cmdr_lock
- * @nr_populated: populated blocks; cmdr_lock
- * @blk_hi: one past the highest block ever populated; cmdr_lock
+ * @nr_used: used blocks, busy ones included; lock
+ * @nr_busy: busy blocks; lock
+ * @nr_populated: populated blocks; lock
+ * @blk_hi: one past the highest block populated; lock
  * @pool: where its pages are charged
  * @waiter: its place in @pool's wait FIFO
- * @peak_pages: the most pages it held at once; cmdr_lock
- * @reclaimed_pages: pages trims gave back; cmdr_lock
+ * @peak_pages: the most pages it held at once; lock
+ * @reclaimed_pages: pages trims gave back; lock
  */
 struct tcmu_data_area {
 	struct rw_semaphore map_lock;
+	spinlock_t lock;	/* see above */
 	struct xarray pages;
 	struct tcmu_pool *pool;
 	struct tcmu_pool_waiter waiter;
@@ -159,6 +190,7 @@ struct tcmu_data_area {
 	u32 blk_size;
 	u32 nr_blocks;
 	u32 nr_used;
+	u32 nr_busy;
 	u32 nr_populated;
 	u32 blk_hi;
 };
@@ -193,33 +225,41 @@ enum tcmu_dev_flag {
  * @mb: vmalloc'ed mailbox + ring, shared with the handler
  * @cmdr: the ring (@mb + TCMU_CMDR_OFF)
  * @cmdr_size: ring size in bytes
- * @cmd_head: where the next entry goes; the kernel's own copy, cmdr_lock
- * @cmdr_last_cleaned: first entry not yet reaped; cmdr_lock
+ * @cmd_head: where the next entry goes; the kernel's own copy, ring_lock
+ * @cmdr_last_cleaned: first entry not yet reaped; ring_lock
  * @data_off: data area offset in the mapping, bytes
  * @mmap_pages: size of the mapping in pages
  * @data_area_mb: max_data_area_mb
  * @data_pages_per_blk: data_pages_per_blk
  * @da: the data area
- * @cmd_ids: cmd_id -> struct tcmu_cmd for commands on the ring; cmdr_lock
- * @next_cmd_id: cyclic allocation cursor for @cmd_ids; cmdr_lock
- * @qfull_queue: commands waiting for ring or data space; cmdr_lock
- * @inflight_queue: commands on the ring, oldest first; cmdr_lock
- * @tmr_queue: TMR notifications waiting for ring space; cmdr_lock
+ * @reap_lock: see the lock rules above
+ * @ring_lock: see the lock rules above
+ * @cmd_ids: cmd_id -> struct tcmu_cmd for commands on the ring; stores
+ *	under ring_lock, erasures under reap_lock
+ * @next_cmd_id: cyclic allocation cursor for @cmd_ids; ring_lock
+ * @qfull_queue: commands waiting for ring or data space; ring_lock to
+ *	add (submitters) and reap_lock plus ring_lock to remove, so its
+ *	first entry stays put for whoever holds reap_lock
+ * @inflight_queue: commands on the ring, oldest first; ring_lock
+ * @tmr_queue: TMR notifications waiting for ring space; ring_lock
  * @cmd_timer: fires at the oldest in-flight deadline
  * @qfull_timer: fires at the oldest qfull deadline
  * @timeout_work: expires commands after either timer fired
+ * @qfull_work: retries the qfull queue on behalf of a submitter, which
+ *	cannot take reap_lock
  * @cmd_time_out: in ms, 0 = never
  * @qfull_time_out: in ms; 0 = fail at once; -1 = use cmd_time_out
  * @dev_size: in bytes
  * @dev_config: "subtype/cfgstring" for the handler
  * @nl_reply_supported: >0 wait for netlink replies, <0 never
  * @nl_cmd: the netlink request in flight, see netlink.c
- * @nr_timed_out: commands on the ring completed by cmd_time_out; cmdr_lock
+ * @nr_timed_out: commands on the ring completed by cmd_time_out;
+ *	reap_lock
  * @nr_qfull_timed_out: waiting commands bounced by qfull_time_out;
- *	cmdr_lock
+ *	reap_lock
  * @broken_reported: the broken-ring message has been logged
  * @idle_since: jiffies when it last went idle (nothing in flight or
- *	waiting); cmdr_lock
+ *	waiting); reap_lock
  * @se_plug: handed to target core by plug_device
  * @cnode: on a completion thread's queue while TCMU_DEV_KICKED
  * @ccpu: the CPU whose completion thread serves the device
@@ -247,7 +287,8 @@ struct tcmu_dev {
 	u32 data_area_mb;
 	u32 data_pages_per_blk;
 
-	struct mutex cmdr_lock;	/* see the lock rules above */
+	struct mutex reap_lock;	/* see the lock rules above */
+	spinlock_t ring_lock;	/* see the lock rules above */
 	struct tcmu_data_area da;
 	struct xarray cmd_ids;
 	u32 next_cmd_id;
@@ -258,6 +299,7 @@ struct tcmu_dev {
 	struct timer_list cmd_timer;
 	struct timer_list qfull_timer;
 	struct work_struct timeout_work;
+	struct work_struct qfull_work;
 	unsigned int cmd_time_out;
 	int qfull_time_out;
 
@@ -296,7 +338,8 @@ enum tcmu_cmd_flag {
  * struct tcmu_cmd - a SCSI command handed to the handler
  * @se_cmd: target core's command; NULL once completed back to it
  * @udev: the device
- * @queue_entry: on qfull_queue or inflight_queue; cmdr_lock
+ * @queue_entry: on qfull_queue or inflight_queue (ring_lock), or on the
+ *	private list of a reap_lock holder
  * @cmd_id: ring id, 0 while not on the ring
  * @blocks: data area blocks, data-out/data-in first, then BIDI data-in
  * @nr_blocks: entries in @blocks
@@ -304,6 +347,8 @@ enum tcmu_cmd_flag {
  * @bidi_len: BIDI data-in bytes
  * @deadline: jiffies; meaningful while on a timed queue
  * @flags: enum tcmu_cmd_flag bits
+ * @ring_len: bytes of its ring entry, set when its blocks are taken
+ * @rsp: the handler's completion, copied once by the reap
  */
 struct tcmu_cmd {
 	struct se_cmd *se_cmd;
@@ -316,6 +361,8 @@ struct tcmu_cmd {
 	u32 bidi_len;
 	unsigned long deadline;
 	unsigned long flags;
+	u32 ring_len;
+	struct tcmu_cmd_entry rsp;
 };
 
 /* A TMR notification waiting for ring space */
@@ -368,13 +415,11 @@ void tcmu_dev_put(struct tcmu_dev *udev);
 int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base);
 void tcmu_da_exit(struct tcmu_data_area *da);
-u32 tcmu_da_free_blocks(const struct tcmu_data_area *da);
+u32 tcmu_da_free_blocks(struct tcmu_data_area *da);
 
-/* Blocks with pages that no command uses: what a trim would free */
-static inline bool tcmu_da_has_cached(const struct tcmu_data_area *da)
-{
-	return da->nr_populated != da->nr_used;
-}
+bool tcmu_da_has_cached(struct tcmu_data_area *da);
+void tcmu_da_stats(struct tcmu_data_area *da, u32 *held, u32 *used,
+		   u32 *peak, u64 *reclaimed);
 
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
@@ -460,6 +505,8 @@ void tcmu_release_kept_bufs(struct tcmu_dev *udev);
 void tcmu_cmd_timer_fn(struct timer_list *t);
 void tcmu_qfull_timer_fn(struct timer_list *t);
 void tcmu_timeout_work_fn(struct work_struct *work);
+void tcmu_qfull_work_fn(struct work_struct *work);
+bool tcmu_dev_idle(struct tcmu_dev *udev);
 void tcmu_ring_destroy(struct tcmu_dev *udev);
 
 /* complete.c */

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests of the data area allocator: block states, reuse of cached
- * pages before new ones, hole reclaim, iovec layout and data copies.
+ * pages before new ones, hole reclaim, iovec layout and data copies, and
+ * allocation racing with frees and trims (no device lock around them).
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/scatterlist.h>
 #include "../tcmu.h"
 
@@ -301,6 +305,142 @@ static void da_pool_too_big(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, da->nr_used, 0U);
 }
 
+#define DA_RACE_LOOPS	1500
+#define DA_RACE_WORKERS	3
+
+struct da_race {
+	struct tcmu_data_area *da;
+	struct completion done[DA_RACE_WORKERS + 1];
+	atomic_t stop;
+	atomic_t errors;
+	atomic_t allocs;
+	atomic_t trims;
+};
+
+struct da_race_worker {
+	struct da_race *race;
+	u32 id;
+};
+
+/* Stamp every page of @blocks with @tag, or check the stamps */
+static bool da_race_stamp(struct tcmu_data_area *da, const u32 *blocks,
+			  u32 nr, u32 tag, bool check)
+{
+	struct page *page;
+	u32 i, p, *word;
+	bool ok = true;
+
+	for (i = 0; i < nr; i++) {
+		for (p = 0; p < da->blk_pages; p++) {
+			page = xa_load(&da->pages,
+				       (unsigned long)blocks[i] * da->blk_pages + p);
+			if (!page)
+				return false;
+			word = kmap_local_page(page);
+			if (check)
+				ok &= *word == tag;
+			else
+				*word = tag;
+			kunmap_local(word);
+		}
+	}
+	return ok;
+}
+
+static int da_race_alloc_fn(void *data)
+{
+	struct da_race_worker *w = data;
+	struct da_race *race = w->race;
+	u32 blocks[4], nr, n, tag;
+	int ret;
+
+	for (n = 0; n < DA_RACE_LOOPS; n++) {
+		nr = 1 + (n + w->id) % 4;
+		tag = (w->id << 24) | n;
+		ret = tcmu_da_alloc(race->da, blocks, nr);
+		if (ret == -ENOSPC) {
+			cond_resched();
+			continue;
+		}
+		if (ret) {
+			atomic_inc(&race->errors);
+			break;
+		}
+		atomic_inc(&race->allocs);
+		/* nobody else may hold these blocks, nor trim their pages */
+		if (!da_race_stamp(race->da, blocks, nr, tag, false))
+			atomic_inc(&race->errors);
+		cond_resched();
+		if (!da_race_stamp(race->da, blocks, nr, tag, true))
+			atomic_inc(&race->errors);
+		tcmu_da_free(race->da, blocks, nr);
+	}
+	complete(&race->done[w->id]);
+	return 0;
+}
+
+static int da_race_trim_fn(void *data)
+{
+	struct da_race *race = data;
+
+	while (!atomic_read(&race->stop)) {
+		tcmu_da_trim(race->da);
+		atomic_inc(&race->trims);
+		cond_resched();
+	}
+	complete(&race->done[DA_RACE_WORKERS]);
+	return 0;
+}
+
+/*
+ * Allocations, frees and trims of one area run at once, as submitters,
+ * the completion thread and the reclaim work do: no block is handed out
+ * twice, no page of a used block is trimmed, and the counters add up.
+ */
+static void da_race(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, 16);
+	struct da_race_worker workers[DA_RACE_WORKERS];
+	struct task_struct *task;
+	struct da_race *race;
+	unsigned long pages;
+	u32 i;
+
+	race = kunit_kzalloc(test, sizeof(*race), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, race);
+	race->da = da;
+	for (i = 0; i <= DA_RACE_WORKERS; i++)
+		init_completion(&race->done[i]);
+	task = kthread_run(da_race_trim_fn, race, "da_race_trim");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (i = 0; i < DA_RACE_WORKERS; i++) {
+		workers[i] = (struct da_race_worker){ .race = race, .id = i };
+		task = kthread_run(da_race_alloc_fn, &workers[i],
+				   "da_race_%u", i);
+		if (IS_ERR(task)) {
+			/* let the others finish before failing */
+			atomic_inc(&race->errors);
+			complete(&race->done[i]);
+		}
+	}
+	for (i = 0; i < DA_RACE_WORKERS; i++)
+		wait_for_completion(&race->done[i]);
+	atomic_set(&race->stop, 1);
+	wait_for_completion(&race->done[DA_RACE_WORKERS]);
+
+	KUNIT_EXPECT_EQ(test, atomic_read(&race->errors), 0);
+	KUNIT_EXPECT_GT(test, atomic_read(&race->allocs), DA_RACE_LOOPS);
+	KUNIT_EXPECT_GT(test, atomic_read(&race->trims), 0);
+	KUNIT_EXPECT_EQ(test, da->nr_used, 0U);
+	KUNIT_EXPECT_EQ(test, da->nr_busy, 0U);
+	pages = da_pages(da);
+	KUNIT_EXPECT_EQ(test, pages, (unsigned long)da->nr_populated *
+			da->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool), (long)pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), (u32)pages);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool), 0L);
+}
+
 static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_lazy_alloc, da_gen_params),
 	KUNIT_CASE_PARAM(da_reuse_cached_first, da_gen_params),
@@ -313,6 +453,7 @@ static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_pool_limit, da_gen_params),
 	KUNIT_CASE_PARAM(da_pool_fair, da_gen_params),
 	KUNIT_CASE_PARAM(da_pool_too_big, da_gen_params),
+	KUNIT_CASE_PARAM(da_race, da_gen_params),
 	{}
 };
 
