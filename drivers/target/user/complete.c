@@ -11,6 +11,14 @@
  * at all, or with completion=inline, the kick completes the commands in
  * the handler's syscall as the stock driver does.
  *
+ * Adaptive hand-over: a hand-over costs a wake-up and a switch to the
+ * thread, which is all overhead when the handler completes one command
+ * at a time (queue depth 1: nothing to batch, nothing to overlap).  So in
+ * percpu mode a kick still reaps inline while the device has at most
+ * completion_inline_depth commands on the ring (default 1); a busier
+ * device, whose reap has a batch to take and whose handler has more
+ * commands to serve meanwhile, hands over.
+ *
  * Hand-over: a device sits on one thread's llist at most once
  * (TCMU_DEV_KICKED).  The thread takes the whole list, oldest kick
  * first, and reaps each device with TCMU_DEV_REAPING set, clearing
@@ -55,6 +63,8 @@ static const char * const tcmu_complete_modes[] = {
 };
 
 static int tcmu_complete_mode = TCMU_COMPLETE_PERCPU;
+static unsigned int tcmu_inline_depth = 1;	/* completion_inline_depth */
+static atomic64_t tcmu_inline_reaps;
 
 static DEFINE_MUTEX(tcmu_cthread_lock);	/* see the top of the file */
 static struct tcmu_cthread **tcmu_cthreads;	/* [nr_cpu_ids] */
@@ -88,6 +98,31 @@ static const struct kernel_param_ops tcmu_complete_mode_ops = {
 module_param_cb(completion, &tcmu_complete_mode_ops, NULL, 0644);
 MODULE_PARM_DESC(completion,
 		 "Where kicked completions run: percpu (completion threads, default) or inline (in the handler's write())");
+
+#define TCMU_INLINE_DEPTH_MAX	U16_MAX
+
+static int tcmu_inline_depth_set(const char *val,
+				 const struct kernel_param *kp)
+{
+	unsigned int depth;
+
+	if (kstrtouint(val, 0, &depth) || depth > TCMU_INLINE_DEPTH_MAX) {
+		pr_err("completion_inline_depth: '%s' is not between 0 and %u\n",
+		       strim((char *)val), TCMU_INLINE_DEPTH_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(tcmu_inline_depth, depth);
+	return 0;
+}
+
+static const struct kernel_param_ops tcmu_inline_depth_ops = {
+	.set = tcmu_inline_depth_set,
+	.get = param_get_uint,
+};
+module_param_cb(completion_inline_depth, &tcmu_inline_depth_ops,
+		&tcmu_inline_depth, 0644);
+MODULE_PARM_DESC(completion_inline_depth,
+		 "percpu mode: reap in the handler's write() while the device has at most this many commands on the ring (0: always hand over; default 1)");
 
 /* A stable hash of a device index onto @n slots */
 unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n)
@@ -282,9 +317,12 @@ void tcmu_complete_kick(struct tcmu_dev *udev)
 {
 	struct tcmu_cthread *t = NULL;
 
-	if (READ_ONCE(tcmu_complete_mode) == TCMU_COMPLETE_PERCPU)
+	/* a hint: the count may change under us, either way is correct */
+	if (READ_ONCE(tcmu_complete_mode) == TCMU_COMPLETE_PERCPU &&
+	    READ_ONCE(udev->nr_inflight) > READ_ONCE(tcmu_inline_depth))
 		t = tcmu_cthread_pick(tcmu_cthreads, nr_cpu_ids, udev->ccpu);
 	if (!t) {
+		atomic64_inc(&tcmu_inline_reaps);
 		tcmu_handle_completions(udev);
 		return;
 	}
@@ -324,6 +362,9 @@ static int tcmu_cthread_show(struct seq_file *m, void *v)
 
 	seq_printf(m, "mode: %s\n",
 		   tcmu_complete_modes[READ_ONCE(tcmu_complete_mode)]);
+	seq_printf(m, "inline_depth: %u inline_reaps: %lld\n",
+		   READ_ONCE(tcmu_inline_depth),
+		   (long long)atomic64_read(&tcmu_inline_reaps));
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
 		/* pairs with the release in tcmu_cthread_start() */
 		t = smp_load_acquire(&tcmu_cthreads[cpu]);

@@ -356,6 +356,7 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	tcmu_ring_advance(udev, len);
 
 	list_move_tail(&cmd->queue_entry, &udev->inflight_queue);
+	WRITE_ONCE(udev->nr_inflight, udev->nr_inflight + 1);
 	if (udev->cmd_time_out)
 		tcmu_arm_timer(cmd, udev->cmd_time_out, &udev->cmd_timer);
 	return 0;
@@ -760,6 +761,7 @@ static bool tcmu_reap_cmd(struct tcmu_dev *udev,
 	if (cmd->se_cmd) {
 		cmd->rsp = rsp;
 		list_move_tail(&cmd->queue_entry, done);
+		WRITE_ONCE(udev->nr_inflight, udev->nr_inflight - 1);
 	} else if (!keep) {
 		list_add_tail(&cmd->queue_entry, done);
 	}
@@ -924,17 +926,22 @@ void tcmu_qfull_timer_fn(struct timer_list *t)
 
 /*
  * Move the commands whose deadline passed from @queue to @expired and
- * re-arm @timer for the rest.  Under ring_lock.
+ * re-arm @timer for the rest.  Returns how many moved.  Under ring_lock.
  */
-static void tcmu_take_expired(struct list_head *queue, struct timer_list *timer,
-			      struct list_head *expired)
+static u32 tcmu_take_expired(struct list_head *queue, struct timer_list *timer,
+			     struct list_head *expired)
 {
 	struct tcmu_cmd *cmd, *tmp;
+	u32 n = 0;
 
-	list_for_each_entry_safe(cmd, tmp, queue, queue_entry)
-		if (!time_before(jiffies, cmd->deadline))
-			list_move_tail(&cmd->queue_entry, expired);
+	list_for_each_entry_safe(cmd, tmp, queue, queue_entry) {
+		if (time_before(jiffies, cmd->deadline))
+			continue;
+		list_move_tail(&cmd->queue_entry, expired);
+		n++;
+	}
 	tcmu_rearm_timer(queue, timer);
+	return n;
 }
 
 /*
@@ -954,8 +961,9 @@ void tcmu_timeout_work_fn(struct work_struct *work)
 	mutex_lock(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
 	if (udev->cmd_time_out)
-		tcmu_take_expired(&udev->inflight_queue, &udev->cmd_timer,
-				  &inflight);
+		WRITE_ONCE(udev->nr_inflight, udev->nr_inflight -
+			   tcmu_take_expired(&udev->inflight_queue,
+					     &udev->cmd_timer, &inflight));
 	tcmu_take_expired(&udev->qfull_queue, &udev->qfull_timer, &waiting);
 	spin_unlock(&udev->ring_lock);
 
@@ -1016,6 +1024,7 @@ void tcmu_reset_ring(struct tcmu_dev *udev, u8 err_level)
 		/* live ones leave the inflight list; the others are on none */
 		list_move_tail(&cmd->queue_entry, &gone);
 	}
+	WRITE_ONCE(udev->nr_inflight, 0);
 	tcmu_dev_ring_setup(udev);
 	clear_bit(TCMU_DEV_BROKEN, &udev->flags);
 	udev->broken_reported = false;

@@ -241,6 +241,8 @@ enum tcmu_dev_flag {
  *	add (submitters) and reap_lock plus ring_lock to remove, so its
  *	first entry stays put for whoever holds reap_lock
  * @inflight_queue: commands on the ring, oldest first; ring_lock
+ * @nr_inflight: entries of @inflight_queue; written under ring_lock, read
+ *	without it by the kick (a hint)
  * @tmr_queue: TMR notifications waiting for ring space; ring_lock
  * @cmd_timer: fires at the oldest in-flight deadline
  * @qfull_timer: fires at the oldest qfull deadline
@@ -294,6 +296,7 @@ struct tcmu_dev {
 	u32 next_cmd_id;
 	struct list_head qfull_queue;
 	struct list_head inflight_queue;
+	u32 nr_inflight;
 	struct list_head tmr_queue;
 
 	struct timer_list cmd_timer;

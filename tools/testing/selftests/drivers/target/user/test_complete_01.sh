@@ -5,7 +5,8 @@
 # offline and online again and again, and the mode flips to inline and
 # back under the IO.  Nothing is lost or corrupted; both CPUs' threads
 # served devices; the devices go away with their handlers still kicking;
-# rmmod stops the threads.  A bad completion= value is refused.
+# rmmod stops the threads.  A bad completion= value is refused.  At depth 1
+# the kick reaps inline unless completion_inline_depth is 0.
 . "$(dirname "$0")/test_common.sh"
 P=/sys/module/target_core_user/parameters
 DBG=/sys/kernel/debug/target_core_user/completion
@@ -61,6 +62,27 @@ for ((i = 0; i < N; i++)); do
 	check "c$i state ok" test "$(tcmu_info "c$i" State)" = ok
 	check "c$i nothing timed out" test "$(tcmu_info "c$i" TimedOut)" = 0
 done
+
+# adaptive hand-over: at depth 1 the kick reaps in the handler's write()
+# (completion_inline_depth=1, the default); at 0 every kick is handed over
+expect_einval $P/completion_inline_depth 65536 completion_inline_depth
+expect_einval $P/completion_inline_depth -1 completion_inline_depth
+check "inline depth 1 by default" test "$(cat $P/completion_inline_depth)" = 1
+inline_reaps() { awk '$1 == "inline_depth:" { print $4 }' $DBG; }
+handoffs() { awk '/^cpu / { n += $10 } END { print n + 0 }' $DBG; }
+r0=$(inline_reaps)
+check "depth 1 verifies" tcmu_fio_verify "${dev[0]}" --rw=randwrite \
+	--bs=4k --iodepth=1 --size=2M
+r1=$(inline_reaps) h1=$(handoffs)
+log "depth 1: $((r1 - r0)) inline reaps"
+check "depth 1 reaps inline" test $((r1 - r0)) -ge 512
+echo 0 >$P/completion_inline_depth
+check "depth 1 verifies, handed over" tcmu_fio_verify "${dev[0]}" \
+	--rw=randwrite --bs=4k --iodepth=1 --size=2M
+h2=$(handoffs)
+log "depth 1, inline depth 0: $((h2 - h1)) hand-overs"
+check "inline depth 0 hands every kick over" test $((h2 - h1)) -ge 512
+echo 1 >$P/completion_inline_depth
 
 # devices go while their handlers still run and may kick
 for ((i = 0; i < N; i++)); do
