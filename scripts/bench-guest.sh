@@ -5,11 +5,17 @@
 #   ceiling  LIO's ramdisk backstore (rd_mcp): no userspace hop
 #   stock    Debian's target_core_user, served by a handler
 #   ours     tcmu-ng's target_core_user ($TCMU_KO), same handler
+#   inline   the same module loaded with completion=inline: completions
+#            reaped in the handler's syscall, as the stock driver does
+#   handoff  the same module with completion_inline_depth=0: every kick
+#            handed to a completion thread, even at depth 1
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
-# handler on a raw tmpfs file. Stock and ours alternate within a round and
-# swap order every round. Every fio run leaves its JSON output and exit
-# status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
+# handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
+# "stock ours inline") take turns within a round, in an order that rotates
+# every round. BENCH_POINTS (names of the matrix below, default all)
+# narrows the matrix; BENCH_MEMORY=0 skips the memory figures. Every fio
+# run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +30,9 @@ size=${BENCH_SIZE:-64M}
 handlers=${BENCH_HANDLERS:-null mem qcow}
 idle=${BENCH_IDLE:-30}
 limit_mb=${BENCH_LIMIT_MB:-32}
+read -ra targets <<<"${BENCH_TARGETS:-stock ours inline}"
+want_points=${BENCH_POINTS:-}
+memory=${BENCH_MEMORY:-1}
 handler_bin=$PWD/tcmu-test-handler
 out=$TCMU_OUT
 core=/sys/kernel/config/target/core
@@ -78,12 +87,17 @@ driver_load() {
 	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
 	case $1 in
 	stock) modprobe target_core_user ;;
-	ours) tcmu_load_module "$TCMU_KO" ;;
+	ours) tcmu_load_module "$TCMU_KO" completion=percpu ;;
+	inline) tcmu_load_module "$TCMU_KO" completion=inline ;;
+	handoff) tcmu_load_module "$TCMU_KO" completion_inline_depth=0 ;;
+	*) say "unknown target $1"; return 1 ;;
 	esac
 	if [[ $1 == stock ]]; then
 		say "stock loaded: $(modinfo -F filename target_core_user)"
 	else
-		say "ours loaded: $TCMU_KO"
+		local p=/sys/module/target_core_user/parameters
+		say "$1 loaded: $TCMU_KO, completion=$(cat $p/completion)," \
+			"inline depth $(cat $p/completion_inline_depth)"
 	fi
 }
 
@@ -150,6 +164,8 @@ fio_point() {
 	local rep=$1 target=$2 handler=$3 spec=$4 name args n i rc=0 files=()
 	IFS='|' read -r name args n <<<"$spec"
 	n=${n:-1}
+	[[ $rep == mem || -z $want_points || " $want_points " == *" $name "* ]] ||
+		return 0
 	((n <= ${#devs[@]})) || return 0
 	for ((i = 0; i < n; i++)); do
 		files+=(--name="lun$i" --filename="${devs[i]}")
@@ -227,6 +243,8 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"
 	echo "runtime=$runtime ramp=$ramp reps=$reps luns=$nluns size=$size idle=$idle"
+	echo "targets=${targets[*]}"
+	echo "points=${want_points:-all}"
 	echo "handlers=$handlers"
 	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 	echo "fio=$(fio --version)"
@@ -234,7 +252,11 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 } >"$out/env.txt"
 
 for ((rep = 1; rep <= reps; rep++)); do
-	if ((rep % 2)); then order=(stock ours); else order=(ours stock); fi
+	# rotate the order, so that no target always runs first
+	order=()
+	for ((i = 0; i < ${#targets[@]}; i++)); do
+		order+=("${targets[(i + rep - 1) % ${#targets[@]}]}")
+	done
 	say "round $rep: ceiling"
 	run_matrix "$rep" ceiling rd
 	for handler in $handlers; do
@@ -246,12 +268,14 @@ for ((rep = 1; rep <= reps; rep++)); do
 	done
 done
 
-say "memory"
+if ((memory)); then
+	say "memory"
+	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
+	run_memory ceiling rd
+	for target in stock ours; do
+		driver_load "$target"
+		run_memory "$target" null
+	done
+fi
 [[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
-run_memory ceiling rd
-for target in stock ours; do
-	driver_load "$target"
-	run_memory "$target" null
-done
-rmmod target_core_user
 echo "BENCH: DONE"

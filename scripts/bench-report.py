@@ -20,7 +20,13 @@ import statistics
 import subprocess
 import sys
 
-TARGETS = ["ceiling", "stock", "ours"]
+# inline: ours loaded with completion=inline; handoff: ours with
+# completion_inline_depth=0 (both optional in a run)
+EXTRA = {"inline": "completion=inline, reaping in the handler's write() "
+                   "as the stock driver does",
+         "handoff": "completion_inline_depth=0, every kick handed to a "
+                    "completion thread"}
+TARGETS = ["ceiling", "stock", "ours"] + list(EXTRA)
 HANDLERS = {
     "null": "tests' C handler, --store null (data not touched: the "
             "kernel's own data movement is what is measured)",
@@ -55,7 +61,8 @@ CHART = [("4k rr d1", "rr4k-d1", "iops"), ("4k rw d1", "rw4k-d1", "iops"),
          ("4k rr 4 LUN", "rr4k-d16-4lun", "iops"),
          ("4k rr 16 LUN", "rr4k-d16-16lun", "iops"),
          ("4k 70/30", "mix4k-d16", "iops")]
-RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours)-(\w+)-([\w-]+)\.json$")
+RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff)-(\w+)-"
+                 r"([\w-]+)\.json$")
 
 
 def fio_metrics(path):
@@ -195,30 +202,42 @@ def main():
     out.append(f"Each point: fio libaio, O_DIRECT, {e.get('runtime', '?')} s "
                f"after a {e.get('ramp', '?')} s ramp, on one LUN of "
                f"{e.get('size', '?')} unless said, in each of "
-               f"{e.get('reps', '?')} rounds; stock and ours "
-               f"alternate within a round and swap order each round. "
+               f"{e.get('reps', '?')} rounds; the targets take turns "
+               f"within a round in an order that rotates each round. "
                f"Cells: median ±spread (max−min, % of the median). "
                f"Ratios are of the medians.\n")
     out.append("**QEMU TCG (no KVM) distorts absolute numbers: every "
                "instruction is emulated, so all figures are far below "
                "real hardware. Compare the ratios, which are measured in "
                "the same boot, with the same handler and settings.**\n")
+    extra = [t for t in EXTRA if any(k[0] == t for k in runs)]
+    if extra:
+        out.append("*ours*: the module's defaults (completion=percpu, "
+                   "completion_inline_depth=1). " +
+                   " ".join(f"*{t}*: the same module with {EXTRA[t]}."
+                            for t in extra) + "\n")
     results = {"env": e, "points": []}
     for handler in handlers:
         out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}\n")
         out.append("| workload | metric | ceiling (rd_mcp) | stock | ours "
-                   "| ours/stock | ours/ceiling |")
-        out.append("|---|---|---:|---:|---:|---:|---:|")
+                   "| ours/stock | ours/ceiling |" +
+                   "".join(f" {t} | ours/{t} |" for t in extra))
+        out.append("|---|---|---:|---:|---:|---:|---:|" +
+                   "---:|---:|" * len(extra))
         for point, (desc, metrics) in POINTS.items():
             for key, unit, higher in metrics:
                 s = {t: summary(runs.get((t, handler if t != "ceiling"
                                           else "rd", point), []), key)
                      for t in TARGETS}
+                if not any(s[t][0] is not None for t in TARGETS):
+                    continue
                 note = "" if higher else " (lower is better)"
                 out.append(f"| {desc} | {unit}{note} | {cell(s['ceiling'])} "
                            f"| {cell(s['stock'])} | {cell(s['ours'])} "
                            f"| {ratio(s['ours'], s['stock'])} "
-                           f"| {ratio(s['ours'], s['ceiling'])} |")
+                           f"| {ratio(s['ours'], s['ceiling'])} |" +
+                           "".join(f" {cell(s[t])} | {ratio(s['ours'], s[t])} |"
+                                   for t in extra))
                 results["points"].append({
                     "handler": handler, "point": point, "metric": key,
                     **{t: {"median": s[t][0], "spread_pct": s[t][1],

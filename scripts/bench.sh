@@ -11,8 +11,11 @@
 # Knobs (environment): BENCH_RUNTIME (s per fio run, default 6),
 # BENCH_RAMP (s, 2), BENCH_REPS (rounds, 3), BENCH_LUNS (16), BENCH_SIZE
 # (per LUN, 64M), BENCH_HANDLERS ("null mem qcow"), BENCH_IDLE (s, 30),
-# BENCH_LIMIT_MB (global limit of the memory run, 32), BENCH_SMP (2),
-# BENCH_MEM (VM RAM, 4G).
+# BENCH_LIMIT_MB (global limit of the memory run, 32), BENCH_TARGETS
+# ("stock ours inline"; inline is ours with completion=inline, handoff
+# is ours with completion_inline_depth=0),
+# BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
+# skips the memory figures), BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,7 +37,8 @@ cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
 	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" "$stage/"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko")
 for v in BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
-	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB; do
+	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
+	BENCH_MEMORY; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 echo "=== [3/5] booting Debian's kernel in QEMU (TCG) and running the matrix"
