@@ -14,7 +14,10 @@
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
 # "stock ours inline") take turns within a round, in an order that rotates
 # every round. BENCH_POINTS (names of the matrix below, default all)
-# narrows the matrix; BENCH_MEMORY=0 skips the memory figures. Every fio
+# narrows the matrix; BENCH_MEMORY=0 skips the memory figures.
+# BENCH_INTERLEAVE=1 compares only our completion modes (targets ours,
+# inline, handoff): one set of LUNs, the mode flipped at run time before
+# each fio run, every point run in all modes back to back. Every fio
 # run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
 set -euo pipefail
@@ -33,6 +36,7 @@ limit_mb=${BENCH_LIMIT_MB:-32}
 read -ra targets <<<"${BENCH_TARGETS:-stock ours inline}"
 want_points=${BENCH_POINTS:-}
 memory=${BENCH_MEMORY:-1}
+interleave=${BENCH_INTERLEAVE:-0}
 handler_bin=$PWD/tcmu-test-handler
 out=$TCMU_OUT
 core=/sys/kernel/config/target/core
@@ -251,12 +255,50 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 	echo "tcmu-runner=$(dpkg-query -W -f='${Version}' tcmu-runner)"
 } >"$out/env.txt"
 
-for ((rep = 1; rep <= reps; rep++)); do
-	# rotate the order, so that no target always runs first
+# Switch our loaded module to the completion mode of target ours, inline
+# or handoff (both parameters are writable at run time)
+set_mode() {
+	local p=/sys/module/target_core_user/parameters
+	case $1 in
+	ours) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
+	inline) echo inline >$p/completion; echo 1 >$p/completion_inline_depth ;;
+	handoff) echo percpu >$p/completion; echo 0 >$p/completion_inline_depth ;;
+	*) say "no mode for target $1"; return 1 ;;
+	esac
+}
+
+# targets rotated by ROUND, so that no target always runs first
+rotate() {
+	local round=$1 i
 	order=()
 	for ((i = 0; i < ${#targets[@]}; i++)); do
-		order+=("${targets[(i + rep - 1) % ${#targets[@]}]}")
+		order+=("${targets[(i + round - 1) % ${#targets[@]}]}")
 	done
+}
+
+if ((interleave)); then
+	# One load of our module and one set of LUNs; every point runs in
+	# each mode back to back, so that drift of the host's speed (large
+	# under TCG) hits all modes alike.
+	for handler in $handlers; do
+		driver_load ours
+		luns_up ours "$handler"
+		for ((rep = 1; rep <= reps; rep++)); do
+			say "round $rep: modes ${targets[*]}, $handler"
+			for p in "${points[@]}"; do
+				rotate "$rep"
+				for target in "${order[@]}"; do
+					set_mode "$target"
+					fio_point "$rep" "$target" "$handler" "$p"
+				done
+			done
+		done
+		luns_down
+	done
+	reps=0
+fi
+for ((rep = 1; rep <= reps; rep++)); do
+	rotate "$rep"
 	say "round $rep: ceiling"
 	run_matrix "$rep" ceiling rd
 	for handler in $handlers; do

@@ -15,7 +15,9 @@
 # ("stock ours inline"; inline is ours with completion=inline, handoff
 # is ours with completion_inline_depth=0),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
-# skips the memory figures), BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
+# skips the memory figures), BENCH_INTERLEAVE (0; 1 compares only our
+# completion modes, flipped at run time between back-to-back fio runs on
+# the same LUNs), BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +40,7 @@ cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
 envs=(--env "TCMU_KO=$stage/target_core_user.ko")
 for v in BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
-	BENCH_MEMORY; do
+	BENCH_MEMORY BENCH_INTERLEAVE; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 echo "=== [3/5] booting Debian's kernel in QEMU (TCG) and running the matrix"
