@@ -69,6 +69,7 @@ struct options {
 	int nl_status;		/* --nl-status: status in *_DONE replies */
 	bool quiet;		/* --quiet: no start-up or TMR lines */
 	bool verbose;		/* --verbose: one line per command */
+	bool kick_storm;	/* --kick-storm: kick the UIO fd nonstop */
 	unsigned int seed;	/* --seed: for --ooo */
 };
 

@@ -210,6 +210,7 @@ static void print_help(FILE *f)
 	      "  --keep-buf        complete with TCMU_UFLAG_KEEP_BUF, print the ids\n"
 	      "  --read-len        complete data-in with TCMU_UFLAG_READ_LEN\n"
 	      "  --unknown-op      complete everything with TCMU_UFLAG_UNKNOWN_OP\n"
+	      "  --kick-storm      also write() to the UIO fd nonstop, from a thread\n"
 	      "netlink:\n"
 	      "  --netlink         answer TCM-USER netlink events\n"
 	      "  --nl-only         only answer netlink events, serve no device\n"
@@ -267,7 +268,7 @@ enum {
 	OPT_STORE, OPT_SIZE, OPT_BLOCK_SIZE, OPT_WCE, OPT_DELAY, OPT_FAIL,
 	OPT_HANG, OPT_EXIT, OPT_KEEP_BUF, OPT_READ_LEN, OPT_UNKNOWN_OP,
 	OPT_NETLINK, OPT_NL_ONLY, OPT_NL_NO_REPLY, OPT_NL_STATUS, OPT_QUIET,
-	OPT_VERBOSE, OPT_HELP,
+	OPT_VERBOSE, OPT_KICK_STORM, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -294,6 +295,7 @@ static const struct option longopts[] = {
 	{ "nl-status", required_argument, NULL, OPT_NL_STATUS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "kick-storm", no_argument, NULL, OPT_KICK_STORM },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ }
 };
@@ -323,6 +325,7 @@ static const struct {
 	{ OPT_NL_NO_REPLY, &opt.nl_no_reply },
 	{ OPT_QUIET, &opt.quiet },
 	{ OPT_VERBOSE, &opt.verbose },
+	{ OPT_KICK_STORM, &opt.kick_storm },
 };
 
 static const struct {
@@ -438,9 +441,37 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
+static atomic_bool storm_stop;
+
+/*
+ * --kick-storm: write() to the UIO fd nonstop, as a handler that kicks
+ * with nothing completed, until told to stop or the device goes away.
+ */
+static void *kick_storm(void *arg)
+{
+	struct tdev *d = arg;
+	unsigned long n = 0;
+	uint32_t v = 0;
+
+	while (!atomic_load(&storm_stop)) {
+		if (write(d->fd, &v, sizeof(v)) == sizeof(v)) {
+			n++;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		info("kick storm: %s after %lu kicks", strerror(errno), n);
+		return NULL;
+	}
+	info("kick storm: stopped after %lu kicks", n);
+	return NULL;
+}
+
 static int serve(struct tdev *d)
 {
 	uint64_t size = opt.size;
+	pthread_t storm;
+	int ret;
 
 	if (uio_open(d))
 		return -1;
@@ -461,8 +492,20 @@ static int serve(struct tdev *d)
 	info("serving %s (%s): %" PRIu64 " bytes, %u byte blocks, %u threads%s",
 	     d->name, d->uio_name, size, opt.block_size, opt.threads,
 	     opt.ooo ? ", out of order" : "");
+	if (opt.kick_storm) {
+		ret = pthread_create(&storm, NULL, kick_storm, d);
+		if (ret) {
+			err("kick storm: %s", strerror(ret));
+			ring_stop(d);
+			return -1;
+		}
+	}
 	while (!wait_stop(-1U))
 		;
+	if (opt.kick_storm) {
+		atomic_store(&storm_stop, true);
+		pthread_join(storm, NULL);
+	}
 	ring_stop(d);
 	print_counters();
 	return 0;
