@@ -15,9 +15,9 @@
 # "stock ours inline") take turns within a round, in an order that rotates
 # every round. BENCH_POINTS (names of the matrix below, default all)
 # narrows the matrix; BENCH_MEMORY=0 skips the memory figures.
-# BENCH_INTERLEAVE=1 compares only our completion modes (targets ours,
-# inline, handoff): one set of LUNs, the mode flipped at run time before
-# each fio run, every point run in all modes back to back. Every fio
+# BENCH_INTERLEAVE=1 runs every point on all targets back to back (no
+# ceiling): our modes (ours, inline, handoff) share one set of LUNs, the
+# mode flipped at run time; stock costs a module swap. Every fio
 # run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
 set -euo pipefail
@@ -277,23 +277,31 @@ rotate() {
 }
 
 if ((interleave)); then
-	# One load of our module and one set of LUNs; every point runs in
-	# each mode back to back, so that drift of the host's speed (large
-	# under TCG) hits all modes alike.
+	# Every point runs on each target back to back, so that drift of the
+	# host's speed (large under TCG) hits all targets alike.  Our modes
+	# share one load of the module and one set of LUNs (the mode is
+	# flipped at run time); stock costs a module swap and new LUNs.
 	for handler in $handlers; do
-		driver_load ours
-		luns_up ours "$handler"
+		loaded=''
 		for ((rep = 1; rep <= reps; rep++)); do
-			say "round $rep: modes ${targets[*]}, $handler"
+			say "round $rep: ${targets[*]}, $handler"
 			for p in "${points[@]}"; do
 				rotate "$rep"
 				for target in "${order[@]}"; do
-					set_mode "$target"
+					want=ours
+					[[ $target != stock ]] || want=stock
+					if [[ $loaded != "$want" ]]; then
+						[[ -z $loaded ]] || luns_down
+						driver_load "$want"
+						luns_up "$want" "$handler"
+						loaded=$want
+					fi
+					[[ $want == stock ]] || set_mode "$target"
 					fio_point "$rep" "$target" "$handler" "$p"
 				done
 			done
 		done
-		luns_down
+		[[ -z $loaded ]] || luns_down
 	done
 	reps=0
 fi

@@ -15,9 +15,10 @@
 # ("stock ours inline"; inline is ours with completion=inline, handoff
 # is ours with completion_inline_depth=0),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
-# skips the memory figures), BENCH_INTERLEAVE (0; 1 compares only our
-# completion modes, flipped at run time between back-to-back fio runs on
-# the same LUNs), BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
+# skips the memory figures), BENCH_INTERLEAVE (0; 1 runs each point on
+# all targets back to back, without the ceiling: our completion modes are
+# flipped at run time on the same LUNs, stock costs a module swap),
+# BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
