@@ -104,15 +104,8 @@ MODULE_PARM_DESC(completion,
 static int tcmu_inline_depth_set(const char *val,
 				 const struct kernel_param *kp)
 {
-	unsigned int depth;
-
-	if (kstrtouint(val, 0, &depth) || depth > TCMU_INLINE_DEPTH_MAX) {
-		pr_err("completion_inline_depth: '%s' is not between 0 and %u\n",
-		       strim((char *)val), TCMU_INLINE_DEPTH_MAX);
-		return -EINVAL;
-	}
-	WRITE_ONCE(tcmu_inline_depth, depth);
-	return 0;
+	return tcmu_param_set_uint_max(val, kp, "completion_inline_depth",
+				       TCMU_INLINE_DEPTH_MAX);
 }
 
 static const struct kernel_param_ops tcmu_inline_depth_ops = {

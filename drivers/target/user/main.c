@@ -103,6 +103,24 @@ static void tcmu_dev_release(struct kref *kref)
 	call_rcu(&udev->se_dev.rcu_head, tcmu_dev_free_rcu);
 }
 
+/*
+ * Set the unsigned int module parameter at @kp->arg to @val if it lies in
+ * 0..@max; refuse anything else with a log line naming the parameter.
+ */
+int tcmu_param_set_uint_max(const char *val, const struct kernel_param *kp,
+			    const char *name, unsigned int max)
+{
+	unsigned int v;
+
+	if (kstrtouint(val, 0, &v) || v > max) {
+		pr_err("%s: '%s' is not between 0 and %u\n", name,
+		       strim((char *)val), max);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
 void tcmu_dev_put(struct tcmu_dev *udev)
 {
 	kref_put(&udev->kref, tcmu_dev_release);

@@ -469,15 +469,8 @@ MODULE_PARM_DESC(global_data_pages,
 
 static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
 {
-	unsigned int ms;
-
-	if (kstrtouint(val, 0, &ms) || ms > TCMU_RECLAIM_IDLE_MS_MAX) {
-		pr_err("reclaim_idle_ms: '%s' is not between 0 and %lu\n",
-		       strim((char *)val), TCMU_RECLAIM_IDLE_MS_MAX);
-		return -EINVAL;
-	}
-	WRITE_ONCE(tcmu_reclaim_idle_ms, ms);
-	return 0;
+	return tcmu_param_set_uint_max(val, kp, "reclaim_idle_ms",
+				       TCMU_RECLAIM_IDLE_MS_MAX);
 }
 
 static const struct kernel_param_ops tcmu_idle_ops = {

@@ -246,6 +246,23 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 	entry->req.cdb_off = cdb_off;
 }
 
+/*
+ * A blocked or broken device takes no command: returns -EBUSY or -EIO
+ * with *@sense set, else 0.
+ */
+static int tcmu_dev_refuses(struct tcmu_dev *udev, sense_reason_t *sense)
+{
+	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
+		*sense = TCM_LUN_BUSY;
+		return -EBUSY;
+	}
+	if (test_bit(TCMU_DEV_BROKEN, &udev->flags)) {
+		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Give back the blocks tcmu_cmd_prepare() took. */
 static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 {
@@ -271,14 +288,10 @@ static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	size_t len;
 	int ret;
 
-	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
-		*sense = TCM_LUN_BUSY;
-		return -EBUSY;
-	}
-	if (test_bit(TCMU_DEV_BROKEN, &udev->flags)) {
-		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
-		return -EIO;
-	}
+	/* an early look, so that a refused command takes no blocks */
+	ret = tcmu_dev_refuses(udev, sense);
+	if (ret)
+		return ret;
 	if (cmd->nr_blocks > udev->da.nr_blocks) {
 		pr_warn_ratelimited("%s: %u-block command exceeds the %u-block data area\n",
 				    udev->name, cmd->nr_blocks,
@@ -330,15 +343,10 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 
 	lockdep_assert_held(&udev->ring_lock);
 
-	/* decided here, where block_dev and the reap set them */
-	if (test_bit(TCMU_DEV_BLOCKED, &udev->flags)) {
-		*sense = TCM_LUN_BUSY;
-		return -EBUSY;
-	}
-	if (test_bit(TCMU_DEV_BROKEN, &udev->flags)) {
-		*sense = TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE;
-		return -EIO;
-	}
+	/* decided here, where block_dev and the reap set the flags */
+	ret = tcmu_dev_refuses(udev, sense);
+	if (ret)
+		return ret;
 	if (!tcmu_ring_has_room(udev, len))
 		return -EAGAIN;
 	ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),

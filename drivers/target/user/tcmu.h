@@ -413,6 +413,9 @@ extern struct mutex tcmu_devices_lock;
 extern struct list_head tcmu_devices;
 extern struct device *tcmu_root_device;
 void tcmu_dev_put(struct tcmu_dev *udev);
+struct kernel_param;
+int tcmu_param_set_uint_max(const char *val, const struct kernel_param *kp,
+			    const char *name, unsigned int max);
 
 /* data_area.c */
 int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
