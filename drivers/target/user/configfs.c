@@ -246,6 +246,73 @@ static ssize_t tcmu_tmr_notification_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, tmr_notification);
 
+static int tcmu_zero_copy_set(struct tcmu_dev *udev, const char *val)
+{
+	u8 on;
+	int ret = 0;
+
+	if (kstrtou8(val, 0, &on) || on > 1) {
+		tcmu_bad(udev, "zero_copy", val);
+		return -EINVAL;
+	}
+	/* the window is part of the mapping's size */
+	mutex_lock(&udev->reap_lock);
+	if (udev->mb) {
+		pr_err("%s: zero_copy: cannot change after enable\n",
+		       udev->name);
+		ret = -EINVAL;
+	} else {
+		udev->zero_copy = on;
+	}
+	mutex_unlock(&udev->reap_lock);
+	return ret;
+}
+
+static ssize_t tcmu_zero_copy_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "%d\n", tcmu_attr_dev(item)->zero_copy);
+}
+
+static ssize_t tcmu_zero_copy_store(struct config_item *item,
+				    const char *page, size_t count)
+{
+	int ret = tcmu_zero_copy_set(tcmu_attr_dev(item), page);
+
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR(tcmu_, zero_copy);
+
+#define TCMU_ZC_MIN_KB_MAX	(SZ_8M >> 10)
+
+static int tcmu_zero_copy_min_kb_set(struct tcmu_dev *udev, const char *val)
+{
+	u32 kb;
+
+	if (kstrtou32(val, 0, &kb) || kb > TCMU_ZC_MIN_KB_MAX) {
+		pr_err("%s: zero_copy_min_kb: '%s' is not between 0 and %u\n",
+		       udev->name, strim((char *)val), TCMU_ZC_MIN_KB_MAX);
+		return -EINVAL;
+	}
+	WRITE_ONCE(udev->zc_min_bytes, kb << 10);
+	return 0;
+}
+
+static ssize_t tcmu_zero_copy_min_kb_show(struct config_item *item,
+					  char *page)
+{
+	return sysfs_emit(page, "%u\n",
+			  READ_ONCE(tcmu_attr_dev(item)->zc_min_bytes) >> 10);
+}
+
+static ssize_t tcmu_zero_copy_min_kb_store(struct config_item *item,
+					   const char *page, size_t count)
+{
+	int ret = tcmu_zero_copy_min_kb_set(tcmu_attr_dev(item), page);
+
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR(tcmu_, zero_copy_min_kb);
+
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%s\n", test_bit(TCMU_DEV_BLOCKED,
@@ -325,6 +392,8 @@ static struct configfs_attribute *tcmu_attrib_attrs[] = {
 	&tcmu_attr_emulate_write_cache,
 	&tcmu_attr_tmr_notification,
 	&tcmu_attr_nl_reply_supported,
+	&tcmu_attr_zero_copy,
+	&tcmu_attr_zero_copy_min_kb,
 	NULL,
 };
 
@@ -378,7 +447,7 @@ void tcmu_configfs_exit(void)
 enum {
 	OPT_DEV_CONFIG, OPT_DEV_SIZE, OPT_HW_BLOCK_SIZE, OPT_HW_MAX_SECTORS,
 	OPT_NL_REPLY_SUPPORTED, OPT_MAX_DATA_AREA_MB, OPT_DATA_PAGES_PER_BLK,
-	OPT_CMD_RING_SIZE_MB, OPT_ERR,
+	OPT_CMD_RING_SIZE_MB, OPT_ZERO_COPY, OPT_ZERO_COPY_MIN_KB, OPT_ERR,
 };
 
 static const match_table_t tcmu_tokens = {
@@ -390,6 +459,8 @@ static const match_table_t tcmu_tokens = {
 	{OPT_MAX_DATA_AREA_MB, "max_data_area_mb=%d"},
 	{OPT_DATA_PAGES_PER_BLK, "data_pages_per_blk=%d"},
 	{OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%d"},
+	{OPT_ZERO_COPY, "zero_copy=%s"},
+	{OPT_ZERO_COPY_MIN_KB, "zero_copy_min_kb=%s"},
 	{OPT_ERR, NULL},
 };
 
@@ -455,10 +526,17 @@ static int tcmu_set_opt(struct tcmu_dev *udev, char *opt)
 {
 	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
 	substring_t args[MAX_OPT_ARGS];
+	char buf[16];
 	int token, val, ret;
 
 	token = match_token(opt, tcmu_tokens, args);
 	switch (token) {
+	case OPT_ZERO_COPY:
+	case OPT_ZERO_COPY_MIN_KB:
+		match_strlcpy(buf, &args[0], sizeof(buf));
+		return token == OPT_ZERO_COPY ?
+		       tcmu_zero_copy_set(udev, buf) :
+		       tcmu_zero_copy_min_kb_set(udev, buf);
 	case OPT_DEV_CONFIG:
 		if (!match_strlcpy(udev->dev_config, &args[0],
 				   TCMU_CONFIG_LEN)) {
@@ -571,6 +649,7 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 	n += sprintf(b + n,
 		     "Pool: DataPagesPeak: %u DataPagesReclaimed: %llu PoolWaits: %llu PoolWaitMs: %llu\n",
 		     peak, reclaimed, waits, wait_ms);
+	n += tcmu_zc_show(udev, b + n);
 	mutex_unlock(&udev->reap_lock);
 	return n;
 }

@@ -62,6 +62,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	udev->data_area_mb = TCMU_DATA_AREA_MB_DEF;
 	udev->data_pages_per_blk = TCMU_PAGES_PER_BLK_DEF;
 	udev->cmdr_size = (TCMU_RING_MB_DEF << 20) - TCMU_CMDR_OFF;
+	udev->zc_min_bytes = TCMU_ZC_MIN_KB_DEF << 10;
 
 	mutex_init(&udev->reap_lock);
 	spin_lock_init(&udev->ring_lock);
@@ -95,6 +96,7 @@ static void tcmu_dev_release(struct kref *kref)
 
 	if (udev->mb) {
 		tcmu_ring_destroy(udev);
+		tcmu_zc_exit(&udev->zc);
 		tcmu_da_exit(&udev->da);
 		vfree(udev->mb);
 		udev->mb = NULL;
@@ -129,12 +131,20 @@ void tcmu_dev_put(struct tcmu_dev *udev)
 static int tcmu_configure_device(struct se_device *se_dev)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	struct se_dev_attrib *attr = &se_dev->dev_attrib;
 	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
+	u32 slot_pages;
 	int ret;
 
 	ret = tcmu_uio_set_name(udev);
 	if (ret)
 		return ret;
+
+	if (!attr->hw_block_size)
+		attr->hw_block_size = 512;
+	if (!attr->hw_max_sectors)
+		attr->hw_max_sectors = TCMU_HW_MAX_SECTORS_DEF;
+	attr->hw_queue_depth = TCMU_QUEUE_DEPTH;
 
 	udev->mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
 	if (!udev->mb)
@@ -147,18 +157,22 @@ static int tcmu_configure_device(struct se_device *se_dev)
 			   udev->data_pages_per_blk, udev->data_off);
 	if (ret)
 		goto err_vfree;
+	if (udev->zero_copy) {
+		/* the window follows the data area */
+		slot_pages = tcmu_zc_slot_pages((u64)attr->hw_max_sectors *
+						attr->hw_block_size);
+		ret = tcmu_zc_init(&udev->zc, &tcmu_pool, udev->mmap_pages,
+				   slot_pages);
+		if (ret)
+			goto err_da;
+		udev->mmap_pages += (size_t)udev->zc.nr_slots * slot_pages;
+	}
 	tcmu_dev_ring_setup(udev);
 
 	tcmu_complete_bind(udev);
 	ret = tcmu_uio_register(udev);
 	if (ret)
 		goto err_unbind;
-
-	if (!se_dev->dev_attrib.hw_block_size)
-		se_dev->dev_attrib.hw_block_size = 512;
-	if (!se_dev->dev_attrib.hw_max_sectors)
-		se_dev->dev_attrib.hw_max_sectors = TCMU_HW_MAX_SECTORS_DEF;
-	se_dev->dev_attrib.hw_queue_depth = TCMU_QUEUE_DEPTH;
 
 	/* held until destroy_device, even if the handler closes first */
 	kref_get(&udev->kref);
@@ -178,6 +192,8 @@ err_unregister:
 	return ret;
 err_unbind:
 	tcmu_complete_unbind(udev);
+	tcmu_zc_exit(&udev->zc);
+err_da:
 	tcmu_da_exit(&udev->da);
 err_vfree:
 	vfree(udev->mb);

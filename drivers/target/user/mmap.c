@@ -6,9 +6,15 @@
  *
  * The mapping is one region: mailbox and ring (vmalloc memory that lives
  * as long as the device) followed by the data area (pages that come and
- * go, see data_area.c).  Every PTE is inserted by our fault handler with
- * vm_insert_page(), so the mapping is VM_MIXEDMAP and holds ordinary page
- * references: get_user_pages() (O_DIRECT from the data area) works.
+ * go, see data_area.c) and, with zero_copy on, the zero-copy window (see
+ * zero_copy.c).  Ring and data area PTEs are inserted by our fault handler
+ * with vm_insert_page(), so the mapping is VM_MIXEDMAP and holds ordinary
+ * page references there: get_user_pages() (O_DIRECT from the data area)
+ * works.  Window PTEs are special and cannot be pinned.
+ *
+ * Every VMA of a device maps the same address_space, the one of the inode
+ * the handler opened: zaps reach them all.  So while any VMA exists, the
+ * device cannot be opened through another inode.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -20,11 +26,15 @@ static void tcmu_vma_open(struct vm_area_struct *vma)
 	struct tcmu_dev *udev = vma->vm_private_data;
 
 	kref_get(&udev->kref);
+	atomic_inc(&udev->nr_vmas);
 }
 
 static void tcmu_vma_close(struct vm_area_struct *vma)
 {
-	tcmu_dev_put(vma->vm_private_data);
+	struct tcmu_dev *udev = vma->vm_private_data;
+
+	atomic_dec(&udev->nr_vmas);
+	tcmu_dev_put(udev);
 }
 
 static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
@@ -36,6 +46,9 @@ static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
 
 	if (vmf->pgoff >= udev->mmap_pages)
 		return VM_FAULT_SIGBUS;
+	if (tcmu_zc_enabled(&udev->zc) && vmf->pgoff >= udev->zc.base)
+		return tcmu_zc_fault(&udev->zc, vmf,
+				     vmf->pgoff - udev->zc.base);
 	if (vmf->pgoff >= ring_pages)
 		return tcmu_da_fault(&udev->da, vmf, vmf->pgoff - ring_pages);
 
@@ -46,10 +59,33 @@ static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
 	return VM_FAULT_NOPAGE;
 }
 
+/* Only window PTEs are special, so only they come here. */
+static vm_fault_t tcmu_vma_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct tcmu_dev *udev = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff < udev->zc.base || vmf->pgoff >= udev->mmap_pages)
+		return VM_FAULT_SIGBUS;
+	return tcmu_zc_mkwrite(&udev->zc, vmf, vmf->pgoff - udev->zc.base);
+}
+
 static const struct vm_operations_struct tcmu_vm_ops = {
 	.open = tcmu_vma_open,
 	.close = tcmu_vma_close,
 	.fault = tcmu_vma_fault,
+};
+
+/*
+ * With a zero-copy window: having pfn_mkwrite makes the mapping ask for
+ * write notification, so PTEs start read-only and the window can refuse
+ * writes to WRITE data.  Ring and data area pages upgrade on their first
+ * write without asking (no page_mkwrite).
+ */
+static const struct vm_operations_struct tcmu_zc_vm_ops = {
+	.open = tcmu_vma_open,
+	.close = tcmu_vma_close,
+	.fault = tcmu_vma_fault,
+	.pfn_mkwrite = tcmu_vma_pfn_mkwrite,
 };
 
 static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
@@ -67,7 +103,8 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 		return -EINVAL;
 	}
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
-	vma->vm_ops = &tcmu_vm_ops;
+	vma->vm_ops = tcmu_zc_enabled(&udev->zc) ? &tcmu_zc_vm_ops :
+						   &tcmu_vm_ops;
 	vma->vm_private_data = udev;
 	tcmu_vma_open(vma);
 	return 0;
@@ -88,9 +125,19 @@ static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
 
 	mutex_lock(&udev->reap_lock);
 	old = udev->inode;
+	if (old != inode && old && atomic_read(&udev->nr_vmas)) {
+		/* zaps could not reach the mappings of the old inode */
+		mutex_unlock(&udev->reap_lock);
+		clear_bit(TCMU_DEV_OPEN, &udev->flags);
+		pr_warn("%s: still mapped through another device node\n",
+			udev->name);
+		return -EBUSY;
+	}
 	if (old != inode) {
 		udev->inode = igrab(inode);
 		tcmu_da_set_mapping(&udev->da,
+				    udev->inode ? udev->inode->i_mapping : NULL);
+		tcmu_zc_set_mapping(&udev->zc,
 				    udev->inode ? udev->inode->i_mapping : NULL);
 	} else {
 		old = NULL;

@@ -200,6 +200,19 @@ void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages)
 		tcmu_pool_kick(pool);
 }
 
+/*
+ * Charge @pages if they fit now, leaving the first waiter's request
+ * free; never waits or queues.  For short-lived pages whose user has
+ * another way to go when the pool is short.
+ */
+bool tcmu_pool_try_charge(struct tcmu_pool *pool, long pages)
+{
+	if (!pages)
+		return true;
+	return tcmu_pool_take(pool, pages, READ_ONCE(pool->nr_waiters) ?
+				     READ_ONCE(pool->head_want) : 0);
+}
+
 /* @w no longer needs pages (its queue emptied, or it is going away). */
 void tcmu_pool_cancel_wait(struct tcmu_pool *pool, struct tcmu_pool_waiter *w)
 {

@@ -69,6 +69,8 @@ void tcmu_dev_ring_setup(struct tcmu_dev *udev)
 		    TCMU_MAILBOX_FLAG_CAP_READ_LEN |
 		    TCMU_MAILBOX_FLAG_CAP_TMR |
 		    TCMU_MAILBOX_FLAG_CAP_KEEP_BUF;
+	if (tcmu_zc_enabled(&udev->zc))
+		mb->flags |= TCMU_MAILBOX_FLAG_CAP_ZERO_COPY;
 	mb->cmdr_off = TCMU_CMDR_OFF;
 	mb->cmdr_size = udev->cmdr_size;
 	mb->cmd_head = 0;
@@ -132,6 +134,8 @@ static struct tcmu_cmd *tcmu_cmd_alloc(struct tcmu_dev *udev,
 
 static void tcmu_cmd_free(struct tcmu_cmd *cmd)
 {
+	if (cmd->zc_slot)
+		tcmu_zc_release(cmd->udev, cmd);
 	kfree(cmd->blocks);
 	kmem_cache_free(tcmu_cmd_cache, cmd);
 }
@@ -143,11 +147,17 @@ static void tcmu_cmd_release(struct tcmu_cmd *cmd)
 	tcmu_cmd_free(cmd);
 }
 
-/* Unlink @cmd from its se_cmd before completing that; returns it. */
+/*
+ * Unlink @cmd from its se_cmd before completing that; returns it.  The
+ * handler loses its window PTEs to the se_cmd's pages here, on every path.
+ */
 static struct se_cmd *tcmu_cmd_detach(struct tcmu_cmd *cmd)
 {
 	struct se_cmd *se_cmd = cmd->se_cmd;
 
+	if (cmd->zc_slot)
+		tcmu_zc_detach(cmd->udev, cmd,
+			       test_bit(TCMU_CMD_KEEP_BUF, &cmd->flags));
 	cmd->se_cmd = NULL;
 	se_cmd->priv = NULL;
 	return se_cmd;
@@ -234,8 +244,13 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 	tcmu_hdr_set_op(&entry->hdr.len_op, TCMU_OP_CMD);
 	entry->hdr.cmd_id = cmd->cmd_id;
 
-	n = tcmu_da_fill_iovs(&udev->da, cmd->blocks, nr_data,
-			      se_cmd->data_length, entry->req.iov);
+	if (cmd->zc_slot) {
+		entry->hdr.kflags = TCMU_KFLAG_ZERO_COPY;
+		n = tcmu_zc_fill_iovs(&udev->zc, cmd, entry->req.iov);
+	} else {
+		n = tcmu_da_fill_iovs(&udev->da, cmd->blocks, nr_data,
+				      se_cmd->data_length, entry->req.iov);
+	}
 	entry->req.iov_cnt = n;
 	if (cmd->nr_bidi_blocks)
 		entry->req.iov_bidi_cnt =
@@ -263,10 +278,19 @@ static int tcmu_dev_refuses(struct tcmu_dev *udev, sense_reason_t *sense)
 	return 0;
 }
 
-/* Give back the blocks tcmu_cmd_prepare() took. */
+/* Give back the blocks or the window slot tcmu_cmd_prepare() took. */
 static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 {
-	tcmu_da_free(&cmd->udev->da, cmd->blocks, cmd->nr_blocks);
+	struct tcmu_dev *udev = cmd->udev;
+
+	if (cmd->zc_slot) {
+		tcmu_zc_release(udev, cmd);
+		/* a zero-copy command is never BIDI */
+		cmd->nr_blocks = DIV_ROUND_UP(cmd->se_cmd->data_length,
+					      udev->da.blk_size);
+	} else {
+		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
+	}
 	cmd->ring_len = 0;
 }
 
@@ -292,6 +316,17 @@ static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	ret = tcmu_dev_refuses(udev, sense);
 	if (ret)
 		return ret;
+	if (!tcmu_zc_map(udev, cmd)) {
+		/* its data is in the window: no block, nothing to copy */
+		cmd->nr_blocks = 0;
+		len = tcmu_cmd_entry_size(cmd->zc_iovs, cdb_len);
+		if (len > udev->cmdr_size / 2) {
+			tcmu_cmd_unprepare(cmd);
+			goto too_big;
+		}
+		cmd->ring_len = len;
+		return 0;
+	}
 	if (cmd->nr_blocks > udev->da.nr_blocks) {
 		pr_warn_ratelimited("%s: %u-block command exceeds the %u-block data area\n",
 				    udev->name, cmd->nr_blocks,
@@ -313,6 +348,7 @@ static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	len = tcmu_cmd_entry_size(iovs, cdb_len);
 	if (len > udev->cmdr_size / 2) {
 		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
+too_big:
 		pr_warn_ratelimited("%s: %zu-byte ring entry exceeds half the %u-byte ring\n",
 				    udev->name, len, udev->cmdr_size);
 		*sense = TCM_INVALID_CDB_FIELD;
@@ -719,6 +755,9 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd)
 					   se_cmd->t_bidi_data_sg,
 					   se_cmd->t_bidi_data_nents,
 					   cmd->bidi_len);
+		else if (se_cmd->data_direction == DMA_FROM_DEVICE &&
+			 cmd->zc_slot)
+			tcmu_zc_copy_back(&udev->zc, cmd, read_len);
 		else if (se_cmd->data_direction == DMA_FROM_DEVICE)
 			tcmu_da_copy_to_sg(&udev->da, cmd->blocks,
 					   se_cmd->t_data_sg,

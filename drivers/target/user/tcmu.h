@@ -22,6 +22,14 @@
  *	the page in the index; the release path removes pages from the index
  *	and zaps their PTEs while holding it for write.  Taken inside
  *	reap_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *   tcmu_zc.lock (rw_semaphore, zero_copy.c)
+ *	ties the zero-copy window's slots to the handler's page tables:
+ *	the fault path inserts window PTEs holding it for read, a slot's
+ *	pages leave the request (detach, release) only under it held for
+ *	write, after zapping the slot.  Taken inside reap_lock and the mm's
+ *	mmap_lock, outside i_mmap_rwsem and the page table locks.
+ *   tcmu_zc.slot_lock (spinlock)
+ *	the window's bitmap of busy slots.  A leaf.
  *   tcmu_dev.ring_lock (spinlock)
  *	the ring itself and the lists that mirror it: cmd_head,
  *	cmdr_last_cleaned, the mailbox head, the slots between them,
@@ -69,6 +77,7 @@
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/types.h>
@@ -195,6 +204,103 @@ struct tcmu_data_area {
 	u32 blk_hi;
 };
 
+/* Zero-copy window: slots per device and the largest slot */
+#define TCMU_ZC_SLOTS		TCMU_QUEUE_DEPTH
+#define TCMU_ZC_SLOT_MAX_PAGES	(SZ_8M / PAGE_SIZE + 1)
+#define TCMU_ZC_MIN_KB_DEF	64
+
+/* Counters of a zero-copy window */
+enum tcmu_zc_stat {
+	TCMU_ZC_CMDS,		/* commands shown in the window */
+	TCMU_ZC_PAGES,		/* request pages shown without a copy */
+	TCMU_ZC_BOUNCED,	/* partly covered pages copied instead */
+	TCMU_ZC_FAULTS,		/* slots mapped by a handler fault */
+	TCMU_ZC_ZAPS,		/* slots zapped from the handler */
+	TCMU_ZC_REVOKED,	/* slots detached while the handler had them */
+	TCMU_ZC_KEPT,		/* KEEP_BUF buffers copied to keep them */
+	TCMU_ZC_DENIED,		/* handler writes to WRITE data refused */
+	TCMU_ZC_FB_SMALL,	/* copy path: below zero_copy_min_kb */
+	TCMU_ZC_FB_BIDI,	/* copy path: BIDI command */
+	TCMU_ZC_FB_SIZE,	/* copy path: more pages than a slot */
+	TCMU_ZC_FB_FULL,	/* copy path: no free slot */
+	TCMU_ZC_FB_NOMEM,	/* copy path: no memory for bounce pages */
+	TCMU_ZC_NR_STATS,
+};
+
+/* What a window slot shows */
+enum tcmu_zc_state {
+	TCMU_ZC_S_FREE,		/* nothing: faults get SIGBUS */
+	TCMU_ZC_S_LIVE,		/* the command's pages */
+	TCMU_ZC_S_REVOKED,	/* the scratch page, for every page */
+	TCMU_ZC_S_KEPT,		/* our copies of a kept buffer */
+};
+
+/**
+ * struct tcmu_zc_page - one page of a window slot
+ * @page: what the handler sees there
+ * @sg_page: for a bounce page, the request page it stands for
+ * @off: the command's bytes start here in the page
+ * @len: and are this long
+ * @own: @page is ours (bounce page or kept copy), charged to the pool
+ */
+struct tcmu_zc_page {
+	struct page *page;
+	struct page *sg_page;
+	u32 off;
+	u32 len;
+	bool own;
+};
+
+/**
+ * struct tcmu_zc_slot - the window pages of one command
+ * @pages: @nr_pages entries, set before the slot goes live
+ * @nr_pages: pages in use
+ * @state: enum tcmu_zc_state; leaves LIVE only under tcmu_zc.lock held
+ *	for write
+ * @ro: WRITE data: the handler may not write it
+ * @faulted: a PTE may exist; set by faults, cleared by the zap
+ */
+struct tcmu_zc_slot {
+	struct tcmu_zc_page *pages;
+	u32 nr_pages;
+	u8 state;
+	bool ro;
+	bool faulted;
+};
+
+/**
+ * struct tcmu_zc - the zero-copy window of a device (zero_copy.c)
+ * @lock: see the lock rules above
+ * @slot_lock: guards @busy
+ * @slots: @nr_slots slots; NULL when zero copy is off
+ * @busy: bitmap of slots that belong to a command
+ * @nr_slots: slots in the window
+ * @slot_pages: pages per slot
+ * @base: first window page in the mapping
+ * @mapping: the handler's address_space, to zap slots; @lock
+ * @scratch: the page revoked slots show
+ * @pool: where bounce pages and kept copies are charged
+ * @stats: enum tcmu_zc_stat counters
+ */
+struct tcmu_zc {
+	struct rw_semaphore lock;	/* see above */
+	spinlock_t slot_lock;		/* see above */
+	struct tcmu_zc_slot *slots;
+	unsigned long *busy;
+	u32 nr_slots;
+	u32 slot_pages;
+	pgoff_t base;
+	struct address_space *mapping;
+	struct page *scratch;
+	struct tcmu_pool *pool;
+	atomic64_t stats[TCMU_ZC_NR_STATS];
+};
+
+static inline bool tcmu_zc_enabled(const struct tcmu_zc *zc)
+{
+	return zc->slots;
+}
+
 /* Per-HBA data: the N of configfs "user_N", which handlers see */
 struct tcmu_hba {
 	u32 host_id;
@@ -267,6 +373,10 @@ enum tcmu_dev_flag {
  * @ccpu: the CPU whose completion thread serves the device
  * @cthread: that CPU's thread if it ran when the device was bound (it
  *	counts the device); NULL otherwise
+ * @nr_vmas: VMAs of the handler's mapping that exist
+ * @zero_copy: the zero_copy attribute, fixed once enabled
+ * @zc_min_bytes: zero_copy_min_kb, in bytes (WRITE_ONCE)
+ * @zc: the zero-copy window, when @zero_copy
  */
 struct tcmu_dev {
 	struct se_device se_dev;
@@ -324,6 +434,10 @@ struct tcmu_dev {
 	struct llist_node cnode;
 	unsigned int ccpu;
 	struct tcmu_cthread *cthread;
+	atomic_t nr_vmas;
+	bool zero_copy;
+	u32 zc_min_bytes;
+	struct tcmu_zc zc;
 };
 
 static inline struct tcmu_dev *TCMU_DEV(struct se_device *se_dev)
@@ -351,6 +465,9 @@ enum tcmu_cmd_flag {
  * @deadline: jiffies; meaningful while on a timed queue
  * @flags: enum tcmu_cmd_flag bits
  * @ring_len: bytes of its ring entry, set when its blocks are taken
+ * @zc_slot: its zero-copy window slot + 1, 0 when it has none (then its
+ *	data is in @blocks)
+ * @zc_iovs: iovecs of its window slot
  * @rsp: the handler's completion, copied once by the reap
  */
 struct tcmu_cmd {
@@ -365,6 +482,8 @@ struct tcmu_cmd {
 	unsigned long deadline;
 	unsigned long flags;
 	u32 ring_len;
+	u32 zc_slot;
+	u32 zc_iovs;
 	struct tcmu_cmd_entry rsp;
 };
 
@@ -452,6 +571,7 @@ void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
 int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 		     long pages);
 void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages);
+bool tcmu_pool_try_charge(struct tcmu_pool *pool, long pages);
 void tcmu_pool_cancel_wait(struct tcmu_pool *pool,
 			   struct tcmu_pool_waiter *w);
 struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool);
@@ -550,6 +670,25 @@ struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
 				       unsigned int nr, unsigned int cpu);
 unsigned int tcmu_complete_drain(struct llist_head *queue,
 				 void (*reap)(struct tcmu_dev *udev));
+
+/* zero_copy.c */
+u32 tcmu_zc_slot_pages(u64 max_bytes);
+int tcmu_zc_init(struct tcmu_zc *zc, struct tcmu_pool *pool, pgoff_t base,
+		 u32 slot_pages);
+void tcmu_zc_exit(struct tcmu_zc *zc);
+void tcmu_zc_set_mapping(struct tcmu_zc *zc, struct address_space *mapping);
+int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
+u32 tcmu_zc_fill_iovs(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
+		      struct iovec *iov);
+void tcmu_zc_copy_back(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
+		       size_t len);
+void tcmu_zc_detach(struct tcmu_dev *udev, struct tcmu_cmd *cmd, bool keep);
+void tcmu_zc_release(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
+vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
+			 pgoff_t index);
+vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
+			   pgoff_t index);
+int tcmu_zc_show(struct tcmu_dev *udev, char *b);
 
 /* mmap.c */
 int tcmu_uio_register(struct tcmu_dev *udev);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Tracepoints of tcmu-ng (TCM/USER): the global data page pool and the
- * completion threads.
+ * Tracepoints of tcmu-ng (TCM/USER): the global data page pool, the
+ * completion threads and the zero-copy window.
  * Enable with e.g. echo 1 >/sys/kernel/tracing/events/tcmu/enable
  */
 #undef TRACE_SYSTEM
@@ -91,6 +91,45 @@ TRACE_EVENT(tcmu_complete_batch,
 			   __entry->devices = devices;),
 	    TP_printk("thread_cpu=%u devices=%u", __entry->cpu,
 		      __entry->devices)
+);
+
+/* Slot @slot of @dev's zero-copy window shows a command's @pages pages. */
+TRACE_EVENT(tcmu_zc_map,
+	    TP_PROTO(const char *dev, u32 slot, u32 pages, u32 bounced,
+		     bool ro),
+	    TP_ARGS(dev, slot, pages, bounced, ro),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(u32, slot)
+			     __field(u32, pages)
+			     __field(u32, bounced)
+			     __field(bool, ro)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->slot = slot;
+			   __entry->pages = pages;
+			   __entry->bounced = bounced;
+			   __entry->ro = ro;),
+	    TP_printk("dev=%s slot=%u pages=%u bounced=%u ro=%d",
+		      __get_str(dev), __entry->slot, __entry->pages,
+		      __entry->bounced, __entry->ro)
+);
+
+/*
+ * Slot @slot stopped showing request pages: "revoke" (the scratch page
+ * from now), "keep" (copies, KEEP_BUF) or "free" (nothing).
+ */
+TRACE_EVENT(tcmu_zc_unmap,
+	    TP_PROTO(const char *dev, u32 slot, u32 pages, const char *how),
+	    TP_ARGS(dev, slot, pages, how),
+	    TP_STRUCT__entry(__string(dev, dev)
+			     __field(u32, slot)
+			     __field(u32, pages)
+			     __string(how, how)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->slot = slot;
+			   __entry->pages = pages;
+			   __assign_str(how);),
+	    TP_printk("dev=%s slot=%u pages=%u how=%s", __get_str(dev),
+		      __entry->slot, __entry->pages, __get_str(how))
 );
 
 #endif /* _TCMU_TRACE_H */

@@ -38,6 +38,14 @@
 #define TCMU_MAILBOX_FLAG_CAP_TMR	(1 << 2)
 /* Handler may keep a command's data buffer (TCMU_UFLAG_KEEP_BUF). */
 #define TCMU_MAILBOX_FLAG_CAP_KEEP_BUF	(1 << 3)
+/*
+ * The device has a zero-copy window after its data area (configfs
+ * attribute zero_copy): iovecs of commands marked TCMU_KFLAG_ZERO_COPY
+ * point into it.  Window pages of WRITE data are read-only, and no
+ * window page can be pinned (O_DIRECT, io_uring fixed buffers get
+ * EFAULT).  A handler that ignores this bit works unchanged.
+ */
+#define TCMU_MAILBOX_FLAG_CAP_ZERO_COPY	(1 << 4)
 
 struct tcmu_mailbox {
 	__u16 version;		/* TCMU_MAILBOX_VERSION */
@@ -62,6 +70,8 @@ struct tcmu_cmd_entry_hdr {
 	__u32 len_op;		/* entry length | enum tcmu_opcode */
 	__u16 cmd_id;
 	__u8 kflags;		/* set by the kernel */
+/* Bits the kernel sets in kflags */
+#define TCMU_KFLAG_ZERO_COPY	0x1	/* iovecs are in the zero-copy window */
 /* Bits the handler sets in uflags when it completes a command */
 #define TCMU_UFLAG_UNKNOWN_OP	0x1	/* the handler did not know the op */
 #define TCMU_UFLAG_READ_LEN	0x2	/* rsp.read_len is valid */

@@ -70,6 +70,9 @@ struct options {
 	bool quiet;		/* --quiet: no start-up or TMR lines */
 	bool verbose;		/* --verbose: one line per command */
 	bool kick_storm;	/* --kick-storm: kick the UIO fd nonstop */
+	bool zc_probe;		/* --zc-probe: poke at zero-copy buffers */
+	const char *zc_dio;	/* --zc-dio: O_DIRECT probe target */
+	unsigned int zc_late_ms; /* --zc-late: touch zero-copy data late */
 	unsigned int seed;	/* --seed: for --ooo */
 };
 
@@ -88,6 +91,17 @@ struct counters {
 	atomic_ulong ooo;		/* completed into another's slot */
 	atomic_ulong keep_buf;		/* completed with KEEP_BUF */
 	atomic_ulong hung;		/* parked by --hang */
+	atomic_ulong zc;		/* TCMU_KFLAG_ZERO_COPY commands */
+	atomic_ulong zc_foreign;	/* non-zero bytes beside a zc iovec */
+	atomic_ulong zc_denied;		/* write to WRITE data faulted */
+	atomic_ulong zc_allowed;	/* write to WRITE data went through */
+	atomic_ulong zc_changed;	/* WRITE data changed by the probe */
+	atomic_ulong zc_gup_refused;	/* process_vm_readv refused */
+	atomic_ulong zc_gup_ok;		/* process_vm_readv pinned it */
+	atomic_ulong zc_dio_refused;	/* O_DIRECT write refused */
+	atomic_ulong zc_dio_ok;		/* O_DIRECT write went through */
+	atomic_ulong zc_late;		/* touched after --zc-late */
+	atomic_ulong zc_alias_bad;	/* second mapping showed other data */
 };
 
 extern struct counters cnt;
@@ -121,6 +135,7 @@ struct hcmd {
 	uint8_t status;		/* SAM status */
 	bool unknown;		/* handler did not know the op */
 	bool data_in;		/* iovecs were filled for the initiator */
+	bool zc;		/* hdr.kflags has TCMU_KFLAG_ZERO_COPY */
 	uint8_t sense[TCMU_SENSE_BUFFERSIZE];
 
 	uint64_t data_len;	/* sum of iov[].iov_len */
@@ -202,6 +217,11 @@ void workers_stop(void);
 void scsi_init(const struct tdev *d, uint64_t size);
 bool scsi_is_rw(const struct hcmd *c);
 void scsi_execute(struct hcmd *c);
+
+/* zc.c */
+int zc_init(const struct tdev *d);
+void zc_before(struct hcmd *c);
+void zc_after(struct hcmd *c);
 
 /* store.c */
 int store_init(uint64_t size);

@@ -176,6 +176,17 @@ static void print_counters(void)
 		{ "ooo", &cnt.ooo },
 		{ "keep_buf", &cnt.keep_buf },
 		{ "hung", &cnt.hung },
+		{ "zc", &cnt.zc },
+		{ "zc_foreign", &cnt.zc_foreign },
+		{ "zc_denied", &cnt.zc_denied },
+		{ "zc_allowed", &cnt.zc_allowed },
+		{ "zc_changed", &cnt.zc_changed },
+		{ "zc_gup_refused", &cnt.zc_gup_refused },
+		{ "zc_gup_ok", &cnt.zc_gup_ok },
+		{ "zc_dio_refused", &cnt.zc_dio_refused },
+		{ "zc_dio_ok", &cnt.zc_dio_ok },
+		{ "zc_late", &cnt.zc_late },
+		{ "zc_alias_bad", &cnt.zc_alias_bad },
 	};
 	size_t i;
 
@@ -211,6 +222,13 @@ static void print_help(FILE *f)
 	      "  --read-len        complete data-in with TCMU_UFLAG_READ_LEN\n"
 	      "  --unknown-op      complete everything with TCMU_UFLAG_UNKNOWN_OP\n"
 	      "  --kick-storm      also write() to the UIO fd nonstop, from a thread\n"
+	      "zero copy (commands with TCMU_KFLAG_ZERO_COPY):\n"
+	      "  --zc-probe        check the bytes beside each buffer are zero; from a\n"
+	      "                    forked child, write into WRITE data (must fault);\n"
+	      "                    pin buffers with process_vm_readv (must fail)\n"
+	      "  --zc-dio PATH     O_DIRECT-write WRITE buffers to PATH (must fail)\n"
+	      "  --zc-late MS      wait MS ms, then read and write every buffer, then\n"
+	      "                    complete (outlives cmd_time_out: must not fault)\n"
 	      "netlink:\n"
 	      "  --netlink         answer TCM-USER netlink events\n"
 	      "  --nl-only         only answer netlink events, serve no device\n"
@@ -268,7 +286,8 @@ enum {
 	OPT_STORE, OPT_SIZE, OPT_BLOCK_SIZE, OPT_WCE, OPT_DELAY, OPT_FAIL,
 	OPT_HANG, OPT_EXIT, OPT_KEEP_BUF, OPT_READ_LEN, OPT_UNKNOWN_OP,
 	OPT_NETLINK, OPT_NL_ONLY, OPT_NL_NO_REPLY, OPT_NL_STATUS, OPT_QUIET,
-	OPT_VERBOSE, OPT_KICK_STORM, OPT_HELP,
+	OPT_VERBOSE, OPT_KICK_STORM, OPT_ZC_PROBE, OPT_ZC_DIO, OPT_ZC_LATE,
+	OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -296,6 +315,9 @@ static const struct option longopts[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "kick-storm", no_argument, NULL, OPT_KICK_STORM },
+	{ "zc-probe", no_argument, NULL, OPT_ZC_PROBE },
+	{ "zc-dio", required_argument, NULL, OPT_ZC_DIO },
+	{ "zc-late", required_argument, NULL, OPT_ZC_LATE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ }
 };
@@ -326,6 +348,7 @@ static const struct {
 	{ OPT_QUIET, &opt.quiet },
 	{ OPT_VERBOSE, &opt.verbose },
 	{ OPT_KICK_STORM, &opt.kick_storm },
+	{ OPT_ZC_PROBE, &opt.zc_probe },
 };
 
 static const struct {
@@ -339,6 +362,7 @@ static const struct {
 	{ OPT_DELAY, &opt.delay_ms },
 	{ OPT_FAIL, &opt.fail_every },
 	{ OPT_EXIT, &opt.exit_after },
+	{ OPT_ZC_LATE, &opt.zc_late_ms },
 };
 
 static int parse_store(const char *arg)
@@ -383,6 +407,9 @@ static int parse_opt(int o, const char *arg)
 		return 0;
 	case OPT_UIO:
 		opt.uio_path = arg;
+		return 0;
+	case OPT_ZC_DIO:
+		opt.zc_dio = arg;
 		return 0;
 	case OPT_STORE:
 		return parse_store(arg);
@@ -487,7 +514,7 @@ static int serve(struct tdev *d)
 		return -1;
 	}
 	scsi_init(d, size);
-	if (store_init(size) || ring_start(d))
+	if (zc_init(d) || store_init(size) || ring_start(d))
 		return -1;
 	info("serving %s (%s): %" PRIu64 " bytes, %u byte blocks, %u threads%s",
 	     d->name, d->uio_name, size, opt.block_size, opt.threads,

@@ -123,6 +123,7 @@ static struct hcmd *parse_cmd(const struct tdev *d, uint32_t off, uint32_t len)
 		die_ring("cmd %u: out of memory", e.hdr.cmd_id);
 	c->slot = off;
 	c->id = e.hdr.cmd_id;
+	c->zc = e.hdr.kflags & TCMU_KFLAG_ZERO_COPY;
 	c->iov_cnt = e.req.iov_cnt;
 	for (i = 0; i < niov; i++) {
 		const uint8_t *src = ent + iov_at + i * sizeof(struct iovec);

@@ -157,12 +157,13 @@ static int map_uio(struct tdev *d)
 
 static void print_caps(const struct tdev *d)
 {
-	info("mailbox: version %u, ring at %u size %u, map %zu bytes, caps%s%s%s%s",
+	info("mailbox: version %u, ring at %u size %u, map %zu bytes, caps%s%s%s%s%s",
 	     TCMU_MAILBOX_VERSION, d->cmdr_off, d->cmdr_size, d->map_size,
 	     d->caps & TCMU_MAILBOX_FLAG_CAP_OOOC ? " OOOC" : "",
 	     d->caps & TCMU_MAILBOX_FLAG_CAP_READ_LEN ? " READ_LEN" : "",
 	     d->caps & TCMU_MAILBOX_FLAG_CAP_TMR ? " TMR" : "",
-	     d->caps & TCMU_MAILBOX_FLAG_CAP_KEEP_BUF ? " KEEP_BUF" : "");
+	     d->caps & TCMU_MAILBOX_FLAG_CAP_KEEP_BUF ? " KEEP_BUF" : "",
+	     d->caps & TCMU_MAILBOX_FLAG_CAP_ZERO_COPY ? " ZERO_COPY" : "");
 }
 
 /* Copy the mailbox header once, then bound every field of the copy. */

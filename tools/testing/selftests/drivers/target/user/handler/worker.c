@@ -144,8 +144,12 @@ static void *worker_main(void *arg)
 			park(c);
 			continue;
 		}
+		if (c->zc)
+			zc_before(c);
 		scsi_execute(c);
 		log_cmd(c);
+		if (c->zc)
+			zc_after(c);
 		if (opt.delay_ms)
 			sleep_us(opt.delay_ms * 1000ULL);
 		if (opt.ooo && opt.threads > 1)

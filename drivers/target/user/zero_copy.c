@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Zero copy: the data pages of a large command are shown to the handler
+ * in a window of its mapping, after the data area, instead of being
+ * copied to and from data area blocks.
+ *
+ * DOC: the zero-copy window
+ *
+ * A device enabled with zero_copy=1 gets a window of TCMU_ZC_SLOTS slots
+ * after its data area; a slot has room for the largest command the device
+ * takes (hw_max_sectors), plus one page for a buffer that does not start
+ * on a page boundary.  A command of at least zero_copy_min_kb takes a
+ * slot; its data is cut into page-sized chunks and chunk i is shown at
+ * page i of the slot.  A chunk that covers a whole page is that very page
+ * of the request; any other chunk is copied into a zeroed page of ours
+ * (a "bounce" page) at the same offset.  The iovecs of the entry point
+ * into the slot, and the entry carries TCMU_KFLAG_ZERO_COPY.  Commands
+ * that are too small, BIDI, too big for a slot, or meet a full window or
+ * no memory for a bounce page take the copy path; each reason has a
+ * counter.
+ *
+ * The PTEs are inserted by our fault handler with vmf_insert_mixed(),
+ * which makes them special: no page reference, no rmap, and
+ * get_user_pages() refuses them.  That last point is what makes the
+ * window safe: nothing but the PTEs can reach a request page from user
+ * space, and the kernel removes every PTE (unmap_mapping_range(), which
+ * covers every mapping of the device: forks, second mmaps, moved VMAs)
+ * before it hands the command back to target core.  It is also the one
+ * limit of the window: O_DIRECT, io_uring fixed buffers, vmsplice and
+ * anything else that pins user pages fail with EFAULT on window
+ * addresses.  A handler that needs them leaves zero_copy off on that
+ * device; the data area stays ordinary pages.
+ *
+ * WRITE data is read-only: the mapping of a zero-copy device asks for
+ * write notification (it has a pfn_mkwrite), so every window PTE starts
+ * read-only and pfn_mkwrite refuses the upgrade for WRITE data (SIGBUS).
+ * READ pages of the request are zeroed before they are shown, so the
+ * handler never sees what the page held before, and the initiator never
+ * gets stale memory back from a handler that did not fill the buffer.
+ *
+ * Before its se_cmd goes back to target core a command's slot is
+ * detached: its PTEs are zapped and, unless the handler asked to keep the
+ * buffer, the slot is "revoked": until the handler completes the entry
+ * (or reset_ring), any access to it maps one zeroed scratch page of the
+ * device, writable, so a handler still working on a timed-out command
+ * neither faults nor sees anyone's data but its own scribbles.  A command
+ * completed with TCMU_UFLAG_KEEP_BUF gets its request pages copied into
+ * pages of ours, charged to the pool, which then stay at the same
+ * offsets until free_kept_buf; if the pool has no pages at once the slot
+ * is revoked instead, with a log line.
+ *
+ * Faults take zc.lock for read and insert their PTEs under it; every
+ * change of a slot's pages away from the request (detach, release) takes
+ * it for write and zaps before letting go, so no PTE to a page can be
+ * created after the zap that removes it.
+ */
+#include <linux/bitmap.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pfn_t.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include "tcmu.h"
+#include "trace.h"
+
+static const char * const tcmu_zc_stat_names[TCMU_ZC_NR_STATS] = {
+	[TCMU_ZC_CMDS] = "ZcCmds",
+	[TCMU_ZC_PAGES] = "ZcPages",
+	[TCMU_ZC_BOUNCED] = "ZcBounced",
+	[TCMU_ZC_FAULTS] = "ZcFaults",
+	[TCMU_ZC_ZAPS] = "ZcZaps",
+	[TCMU_ZC_REVOKED] = "ZcRevoked",
+	[TCMU_ZC_KEPT] = "ZcKept",
+	[TCMU_ZC_DENIED] = "ZcWriteDenied",
+	[TCMU_ZC_FB_SMALL] = "ZcFallbackSmall",
+	[TCMU_ZC_FB_BIDI] = "ZcFallbackBidi",
+	[TCMU_ZC_FB_SIZE] = "ZcFallbackSize",
+	[TCMU_ZC_FB_FULL] = "ZcFallbackFull",
+	[TCMU_ZC_FB_NOMEM] = "ZcFallbackNomem",
+};
+
+/* Pages of a slot for commands of up to @max_bytes */
+u32 tcmu_zc_slot_pages(u64 max_bytes)
+{
+	u64 pages = DIV_ROUND_UP_ULL(max_bytes, PAGE_SIZE) + 1;
+
+	return min_t(u64, pages, TCMU_ZC_SLOT_MAX_PAGES);
+}
+
+int tcmu_zc_init(struct tcmu_zc *zc, struct tcmu_pool *pool, pgoff_t base,
+		 u32 slot_pages)
+{
+	int i;
+
+	init_rwsem(&zc->lock);
+	spin_lock_init(&zc->slot_lock);
+	zc->pool = pool;
+	zc->base = base;
+	zc->slot_pages = slot_pages;
+	zc->nr_slots = TCMU_ZC_SLOTS;
+	for (i = 0; i < TCMU_ZC_NR_STATS; i++)
+		atomic64_set(&zc->stats[i], 0);
+	zc->slots = kcalloc(zc->nr_slots, sizeof(*zc->slots), GFP_KERNEL);
+	zc->busy = bitmap_zalloc(zc->nr_slots, GFP_KERNEL);
+	zc->scratch = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!zc->slots || !zc->busy || !zc->scratch) {
+		tcmu_zc_exit(zc);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* All slots are free: the device's commands are gone, and its mappings. */
+void tcmu_zc_exit(struct tcmu_zc *zc)
+{
+	kfree(zc->slots);
+	bitmap_free(zc->busy);
+	if (zc->scratch)
+		__free_page(zc->scratch);
+	zc->slots = NULL;
+	zc->busy = NULL;
+	zc->scratch = NULL;
+}
+
+void tcmu_zc_set_mapping(struct tcmu_zc *zc, struct address_space *mapping)
+{
+	if (!tcmu_zc_enabled(zc))
+		return;
+	down_write(&zc->lock);
+	zc->mapping = mapping;
+	up_write(&zc->lock);
+}
+
+static void tcmu_zc_count(struct tcmu_zc *zc, enum tcmu_zc_stat stat, u64 n)
+{
+	atomic64_add(n, &zc->stats[stat]);
+}
+
+static struct tcmu_zc_slot *tcmu_zc_cmd_slot(struct tcmu_zc *zc,
+					     const struct tcmu_cmd *cmd)
+{
+	return &zc->slots[cmd->zc_slot - 1];
+}
+
+/* Byte offset of page @pos of slot @slot in the mapping */
+static loff_t tcmu_zc_offset(const struct tcmu_zc *zc, u32 slot, u32 pos)
+{
+	return (loff_t)(zc->base + (pgoff_t)slot * zc->slot_pages + pos) <<
+	       PAGE_SHIFT;
+}
+
+/* Free the pages a slot owns (bounce pages, kept copies); returns how many */
+static long tcmu_zc_put_own(struct tcmu_zc_page *pages, u32 nr)
+{
+	long freed = 0;
+	u32 i;
+
+	for (i = 0; i < nr; i++) {
+		if (!pages[i].own)
+			continue;
+		__free_page(pages[i].page);
+		pages[i].page = NULL;
+		pages[i].own = false;
+		freed++;
+	}
+	return freed;
+}
+
+/* The same, and give their charge back to the pool */
+static void tcmu_zc_free_own(struct tcmu_zc *zc, struct tcmu_zc_page *pages,
+			     u32 nr)
+{
+	tcmu_pool_uncharge(zc->pool, tcmu_zc_put_own(pages, nr));
+}
+
+/* Remove the slot's PTEs from every mapping.  zc->lock held for write. */
+static void tcmu_zc_zap(struct tcmu_zc *zc, u32 slot)
+{
+	struct tcmu_zc_slot *s = &zc->slots[slot];
+
+	lockdep_assert_held_write(&zc->lock);
+	if (!s->faulted)
+		return;
+	if (zc->mapping)
+		unmap_mapping_range(zc->mapping, tcmu_zc_offset(zc, slot, 0),
+				    (loff_t)s->nr_pages << PAGE_SHIFT, 1);
+	s->faulted = false;
+	tcmu_zc_count(zc, TCMU_ZC_ZAPS, 1);
+}
+
+/*
+ * Cut @len bytes of @sg into page chunks: calls @fn for each, with the
+ * page, the offset in it and the length.  Returns the number of chunks,
+ * or stops early and returns U32_MAX when @fn returns false.
+ */
+static u32 tcmu_zc_chunks(struct scatterlist *sgl, unsigned int nents,
+			  size_t len,
+			  bool (*fn)(void *arg, u32 i, struct page *page,
+				     u32 off, u32 len),
+			  void *arg)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+	u32 n = 0;
+
+	for_each_sg(sgl, sg, nents, i) {
+		size_t done = 0, sg_len = min_t(size_t, sg->length, len);
+
+		while (done < sg_len) {
+			size_t at = sg->offset + done;
+			u32 off = offset_in_page(at);
+			u32 clen = min_t(size_t, PAGE_SIZE - off,
+					 sg_len - done);
+			struct page *page = nth_page(sg_page(sg),
+						     at >> PAGE_SHIFT);
+
+			if (fn && !fn(arg, n, page, off, clen))
+				return U32_MAX;
+			n++;
+			done += clen;
+		}
+		len -= sg_len;
+		if (!len)
+			break;
+	}
+	return n;
+}
+
+/* First pass: count the chunks that need a bounce page */
+static bool tcmu_zc_count_partial(void *arg, u32 i, struct page *page,
+				  u32 off, u32 len)
+{
+	*(u32 *)arg += off || len != PAGE_SIZE;
+	return true;
+}
+
+struct tcmu_zc_fill {
+	struct tcmu_zc_page *pages;
+	bool to_dev;
+	u32 bounced;
+};
+
+/* Put one chunk in its slot page: the request page or a bounce copy. */
+static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
+			     u32 len)
+{
+	struct tcmu_zc_fill *f = arg;
+	struct tcmu_zc_page *p = &f->pages[i];
+
+	p->off = off;
+	p->len = len;
+	if (!off && len == PAGE_SIZE) {
+		p->page = page;
+		/* READ: the handler must never see what the page held */
+		if (!f->to_dev)
+			clear_highpage(page);
+		return true;
+	}
+	/* partly covered: the rest of the page is not the command's */
+	p->page = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
+	if (!p->page)
+		return false;
+	p->own = true;
+	p->sg_page = page;
+	f->bounced++;
+	if (f->to_dev)
+		memcpy_page(p->page, off, page, off, len);
+	return true;
+}
+
+/* Iovecs of a slot: runs of chunks that touch in the window */
+static u32 tcmu_zc_count_iovs(const struct tcmu_zc_page *pages, u32 nr)
+{
+	u32 i, n = nr ? 1 : 0;
+
+	for (i = 1; i < nr; i++)
+		if (pages[i - 1].off + pages[i - 1].len != PAGE_SIZE ||
+		    pages[i].off)
+			n++;
+	return n;
+}
+
+/**
+ * tcmu_zc_map - show a command's data in the window
+ * @udev: the device
+ * @cmd: the command, not on the ring yet
+ *
+ * Return: 0 when the command goes zero copy (cmd->zc_slot and
+ * cmd->zc_iovs are set); -ENOENT when it takes the copy path.
+ */
+int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	struct se_cmd *se_cmd = cmd->se_cmd;
+	struct tcmu_zc_fill f = {
+		.to_dev = se_cmd->data_direction == DMA_TO_DEVICE,
+	};
+	struct tcmu_zc_slot *s;
+	u32 nr, slot, bounce = 0;
+
+	if (!tcmu_zc_enabled(zc) || !se_cmd->data_length ||
+	    !se_cmd->t_data_nents)
+		return -ENOENT;
+	if (se_cmd->data_length < READ_ONCE(udev->zc_min_bytes)) {
+		tcmu_zc_count(zc, TCMU_ZC_FB_SMALL, 1);
+		return -ENOENT;
+	}
+	if (se_cmd->se_cmd_flags & SCF_BIDI ||
+	    (se_cmd->data_direction != DMA_TO_DEVICE &&
+	     se_cmd->data_direction != DMA_FROM_DEVICE)) {
+		tcmu_zc_count(zc, TCMU_ZC_FB_BIDI, 1);
+		return -ENOENT;
+	}
+	nr = tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
+			    se_cmd->data_length, tcmu_zc_count_partial,
+			    &bounce);
+	if (nr > zc->slot_pages) {
+		tcmu_zc_count(zc, TCMU_ZC_FB_SIZE, 1);
+		return -ENOENT;
+	}
+	/* bounce pages count against the pool like data area pages */
+	if (!tcmu_pool_try_charge(zc->pool, bounce)) {
+		tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
+		return -ENOENT;
+	}
+
+	spin_lock(&zc->slot_lock);
+	slot = find_first_zero_bit(zc->busy, zc->nr_slots);
+	if (slot < zc->nr_slots)
+		__set_bit(slot, zc->busy);
+	spin_unlock(&zc->slot_lock);
+	if (slot >= zc->nr_slots) {
+		tcmu_pool_uncharge(zc->pool, bounce);
+		tcmu_zc_count(zc, TCMU_ZC_FB_FULL, 1);
+		return -ENOENT;
+	}
+
+	f.pages = kcalloc(nr, sizeof(*f.pages), GFP_NOIO | __GFP_NOWARN);
+	if (!f.pages)
+		goto nomem;
+	if (tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
+			   se_cmd->data_length, tcmu_zc_fill_one, &f) != nr) {
+		tcmu_zc_put_own(f.pages, nr);
+		goto nomem;
+	}
+
+	s = &zc->slots[slot];
+	s->pages = f.pages;
+	s->nr_pages = nr;
+	s->ro = f.to_dev;
+	s->faulted = false;
+	/* a fault that sees LIVE sees the pages */
+	smp_store_release(&s->state, TCMU_ZC_S_LIVE);
+
+	cmd->zc_slot = slot + 1;
+	cmd->zc_iovs = tcmu_zc_count_iovs(f.pages, nr);
+	tcmu_zc_count(zc, TCMU_ZC_CMDS, 1);
+	tcmu_zc_count(zc, TCMU_ZC_PAGES, nr - f.bounced);
+	tcmu_zc_count(zc, TCMU_ZC_BOUNCED, f.bounced);
+	trace_tcmu_zc_map(udev->name, slot, nr, f.bounced, s->ro);
+	return 0;
+
+nomem:
+	kfree(f.pages);
+	tcmu_pool_uncharge(zc->pool, bounce);
+	spin_lock(&zc->slot_lock);
+	__clear_bit(slot, zc->busy);
+	spin_unlock(&zc->slot_lock);
+	tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
+	return -ENOENT;
+}
+
+/* Write @cmd's iovecs (offsets in the mapping); returns how many. */
+u32 tcmu_zc_fill_iovs(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
+		      struct iovec *iov)
+{
+	const struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
+	u32 slot = cmd->zc_slot - 1, i, n = 0;
+
+	for (i = 0; i < s->nr_pages; i++) {
+		const struct tcmu_zc_page *p = &s->pages[i];
+
+		if (n && !p->off &&
+		    s->pages[i - 1].off + s->pages[i - 1].len == PAGE_SIZE) {
+			iov[n - 1].iov_len += p->len;
+			continue;
+		}
+		iov[n].iov_base = (void __user *)(uintptr_t)
+			(tcmu_zc_offset(zc, slot, i) + p->off);
+		iov[n].iov_len = p->len;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * READ data the handler put in bounce pages goes to the request's pages,
+ * up to @len bytes.  Full pages already hold it.
+ */
+void tcmu_zc_copy_back(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
+		       size_t len)
+{
+	const struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
+	u32 i;
+
+	for (i = 0; i < s->nr_pages && len; i++) {
+		const struct tcmu_zc_page *p = &s->pages[i];
+		u32 n = min_t(size_t, p->len, len);
+
+		if (p->sg_page)
+			memcpy_page(p->sg_page, p->off, p->page, p->off, n);
+		else
+			flush_dcache_page(p->page);
+		len -= n;
+	}
+}
+
+/*
+ * The command leaves the handler's hands with its se_cmd: no PTE may
+ * point at a request page any more.  @keep: the handler kept the buffer
+ * (KEEP_BUF), so copy the request pages into pages of ours; otherwise, or
+ * when there are no pages for that, revoke the slot.
+ */
+void tcmu_zc_detach(struct tcmu_dev *udev, struct tcmu_cmd *cmd, bool keep)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
+	u32 slot = cmd->zc_slot - 1, i, want = 0;
+	struct page **copies = NULL;
+
+	if (s->state != TCMU_ZC_S_LIVE)
+		return;
+	if (keep) {
+		for (i = 0; i < s->nr_pages; i++)
+			want += !s->pages[i].own;
+		copies = kcalloc(want, sizeof(*copies), GFP_NOIO);
+		if (copies && tcmu_pool_try_charge(zc->pool, want)) {
+			for (i = 0; i < want; i++) {
+				copies[i] = alloc_page(GFP_NOIO | __GFP_NOWARN);
+				if (!copies[i])
+					break;
+			}
+			if (i < want) {
+				while (i--)
+					__free_page(copies[i]);
+				tcmu_pool_uncharge(zc->pool, want);
+				keep = false;
+			}
+		} else {
+			keep = false;
+		}
+		if (!keep)
+			pr_warn_ratelimited("%s: no memory to keep the zero-copy buffer of cmd_id %u; it reads as zeros now\n",
+					    udev->name, cmd->cmd_id);
+	}
+
+	down_write(&zc->lock);
+	tcmu_zc_zap(zc, slot);
+	if (keep) {
+		u32 c = 0;
+
+		for (i = 0; i < s->nr_pages; i++) {
+			struct tcmu_zc_page *p = &s->pages[i];
+
+			if (p->own)
+				continue;
+			copy_highpage(copies[c], p->page);
+			p->page = copies[c++];
+			p->own = true;
+		}
+		WRITE_ONCE(s->state, TCMU_ZC_S_KEPT);
+	} else {
+		WRITE_ONCE(s->state, TCMU_ZC_S_REVOKED);
+	}
+	up_write(&zc->lock);
+	kfree(copies);
+
+	if (keep) {
+		tcmu_zc_count(zc, TCMU_ZC_KEPT, 1);
+	} else {
+		/* faults map the scratch page now: bounce pages are free */
+		tcmu_zc_free_own(zc, s->pages, s->nr_pages);
+		tcmu_zc_count(zc, TCMU_ZC_REVOKED, 1);
+	}
+	trace_tcmu_zc_unmap(udev->name, slot, s->nr_pages,
+			    keep ? "keep" : "revoke");
+}
+
+/* The command is freed: its slot can go to another one. */
+void tcmu_zc_release(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
+	u32 slot = cmd->zc_slot - 1;
+
+	down_write(&zc->lock);
+	WRITE_ONCE(s->state, TCMU_ZC_S_FREE);
+	tcmu_zc_zap(zc, slot);
+	up_write(&zc->lock);
+
+	tcmu_zc_free_own(zc, s->pages, s->nr_pages);
+	kfree(s->pages);
+	s->pages = NULL;
+	s->nr_pages = 0;
+	trace_tcmu_zc_unmap(udev->name, slot, 0, "free");
+	cmd->zc_slot = 0;
+	cmd->zc_iovs = 0;
+
+	spin_lock(&zc->slot_lock);
+	__clear_bit(slot, zc->busy);
+	spin_unlock(&zc->slot_lock);
+}
+
+/* Insert the PTE of window page @pos of @s at @addr, if it is in @vma. */
+static vm_fault_t tcmu_zc_insert(struct tcmu_zc *zc, struct vm_area_struct *vma,
+				 unsigned long addr, struct page *page)
+{
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return VM_FAULT_NOPAGE;
+	return vmf_insert_mixed(vma, addr, page_to_pfn_t(page));
+}
+
+/**
+ * tcmu_zc_fault - map window pages into the handler
+ * @zc: the device's window
+ * @vmf: the fault
+ * @index: page number within the window
+ *
+ * A live slot is mapped whole on its first fault (the handler is about to
+ * read or write its buffer), read-only; writes to READ buffers upgrade
+ * through tcmu_zc_mkwrite().  A revoked slot maps the scratch page.  A
+ * free slot, or a page past a slot's command, gets SIGBUS: nothing was
+ * ever shown there.
+ */
+vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
+			 pgoff_t index)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages, i;
+	struct tcmu_zc_slot *s;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	u8 state;
+
+	if (slot >= zc->nr_slots)
+		return VM_FAULT_SIGBUS;
+	s = &zc->slots[slot];
+	down_read(&zc->lock);
+	/* pairs with the release in tcmu_zc_map(): LIVE means pages set */
+	state = smp_load_acquire(&s->state);
+	if (state == TCMU_ZC_S_FREE || pos >= s->nr_pages)
+		goto out;
+	if (vmf->flags & FAULT_FLAG_WRITE && s->ro && state != TCMU_ZC_S_REVOKED) {
+		tcmu_zc_count(zc, TCMU_ZC_DENIED, 1);
+		goto out;
+	}
+	/* read by the zap, under the lock held for write */
+	WRITE_ONCE(s->faulted, true);
+	if (state == TCMU_ZC_S_REVOKED) {
+		ret = tcmu_zc_insert(zc, vma, vmf->address, zc->scratch);
+		goto out;
+	}
+	for (i = 0; i < s->nr_pages; i++) {
+		unsigned long addr = vmf->address +
+				     ((long)i - (long)pos) * PAGE_SIZE;
+		vm_fault_t r = tcmu_zc_insert(zc, vma, addr, s->pages[i].page);
+
+		if (i == pos)
+			ret = r;
+	}
+	tcmu_zc_count(zc, TCMU_ZC_FAULTS, 1);
+out:
+	up_read(&zc->lock);
+	return ret;
+}
+
+/* A write to a window PTE: allowed unless it holds WRITE data. */
+vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
+			   pgoff_t index)
+{
+	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct tcmu_zc_slot *s;
+	u8 state;
+
+	if (slot >= zc->nr_slots)
+		return VM_FAULT_SIGBUS;
+	s = &zc->slots[slot];
+	down_read(&zc->lock);
+	state = READ_ONCE(s->state);
+	if (state == TCMU_ZC_S_REVOKED ||
+	    (state != TCMU_ZC_S_FREE && pos < s->nr_pages && !s->ro))
+		ret = 0;
+	else if (state != TCMU_ZC_S_FREE)
+		tcmu_zc_count(zc, TCMU_ZC_DENIED, 1);
+	up_read(&zc->lock);
+	return ret;
+}
+
+/* The counters, for the device's info */
+int tcmu_zc_show(struct tcmu_dev *udev, char *b)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	int i, n;
+
+	n = sprintf(b, "ZeroCopy: %s ZcMinKB: %u",
+		    tcmu_zc_enabled(zc) ? "on" : "off",
+		    READ_ONCE(udev->zc_min_bytes) >> 10);
+	for (i = 0; i < TCMU_ZC_NR_STATS; i++)
+		n += sprintf(b + n, " %s: %lld", tcmu_zc_stat_names[i],
+			     (long long)atomic64_read(&zc->stats[i]));
+	n += sprintf(b + n, "\n");
+	return n;
+}
