@@ -9,6 +9,9 @@
 #            reaped in the handler's syscall, as the stock driver does
 #   handoff  the same module with completion_inline_depth=0: every kick
 #            handed to a completion thread, even at depth 1
+#   zc       the same module as ours, LUNs created with zero_copy=1 (and
+#            zero_copy_min_kb at its default): large commands are shown
+#            to the handler in place instead of copied
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
@@ -91,7 +94,7 @@ driver_load() {
 	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
 	case $1 in
 	stock) modprobe target_core_user ;;
-	ours) tcmu_load_module "$TCMU_KO" completion=percpu ;;
+	ours | zc) tcmu_load_module "$TCMU_KO" completion=percpu ;;
 	inline) tcmu_load_module "$TCMU_KO" completion=inline ;;
 	handoff) tcmu_load_module "$TCMU_KO" completion_inline_depth=0 ;;
 	*) say "unknown target $1"; return 1 ;;
@@ -132,6 +135,7 @@ luns_up() {
 			echo "dev_size=$bytes" >"$dir/control"
 			# 256 KiB IOs must not be split (the default is 64 KiB)
 			echo "hw_max_sectors=1024" >"$dir/control"
+			[[ $target != zc ]] || echo "zero_copy=1" >"$dir/control"
 		fi
 		echo 1 >"$dir/enable"
 		if [[ $target != ceiling && $handler != qcow ]]; then
@@ -260,7 +264,7 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 set_mode() {
 	local p=/sys/module/target_core_user/parameters
 	case $1 in
-	ours) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
+	ours | zc) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	inline) echo inline >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	handoff) echo percpu >$p/completion; echo 0 >$p/completion_inline_depth ;;
 	*) say "no mode for target $1"; return 1 ;;
@@ -288,8 +292,10 @@ if ((interleave)); then
 			for p in "${points[@]}"; do
 				rotate "$rep"
 				for target in "${order[@]}"; do
+					# zc needs LUNs of its own
 					want=ours
-					[[ $target != stock ]] || want=stock
+					[[ $target != stock && $target != zc ]] ||
+						want=$target
 					if [[ $loaded != "$want" ]]; then
 						[[ -z $loaded ]] || luns_down
 						driver_load "$want"
