@@ -313,6 +313,33 @@ static ssize_t tcmu_zero_copy_min_kb_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, zero_copy_min_kb);
 
+static int tcmu_zero_copy_read_set(struct tcmu_dev *udev, const char *val)
+{
+	u8 on;
+
+	if (kstrtou8(val, 0, &on) || on > 1) {
+		tcmu_bad(udev, "zero_copy_read", val);
+		return -EINVAL;
+	}
+	WRITE_ONCE(udev->zc_read, on);
+	return 0;
+}
+
+static ssize_t tcmu_zero_copy_read_show(struct config_item *item,
+					char *page)
+{
+	return sysfs_emit(page, "%d\n", READ_ONCE(tcmu_attr_dev(item)->zc_read));
+}
+
+static ssize_t tcmu_zero_copy_read_store(struct config_item *item,
+					 const char *page, size_t count)
+{
+	int ret = tcmu_zero_copy_read_set(tcmu_attr_dev(item), page);
+
+	return ret ? ret : count;
+}
+CONFIGFS_ATTR(tcmu_, zero_copy_read);
+
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%s\n", test_bit(TCMU_DEV_BLOCKED,
@@ -394,6 +421,7 @@ static struct configfs_attribute *tcmu_attrib_attrs[] = {
 	&tcmu_attr_nl_reply_supported,
 	&tcmu_attr_zero_copy,
 	&tcmu_attr_zero_copy_min_kb,
+	&tcmu_attr_zero_copy_read,
 	NULL,
 };
 
@@ -447,7 +475,8 @@ void tcmu_configfs_exit(void)
 enum {
 	OPT_DEV_CONFIG, OPT_DEV_SIZE, OPT_HW_BLOCK_SIZE, OPT_HW_MAX_SECTORS,
 	OPT_NL_REPLY_SUPPORTED, OPT_MAX_DATA_AREA_MB, OPT_DATA_PAGES_PER_BLK,
-	OPT_CMD_RING_SIZE_MB, OPT_ZERO_COPY, OPT_ZERO_COPY_MIN_KB, OPT_ERR,
+	OPT_CMD_RING_SIZE_MB, OPT_ZERO_COPY, OPT_ZERO_COPY_MIN_KB,
+	OPT_ZERO_COPY_READ, OPT_ERR,
 };
 
 static const match_table_t tcmu_tokens = {
@@ -461,6 +490,7 @@ static const match_table_t tcmu_tokens = {
 	{OPT_CMD_RING_SIZE_MB, "cmd_ring_size_mb=%d"},
 	{OPT_ZERO_COPY, "zero_copy=%s"},
 	{OPT_ZERO_COPY_MIN_KB, "zero_copy_min_kb=%s"},
+	{OPT_ZERO_COPY_READ, "zero_copy_read=%s"},
 	{OPT_ERR, NULL},
 };
 
@@ -532,11 +562,14 @@ static int tcmu_set_opt(struct tcmu_dev *udev, char *opt)
 	token = match_token(opt, tcmu_tokens, args);
 	switch (token) {
 	case OPT_ZERO_COPY:
+		match_strlcpy(buf, &args[0], sizeof(buf));
+		return tcmu_zero_copy_set(udev, buf);
 	case OPT_ZERO_COPY_MIN_KB:
 		match_strlcpy(buf, &args[0], sizeof(buf));
-		return token == OPT_ZERO_COPY ?
-		       tcmu_zero_copy_set(udev, buf) :
-		       tcmu_zero_copy_min_kb_set(udev, buf);
+		return tcmu_zero_copy_min_kb_set(udev, buf);
+	case OPT_ZERO_COPY_READ:
+		match_strlcpy(buf, &args[0], sizeof(buf));
+		return tcmu_zero_copy_read_set(udev, buf);
 	case OPT_DEV_CONFIG:
 		if (!match_strlcpy(udev->dev_config, &args[0],
 				   TCMU_CONFIG_LEN)) {

@@ -224,6 +224,7 @@ enum tcmu_zc_stat {
 	TCMU_ZC_FB_SIZE,	/* copy path: more pages than a slot */
 	TCMU_ZC_FB_FULL,	/* copy path: no free slot */
 	TCMU_ZC_FB_NOMEM,	/* copy path: no memory for bounce pages */
+	TCMU_ZC_FB_READ,	/* copy path: READ, zero_copy_read is 0 */
 	TCMU_ZC_NR_STATS,
 };
 
@@ -376,6 +377,8 @@ enum tcmu_dev_flag {
  * @nr_vmas: VMAs of the handler's mapping that exist
  * @zero_copy: the zero_copy attribute, fixed once enabled
  * @zc_min_bytes: zero_copy_min_kb, in bytes (WRITE_ONCE)
+ * @zc_read: zero_copy_read: READs use the window too (WRITE_ONCE);
+ *	off by default, see zero_copy.c
  * @zc: the zero-copy window, when @zero_copy
  */
 struct tcmu_dev {
@@ -437,6 +440,7 @@ struct tcmu_dev {
 	atomic_t nr_vmas;
 	bool zero_copy;
 	u32 zc_min_bytes;
+	bool zc_read;
 	struct tcmu_zc zc;
 };
 

@@ -15,9 +15,16 @@
  * of the request; any other chunk is copied into a zeroed page of ours
  * (a "bounce" page) at the same offset.  The iovecs of the entry point
  * into the slot, and the entry carries TCMU_KFLAG_ZERO_COPY.  Commands
- * that are too small, BIDI, too big for a slot, or meet a full window or
- * no memory for a bounce page take the copy path; each reason has a
- * counter.
+ * that are too small, BIDI, READs with zero_copy_read=0, too big for a
+ * slot, or meet a full window or no memory for a bounce page take the
+ * copy path; each reason has a counter.
+ *
+ * zero_copy_read exists because write notification has a price: a
+ * handler that fills READ buffers with the CPU (pread() from a file,
+ * memcpy) takes one write fault per page to upgrade its read-only PTE,
+ * which costs more than the copy it saves (measured: bench/zero-copy).
+ * Most handlers do, so READs stay on the copy path unless asked for.  A
+ * handler that fills them by other means, or not at all, gains.
  *
  * The PTEs are inserted by our fault handler with vmf_insert_mixed(),
  * which makes them special: no page reference, no rmap, and
@@ -77,6 +84,7 @@ static const char * const tcmu_zc_stat_names[TCMU_ZC_NR_STATS] = {
 	[TCMU_ZC_FB_SIZE] = "ZcFallbackSize",
 	[TCMU_ZC_FB_FULL] = "ZcFallbackFull",
 	[TCMU_ZC_FB_NOMEM] = "ZcFallbackNomem",
+	[TCMU_ZC_FB_READ] = "ZcFallbackRead",
 };
 
 /* Pages of a slot for commands of up to @max_bytes */
@@ -251,9 +259,13 @@ static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
 	p->len = len;
 	if (!off && len == PAGE_SIZE) {
 		p->page = page;
-		/* READ: the handler must never see what the page held */
+		/*
+		 * READ: the handler must never see what the page held.
+		 * memset, not clear_page(): the latter's "rep stosb" is
+		 * slow where string instructions are emulated.
+		 */
 		if (!f->to_dev)
-			clear_highpage(page);
+			memzero_page(page, 0, PAGE_SIZE);
 		return true;
 	}
 	/* partly covered: the rest of the page is not the command's */
@@ -309,6 +321,10 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	    (se_cmd->data_direction != DMA_TO_DEVICE &&
 	     se_cmd->data_direction != DMA_FROM_DEVICE)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_BIDI, 1);
+		return -ENOENT;
+	}
+	if (!f.to_dev && !READ_ONCE(udev->zc_read)) {
+		tcmu_zc_count(zc, TCMU_ZC_FB_READ, 1);
 		return -ENOENT;
 	}
 	nr = tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,

@@ -19,6 +19,9 @@ expect_einval "$D/control" "hw_block_size=1000" hw_block_size
 expect_einval "$D/control" "hw_max_sectors=0" hw_max_sectors
 expect_einval "$D/control" "dev_size=lots" dev_size
 expect_einval "$D/control" "no_such_option=1" no_such_option
+expect_einval "$D/control" "zero_copy=2" zero_copy
+expect_einval "$D/control" "zero_copy_min_kb=99999" zero_copy_min_kb
+expect_einval "$D/control" "zero_copy_read=yes" zero_copy_read
 echo "dev_config=test/c1,dev_size=33554432" >"$D/control"
 echo "max_data_area_mb=64,data_pages_per_blk=4,cmd_ring_size_mb=2" >"$D/control"
 echo "hw_block_size=4096" >"$D/control"
@@ -33,6 +36,7 @@ check "info has the state" grep -q "State: ok DataPagesHeld: 0 DataPagesUsed: 0 
 expect_einval "$D/control" "max_data_area_mb=32" max_data_area_mb
 expect_einval "$D/control" "data_pages_per_blk=1" data_pages_per_blk
 expect_einval "$D/control" "cmd_ring_size_mb=1" cmd_ring_size_mb
+expect_einval "$D/control" "zero_copy=1" zero_copy
 check "max_data_area_mb unchanged" test "$(cat "$A"/max_data_area_mb)" = 64
 check "map size" test "$(cat /sys/class/uio/uio*/maps/map0/size)" = \
 	"$(printf '0x%016x' $(((2 + 64) << 20)))"

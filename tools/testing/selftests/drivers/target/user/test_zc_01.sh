@@ -49,14 +49,21 @@ expect_einval "$HBA/zoff/attrib/zero_copy" 2 zero_copy
 expect_einval "$HBA/zoff/attrib/zero_copy" on zero_copy
 expect_einval "$HBA/zoff/attrib/zero_copy_min_kb" 8193 zero_copy_min_kb
 expect_einval "$HBA/zoff/attrib/zero_copy_min_kb" -1 zero_copy_min_kb
+check "zero_copy_read defaults to 0" \
+	test "$(cat "$HBA/zoff/attrib/zero_copy_read")" = 0
+expect_einval "$HBA/zoff/attrib/zero_copy_read" 2 zero_copy_read
 rmdir "$HBA/zoff"
 
 tcmu_dev_create z1 64M max_data_area_mb=8 hw_max_sectors=2048 zero_copy=1 \
-	zero_copy_min_kb=0
+	zero_copy_min_kb=0 zero_copy_read=1
 A=$HBA/z1/attrib
 check "zero_copy reads back 1" test "$(cat "$A/zero_copy")" = 1
 expect_einval "$A/zero_copy" 0 zero_copy
 check "ZeroCopy: on in info" info_is z1 ZeroCopy on
+# ring 8 MiB + data area 8 MiB + 128 slots of 1 MiB + 1 page
+check "map0 ends after the window" test \
+	"$(cat /sys/class/uio/uio*/maps/map0/size)" = \
+	"$(printf '0x%016x' $((16 * 1048576 + 128 * 257 * 4096)))"
 
 truncate -s 16M /tmp/zc-dio.img
 LOOP=$(losetup -f --show /tmp/zc-dio.img) || fail "losetup for the O_DIRECT probe"
@@ -103,6 +110,18 @@ tcmu_handler_stop
 check "4k commands took the copy path" hcount_is z1 zc -eq 0
 (($(tcmu_info z1 ZcFallbackSmall) > small)) || fail "ZcFallbackSmall did not move"
 echo 0 >"$A/zero_copy_min_kb"
+
+# --- zero_copy_read=0: READs take the copy path, WRITEs keep the window
+echo 0 >"$A/zero_copy_read"
+reads=$(tcmu_info z1 ZcFallbackRead)
+cmds=$(tcmu_info z1 ZcCmds)
+tcmu_handler z1 --threads 2 --zc-probe
+tcmu_fio_verify "$dev" --rw=randwrite --bs=128k --iodepth=4 --size=4M ||
+	fail "fio with zero_copy_read=0: $(fio_log)"
+tcmu_handler_stop
+(($(tcmu_info z1 ZcFallbackRead) > reads)) || fail "no READ took the copy path"
+(($(tcmu_info z1 ZcCmds) > cmds)) || fail "WRITEs stopped using the window"
+echo 1 >"$A/zero_copy_read"
 
 # --- KEEP_BUF: the buffer is copied out and stays until freed
 tcmu_handler z1 --keep-buf

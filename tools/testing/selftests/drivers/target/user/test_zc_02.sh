@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Zero copy with Debian's tcmu-runner, unchanged: a user:qcow backstore
-# (serving a raw file) created with zero_copy=1, fio --verify=crc32c at
+# (serving a raw file) created with zero_copy=1 and zero_copy_read=1, fio --verify=crc32c at
 # 4 KiB (copy path) and 64 KiB to 1 MiB (zero copy), page aligned and
 # not.  tcmu-runner knows nothing of the window: its iovecs simply point
 # there.
@@ -15,7 +15,7 @@ d=$HBA/zr
 truncate -s 64M /tmp/zr.raw
 mkdir -p "$d" || fail "mkdir"
 for o in dev_config=qcow//tmp/zr.raw dev_size=67108864 hw_max_sectors=2048 \
-	zero_copy=1; do
+	zero_copy=1 zero_copy_read=1; do
 	echo "$o" >"$d/control" || fail "control $o"
 done
 echo 1 >"$d/enable" || fail "enable"
