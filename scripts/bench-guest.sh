@@ -9,17 +9,19 @@
 #            reaped in the handler's syscall, as the stock driver does
 #   handoff  the same module with completion_inline_depth=0: every kick
 #            handed to a completion thread, even at depth 1
-#   zc       the same module as ours, LUNs created with zero_copy=1 (and
-#            zero_copy_min_kb at its default): large commands are shown
-#            to the handler in place instead of copied
+#   zc       the same module as ours, LUNs created with zero_copy=1 and
+#            zero_copy_read=1 (zero_copy_min_kb at its default): large
+#            commands are shown to the handler in place, not copied
+#   zcw      zero_copy=1 alone (zero_copy_read=0, the default): only
+#            WRITEs use the window
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
 # "stock ours inline") take turns within a round, in an order that rotates
 # every round. BENCH_POINTS (names of the matrix below, default all)
 # narrows the matrix; BENCH_MEMORY=0 skips the memory figures.
-# BENCH_INTERLEAVE=1 runs every point on all targets back to back (no
-# ceiling): our modes (ours, inline, handoff) share one set of LUNs, the
+# BENCH_INTERLEAVE=1 runs every point on all targets back to back (the
+# ceiling too when BENCH_TARGETS names it, with the first handler): our modes (ours, inline, handoff) share one set of LUNs, the
 # mode flipped at run time; stock costs a module swap. Every fio
 # run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
@@ -94,7 +96,7 @@ driver_load() {
 	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
 	case $1 in
 	stock) modprobe target_core_user ;;
-	ours | zc) tcmu_load_module "$TCMU_KO" completion=percpu ;;
+	ours | zc | zcw) tcmu_load_module "$TCMU_KO" completion=percpu ;;
 	inline) tcmu_load_module "$TCMU_KO" completion=inline ;;
 	handoff) tcmu_load_module "$TCMU_KO" completion_inline_depth=0 ;;
 	*) say "unknown target $1"; return 1 ;;
@@ -135,7 +137,9 @@ luns_up() {
 			echo "dev_size=$bytes" >"$dir/control"
 			# 256 KiB IOs must not be split (the default is 64 KiB)
 			echo "hw_max_sectors=1024" >"$dir/control"
-			[[ $target != zc ]] || echo "zero_copy=1" >"$dir/control"
+			[[ $target != zc* ]] || echo "zero_copy=1" >"$dir/control"
+			[[ $target != zc ]] ||
+				echo "zero_copy_read=1" >"$dir/control"
 		fi
 		echo 1 >"$dir/enable"
 		if [[ $target != ceiling && $handler != qcow ]]; then
@@ -264,7 +268,7 @@ say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
 set_mode() {
 	local p=/sys/module/target_core_user/parameters
 	case $1 in
-	ours | zc) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
+	ours | zc | zcw) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	inline) echo inline >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	handoff) echo percpu >$p/completion; echo 0 >$p/completion_inline_depth ;;
 	*) say "no mode for target $1"; return 1 ;;
@@ -285,6 +289,7 @@ if ((interleave)); then
 	# host's speed (large under TCG) hits all targets alike.  Our modes
 	# share one load of the module and one set of LUNs (the mode is
 	# flipped at run time); stock costs a module swap and new LUNs.
+	first_handler=${handlers%% *}
 	for handler in $handlers; do
 		loaded=''
 		for ((rep = 1; rep <= reps; rep++)); do
@@ -292,9 +297,20 @@ if ((interleave)); then
 			for p in "${points[@]}"; do
 				rotate "$rep"
 				for target in "${order[@]}"; do
+					if [[ $target == ceiling ]]; then
+						# no handler: measured once
+						[[ $handler == "$first_handler" ]] ||
+							continue
+						[[ -z $loaded ]] || luns_down
+						luns_up ceiling rd
+						fio_point "$rep" ceiling rd "$p"
+						luns_down
+						loaded=''
+						continue
+					fi
 					# zc needs LUNs of its own
 					want=ours
-					[[ $target != stock && $target != zc ]] ||
+					[[ $target != stock && $target != zc* ]] ||
 						want=$target
 					if [[ $loaded != "$want" ]]; then
 						[[ -z $loaded ]] || luns_down

@@ -26,10 +26,13 @@ EXTRA = {"inline": "completion=inline, reaping in the handler's write() "
                    "as the stock driver does",
          "handoff": "completion_inline_depth=0, every kick handed to a "
                     "completion thread",
-         "zc": "LUNs created with zero_copy=1 (zero_copy_min_kb 64): large "
-               "commands shown to the handler in place, not copied"}
+         "zc": "LUNs created with zero_copy=1 and zero_copy_read=1 "
+               "(zero_copy_min_kb 64): large commands shown to the handler "
+               "in place, not copied",
+         "zcw": "LUNs created with zero_copy=1 alone (zero_copy_read=0, the "
+                "default): only WRITEs shown in place"}
 # extra targets that are compared with stock, not with ours
-VS_STOCK = {"zc"}
+VS_STOCK = {"zc", "zcw"}
 TARGETS = ["ceiling", "stock", "ours"] + list(EXTRA)
 HANDLERS = {
     "null": "tests' C handler, --store null (data not touched: the "
@@ -65,7 +68,7 @@ CHART = [("4k rr d1", "rr4k-d1", "iops"), ("4k rw d1", "rw4k-d1", "iops"),
          ("4k rr 4 LUN", "rr4k-d16-4lun", "iops"),
          ("4k rr 16 LUN", "rr4k-d16-16lun", "iops"),
          ("4k 70/30", "mix4k-d16", "iops")]
-RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc)-(\w+)-"
+RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc|zcw)-(\w+)-"
                  r"([\w-]+)\.json$")
 
 
@@ -225,10 +228,12 @@ def main():
         out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}\n")
         out.append("| workload | metric | ceiling (rd_mcp) | stock | ours "
                    "| ours/stock | ours/ceiling |" +
-                   "".join(f" {t} | {t}/stock |" if t in VS_STOCK else
+                   "".join(f" {t} | {t}/stock | {t}/ceiling |"
+                           if t in VS_STOCK else
                            f" {t} | ours/{t} |" for t in extra))
         out.append("|---|---|---:|---:|---:|---:|---:|" +
-                   "---:|---:|" * len(extra))
+                   "".join("---:|---:|---:|" if t in VS_STOCK else
+                           "---:|---:|" for t in extra))
         for point, (desc, metrics) in POINTS.items():
             for key, unit, higher in metrics:
                 s = {t: summary(runs.get((t, handler if t != "ceiling"
@@ -241,7 +246,8 @@ def main():
                            f"| {cell(s['stock'])} | {cell(s['ours'])} "
                            f"| {ratio(s['ours'], s['stock'])} "
                            f"| {ratio(s['ours'], s['ceiling'])} |" +
-                           "".join(f" {cell(s[t])} | {ratio(s[t], s['stock'])} |"
+                           "".join(f" {cell(s[t])} | {ratio(s[t], s['stock'])} "
+                                   f"| {ratio(s[t], s['ceiling'])} |"
                                    if t in VS_STOCK else
                                    f" {cell(s[t])} | {ratio(s['ours'], s[t])} |"
                                    for t in extra))
