@@ -2,7 +2,7 @@
 # The whole tcmu-ng test suite, from a fresh Debian 12 machine (as root):
 #   1. install what it needs (vm/deps.sh)
 #   2. static checks: W=1 + sparse (C=2) build against Debian's headers,
-#      checkpatch --strict, shellcheck
+#      checkpatch --strict, coccicheck, shellcheck
 #   3. KUnit suites with kunit.py (scripts/kunit.sh)
 #   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
 #      against it, the test handler
@@ -50,6 +50,8 @@ mapfile -t kfiles < <(cd "$repo" && git ls-files -- 'drivers/*.[ch]' 'include/*.
 (cd "$repo" && "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
 	--terse -f "${kfiles[@]}")
 result "checkpatch --strict" $?
+"$repo/scripts/coccicheck.sh"
+result coccicheck $?
 shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
 result shellcheck $?
 

@@ -67,6 +67,7 @@
 #include <linux/pfn_t.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/string_choices.h>
 #include "tcmu.h"
 #include "trace.h"
 
@@ -619,7 +620,7 @@ int tcmu_zc_show(struct tcmu_dev *udev, char *b)
 	int i, n;
 
 	n = sprintf(b, "ZeroCopy: %s ZcMinKB: %u",
-		    tcmu_zc_enabled(zc) ? "on" : "off",
+		    str_on_off(tcmu_zc_enabled(zc)),
 		    READ_ONCE(udev->zc_min_bytes) >> 10);
 	for (i = 0; i < TCMU_ZC_NR_STATS; i++)
 		n += sprintf(b + n, " %s: %lld", tcmu_zc_stat_names[i],

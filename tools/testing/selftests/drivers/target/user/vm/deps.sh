@@ -15,6 +15,8 @@ pkgs=(
 	libnl-3-dev libnl-genl-3-dev
 	# static checks
 	sparse coccinelle shellcheck
+	# semantic patches that script in OCaml
+	ocaml-nox ocaml-findlib
 	# the VM
 	qemu-system-x86 qemu-utils busybox-static
 	# userspace under test inside the VM
