@@ -2,7 +2,8 @@
 # The whole tcmu-ng test suite, from a fresh Debian 12 machine (as root):
 #   1. install what it needs (vm/deps.sh)
 #   2. static checks: W=1 + sparse (C=2) build against Debian's headers,
-#      checkpatch --strict, coccicheck, shellcheck
+#      checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
+#      the htmldocs build of Documentation/target (scripts/docs-check.sh)
 #   3. KUnit suites with kunit.py (scripts/kunit.sh)
 #   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
 #      against it, the test handler
@@ -54,6 +55,8 @@ result "checkpatch --strict" $?
 result coccicheck $?
 shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
 result shellcheck $?
+"$repo/scripts/docs-check.sh"
+result "kernel-doc -Wall and htmldocs" $?
 
 step "KUnit"
 klog=$(mktemp)

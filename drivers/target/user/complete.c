@@ -128,7 +128,7 @@ unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n)
  * @dev_index: target core's index of the device
  * @cpus: the CPUs to choose from (the possible ones)
  *
- * The same device index always gets the same CPU.
+ * Return: the CPU.  The same device index always gets the same CPU.
  */
 unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus)
 {

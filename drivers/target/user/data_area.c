@@ -495,6 +495,9 @@ void tcmu_da_copy_to_sg(struct tcmu_data_area *da, const u32 *blocks,
  * See "fault versus release" above.  A page that is not in the index was
  * never handed to the handler: the access is a handler bug and gets
  * SIGBUS.
+ *
+ * Return: VM_FAULT_NOPAGE once the PTE is in place, VM_FAULT_SIGBUS for
+ * a page that is not in the index, or the fault code of a failed insert.
  */
 vm_fault_t tcmu_da_fault(struct tcmu_data_area *da, struct vm_fault *vmf,
 			 pgoff_t index)

@@ -548,6 +548,9 @@ static vm_fault_t tcmu_zc_insert(struct tcmu_zc *zc, struct vm_area_struct *vma,
  * through tcmu_zc_mkwrite().  A revoked slot maps the scratch page.  A
  * free slot, or a page past a slot's command, gets SIGBUS: nothing was
  * ever shown there.
+ *
+ * Return: the fault code of inserting the faulting page (VM_FAULT_NOPAGE
+ * when it is mapped), or VM_FAULT_SIGBUS.
  */
 vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
 			 pgoff_t index)

@@ -15,6 +15,9 @@ pkgs=(
 	libnl-3-dev libnl-genl-3-dev
 	# static checks
 	sparse coccinelle shellcheck
+	# docs-check.sh: htmldocs (yaml for the netlink specs htmldocs
+	# renders first, graphviz because Sphinx warns without dot)
+	python3-sphinx python3-yaml graphviz
 	# semantic patches that script in OCaml
 	ocaml-nox ocaml-findlib
 	# the VM
