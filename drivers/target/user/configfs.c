@@ -255,9 +255,13 @@ static int tcmu_zero_copy_set(struct tcmu_dev *udev, const char *val)
 		tcmu_bad(udev, "zero_copy", val);
 		return -EINVAL;
 	}
-	/* the window is part of the mapping's size */
+	/*
+	 * The window is part of the mapping's size.  Writing the current
+	 * value is accepted: "targetcli restoreconfig" writes every saved
+	 * attribute back after enable.
+	 */
 	mutex_lock(&udev->reap_lock);
-	if (udev->mb) {
+	if (udev->mb && on != udev->zero_copy) {
 		pr_err("%s: zero_copy: cannot change after enable\n",
 		       udev->name);
 		ret = -EINVAL;

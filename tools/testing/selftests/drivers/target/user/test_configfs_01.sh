@@ -37,6 +37,8 @@ expect_einval "$D/control" "max_data_area_mb=32" max_data_area_mb
 expect_einval "$D/control" "data_pages_per_blk=1" data_pages_per_blk
 expect_einval "$D/control" "cmd_ring_size_mb=1" cmd_ring_size_mb
 expect_einval "$D/control" "zero_copy=1" zero_copy
+check "zero_copy=0 written again after enable" \
+	bash -c "echo 0 >'$A/zero_copy'"
 check "max_data_area_mb unchanged" test "$(cat "$A"/max_data_area_mb)" = 64
 check "map size" test "$(cat /sys/class/uio/uio*/maps/map0/size)" = \
 	"$(printf '0x%016x' $(((2 + 64) << 20)))"

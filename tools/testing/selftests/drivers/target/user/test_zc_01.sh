@@ -59,6 +59,9 @@ tcmu_dev_create z1 64M max_data_area_mb=8 hw_max_sectors=2048 zero_copy=1 \
 A=$HBA/z1/attrib
 check "zero_copy reads back 1" test "$(cat "$A/zero_copy")" = 1
 expect_einval "$A/zero_copy" 0 zero_copy
+# the unchanged value is accepted after enable (targetcli restoreconfig)
+check "zero_copy=1 written again after enable" \
+	bash -c "echo 1 >'$A/zero_copy'"
 check "ZeroCopy: on in info" info_is z1 ZeroCopy on
 # ring 8 MiB + data area 8 MiB + 128 slots of 1 MiB + 1 page
 check "map0 ends after the window" test \
