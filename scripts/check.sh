@@ -8,6 +8,9 @@
 #   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
 #      against it, the test handler
 #   5. the selftests inside a VM booted on the debug kernel
+#   6. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
+#      tcmu-runner compatibility test on the installed module
+#      (scripts/dkms-test.sh)
 # Kernel builds are cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
 # The last line is "N passed, N failed".
 set -uo pipefail
@@ -98,5 +101,16 @@ if [[ -n $sline ]]; then
 	((vrc == 0 || sf > 0)) || result "VM kernel log clean" 1
 else
 	result "selftest VM run" 1
+fi
+
+step "DKMS: install, reboot, tcmu-runner compatibility (Debian-kernel VM)"
+"$repo/scripts/dkms-test.sh" | tee "$cache/dkms.out"
+dline=$(grep -aE '^dkms: [0-9]+ passed, [0-9]+ failed' "$cache/dkms.out" | tail -n1)
+if [[ -n $dline ]]; then
+	read -r _ dp _ df _ <<<"$dline"
+	pass=$((pass + dp))
+	failed=$((failed + df))
+else
+	result "DKMS VM run" 1
 fi
 finish

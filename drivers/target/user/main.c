@@ -344,3 +344,7 @@ module_init(tcmu_module_init);
 module_exit(tcmu_module_exit);
 MODULE_DESCRIPTION("TCM USER subsystem plugin (tcmu-ng)");
 MODULE_LICENSE("GPL");
+#ifdef TCMU_NG_VERSION
+/* set by the out-of-tree build from dkms.conf */
+MODULE_VERSION(TCMU_NG_VERSION);
+#endif

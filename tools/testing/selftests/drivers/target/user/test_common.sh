@@ -4,7 +4,11 @@
 # TCMU_KO naming the module under test.  A test exits 0 on pass, 1 on
 # failure, 4 (KSFT_SKIP) when it cannot run here.
 #
-#   tcmu_mod_load [PARAMS]        insmod $TCMU_KO unless loaded
+#   tcmu_mod_load [PARAMS]        insmod $TCMU_KO unless loaded; with
+#                                 TCMU_MODPROBE=1, modprobe it instead
+#                                 (an installed module, e.g. by DKMS),
+#                                 after checking that modprobe resolves
+#                                 target_core_user to $TCMU_KO
 #   tcmu_mod_unload               rmmod it
 #   tcmu_dev_create NAME SIZE [OPT=VAL...]
 #                                 user_1/NAME with dev_config=test/NAME,
@@ -66,7 +70,17 @@ rm -f /tmp/handler-*.log
 tcmu_mod_load() {
 	[[ -d /sys/module/target_core_user ]] && return 0
 	modprobe -a target_core_mod uio tcm_loop sd_mod 2>/dev/null || true
-	insmod "$TCMU_KO" "$@"
+	if [[ -n ${TCMU_MODPROBE:-} ]]; then
+		local ko
+		ko=$(modinfo -n target_core_user) || return
+		if [[ ! $ko -ef $TCMU_KO ]]; then
+			echo "modprobe resolves target_core_user to $ko, not $TCMU_KO" >&2
+			return 1
+		fi
+		modprobe target_core_user "$@"
+	else
+		insmod "$TCMU_KO" "$@"
+	fi
 }
 
 tcmu_mod_unload() {

@@ -64,6 +64,11 @@ mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
 mkdir -p $r/dev/pts $r/dev/shm
+# what udev would add: bash's <(...) (dkms uses it) needs /dev/fd
+ln -s /proc/self/fd $r/dev/fd
+ln -s /proc/self/fd/0 $r/dev/stdin
+ln -s /proc/self/fd/1 $r/dev/stdout
+ln -s /proc/self/fd/2 $r/dev/stderr
 mount -t devpts devpts $r/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $r/dev/shm
 mount -t configfs configfs $r/sys/kernel/config

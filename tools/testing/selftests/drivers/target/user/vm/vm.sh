@@ -20,11 +20,12 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 --kernel debug|debian [--smp N] [--mem SIZE] [--timeout SECS]
           [--out HOSTDIR] [--log FILE] [--env NAME=VALUE]... [--append ARGS]
-          -- COMMAND [ARGS...]
+          [--disk IMAGE] -- COMMAND [ARGS...]
   --out     host dir shared read-write as \$TCMU_OUT (default: a new temp dir)
   --log     console log (default: HOSTDIR/console.log)
   --env     set a variable for COMMAND (repeatable)
   --append  extra kernel command line (e.g. loglevel=7 kunit.enable=0)
+  --disk    a raw disk image attached as virtio-blk (/dev/vda in the guest)
 EOF
 	exit 2
 }
@@ -37,11 +38,11 @@ die() {
 # Quotes $1 for a POSIX shell (the busybox init sources the job file).
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
-kernel='' smp=2 mem=2G timeout=1200 out='' logf='' append='' envs=()
+kernel='' smp=2 mem=2G timeout=1200 out='' logf='' append='' disk='' envs=()
 while (($#)); do
 	case $1 in
 	--) shift && break ;;
-	--kernel | --smp | --mem | --timeout | --out | --log | --env | --append)
+	--kernel | --smp | --mem | --timeout | --out | --log | --env | --append | --disk)
 		(($# >= 2)) || usage
 		case $1 in
 		--kernel) kernel=$2 ;;
@@ -55,6 +56,7 @@ while (($#)); do
 			envs+=("$2")
 			;;
 		--append) append=$2 ;;
+		--disk) disk=$2 ;;
 		esac
 		shift 2
 		;;
@@ -132,6 +134,8 @@ args=(HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 (cd "$run" && echo tcmu-job | cpio -o -H newc -R 0:0 --quiet) >"$run/job.cpio"
 cat "$initrd" "$run/job.cpio" >"$run/initrd"
 
+drive=()
+[[ -z $disk ]] || drive=(-drive "file=$disk,format=raw,if=virtio,cache=writeback")
 log "booting $image (smp $smp, mem $mem, timeout $timeout s), log $logf"
 start=$SECONDS
 qrc=0
@@ -140,7 +144,7 @@ qrc=0
 # kmemleak) under TCG and trips the soft lockup detector.
 timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 -accel tcg -cpu max \
 	-bios qboot.rom -smp "$smp" -m "$mem" -nographic -no-reboot -nic none \
-	-kernel "$image" -initrd "$run/initrd" \
+	-kernel "$image" -initrd "$run/initrd" "${drive[@]}" \
 	-append "console=ttyS0 panic=-1 loglevel=5 printk.time=1 $append" \
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap" \

@@ -1,0 +1,56 @@
+#!/bin/bash
+# DKMS on a real boot, twice: in a VM on Debian's 6.12 kernel with a state
+# disk (vm/dkms-guest.sh), the first boot installs the module with
+# scripts/dkms.sh (dkms add, build, install); the second boot, with the
+# same disk, checks that modprobe picks the DKMS module, runs the
+# tcmu-runner compatibility test (test_compat_01) on it, and removes it
+# again.  Last line: "dkms: N passed, N failed".
+#   scripts/dkms-test.sh
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+st=$repo/tools/testing/selftests/drivers/target/user
+cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+stage=$cache/stage-dkms
+pass=0 failed=0
+
+result() {
+	if [[ $2 == 0 ]]; then
+		pass=$((pass + 1))
+		echo "PASS $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $1"
+	fi
+}
+finish() {
+	echo "dkms: $pass passed, $failed failed"
+	((failed == 0))
+	exit
+}
+
+# The VM hides the host's /tmp, so everything it reads is staged in the
+# cache: the selftests (with the test handler) and the DKMS source tree.
+make -s -C "$st/handler" || { result "test handler build" 1; finish; }
+rm -rf "$stage"
+mkdir -p "$stage/out" "$stage/repo/scripts"
+rsync -a --exclude='*.o' "$st/" "$stage/user/"
+"$repo/scripts/dkms.sh" stage "$stage/repo"
+cp "$repo/scripts/dkms.sh" "$stage/repo/scripts/"
+disk=$stage/state.img
+truncate -s 1G "$disk"
+mkfs.ext4 -q -F "$disk"
+
+cd "$stage/user" || exit 1
+boot() {
+	"$st/vm/vm.sh" --kernel debian --smp 2 --mem 2G \
+		--timeout "${VM_TIMEOUT:-1800}" --out "$stage/out" \
+		--log "$stage/out/console-$1.log" --disk "$disk" \
+		-- ./vm/dkms-guest.sh "$1" "$stage/repo"
+}
+boot install
+result "dkms install in the VM (Debian 6.12)" $?
+((failed == 0)) || finish
+boot check
+result "after a reboot: modprobe loads the DKMS module, test_compat_01 passes, dkms remove restores the stock module" $?
+finish
