@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # Common helpers of the tcmu-ng selftests; every test_<group>_<NN>.sh sources
 # this file.  Tests run as root inside the debug-kernel VM (vm/vm.sh), with

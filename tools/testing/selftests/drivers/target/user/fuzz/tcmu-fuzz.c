@@ -151,7 +151,7 @@ static void kick(void)
 	uint32_t v = 0;
 
 	if (write(d.fd, &v, sizeof(v)) != sizeof(v))
-		vsay("kick: %s", strerror(errno));
+		vsay("write() to the uio fd: %s", strerror(errno));
 }
 
 static void set_tail(uint32_t t)
@@ -466,7 +466,7 @@ static void a_kick_storm(void)
 	for (i = 0; i < 500; i++)
 		kick();
 	if (write(d.fd, &big, 1) < 0 || write(d.fd, &big, 8) < 0)
-		vsay("odd-size kick: %s", strerror(errno));
+		vsay("odd-size write: %s", strerror(errno));
 }
 
 static void a_mailbox(void)
@@ -928,7 +928,7 @@ static void nl_round(void)
 		exit(4);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) > 100) {
-		say("netlink: dev_config write returned garbage (%d) after reply kind %d (iteration %lu)",
+		say("netlink: dev_config write: bad status %d after reply kind %d (iter %lu)",
 		    WEXITSTATUS(status), how, cur_iter);
 		exit(4);
 	}
@@ -995,29 +995,61 @@ static unsigned int pick(void)
 static void act(unsigned int a)
 {
 	switch (a) {
-	case 0: complete(1 + rnd(64), NULL); break;
-	case 1: a_tail(); break;
-	case 2: complete(1 + rnd(4), m_unknown_id); break;
-	case 3: a_twice(); break;
-	case 4: complete(1 + rnd(4), m_len_op); break;
-	case 5: complete(1 + rnd(8), m_response); break;
-	case 6: complete(1 + rnd(8), m_request); break;
-	case 7: a_kick_storm(); break;
-	case 8: a_mailbox(); break;
-	case 9: a_race(); break;
-	case 10: a_touch(); break;
-	case 11: a_mappings(); break;
-	case 12: a_reopen(); break;
-	case 13: a_free_kept_buf(); break;
-	case 14: recover(); break;
-	default: a_netlink(); break;
+	case 0:
+		complete(1 + rnd(64), NULL);
+		break;
+	case 1:
+		a_tail();
+		break;
+	case 2:
+		complete(1 + rnd(4), m_unknown_id);
+		break;
+	case 3:
+		a_twice();
+		break;
+	case 4:
+		complete(1 + rnd(4), m_len_op);
+		break;
+	case 5:
+		complete(1 + rnd(8), m_response);
+		break;
+	case 6:
+		complete(1 + rnd(8), m_request);
+		break;
+	case 7:
+		a_kick_storm();
+		break;
+	case 8:
+		a_mailbox();
+		break;
+	case 9:
+		a_race();
+		break;
+	case 10:
+		a_touch();
+		break;
+	case 11:
+		a_mappings();
+		break;
+	case 12:
+		a_reopen();
+		break;
+	case 13:
+		a_free_kept_buf();
+		break;
+	case 14:
+		recover();
+		break;
+	default:
+		a_netlink();
+		break;
 	}
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: tcmu-fuzz --dev NAME [--seed N] [--iterations N] [--seconds N]\n"
+		"Usage: tcmu-fuzz --dev NAME [--seed N] [--iterations N] [--seconds N]\n"
 		"                 [--netlink] [--verbose]\n"
 		"  --iterations 0 with --seconds: run for that long\n"
 		"  --netlink: also answer the TCM-USER netlink family, badly\n");
@@ -1055,8 +1087,9 @@ int main(int argc, char **argv)
 	if (!opt.netlink)
 		actions[15].weight = 0;	/* the seeds of older runs stay good */
 	rng_state = opt.seed ? opt.seed : 1;
-	printf("tcmu-fuzz: seed=%" PRIu64 " iterations=%lu seconds=%lu netlink=%d dev=%s\n",
-	       opt.seed, opt.iterations, opt.seconds, opt.netlink, opt.dev);
+	printf("tcmu-fuzz: seed=%" PRIu64 " iterations=%lu seconds=%lu ",
+	       opt.seed, opt.iterations, opt.seconds);
+	printf("netlink=%d dev=%s\n", opt.netlink, opt.dev);
 	fflush(stdout);
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
@@ -1099,9 +1132,12 @@ int main(int argc, char **argv)
 		say("device is %s after the final recovery", state);
 		return 2;
 	}
-	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu broken=%lu recovered=%lu sigbus=%lu nl_rounds=%lu nl_killed=%lu nl_reset=%lu\n",
-	       opt.seed, i, stats_completed, stats_broken, stats_recovered,
-	       stats_sigbus, stats_nl_rounds, stats_nl_killed, stats_nl_reset);
+	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu ",
+	       opt.seed, i, stats_completed);
+	printf("broken=%lu recovered=%lu sigbus=%lu ",
+	       stats_broken, stats_recovered, stats_sigbus);
+	printf("nl_rounds=%lu nl_killed=%lu nl_reset=%lu\n",
+	       stats_nl_rounds, stats_nl_killed, stats_nl_reset);
 	for (a = 0; a < ARRAY_SIZE(actions); a++)
 		printf("  %s=%lu", actions[a].name, stats_action[a]);
 	printf("\n");

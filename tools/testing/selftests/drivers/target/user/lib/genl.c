@@ -210,8 +210,8 @@ static void find_group(const struct nlattr *groups, const char *group,
 int genl_resolve(struct genl_sock *s, const char *family, const char *group,
 		 uint16_t *family_id, uint32_t *group_id)
 {
-	const struct nlattr *tb[CTRL_ATTR_MAX + 1];
 	static __thread uint8_t reply[GENL_RCVBUF];
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1];
 	const uint8_t *attrs;
 	struct nl_msg m;
 	size_t len;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Scans a kernel console log (vm.sh's --log, or a dmesg dump) for splats:
 # BUG/WARNING/Oops/panic, KASAN/UBSAN reports, lockdep reports, kmemleak
 # leaks, hung tasks and soft lockups. Prints the offending lines and exits 1

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Installs the Debian 12 packages tcmu-ng needs to build its module, build
 # the debug VM kernel, run the VM tests and benchmarks, and check the code.
 # Does nothing (quickly) when everything is installed already. Run as root;

@@ -30,7 +30,7 @@ mkdir -p $state
 mount -t ext4 /dev/vda $state || die "cannot mount the state disk"
 for d in "${dirs[@]}"; do
 	mkdir -p "$state/upper$d" "$state/work$d"
-	mount -t overlay overlay \
+	mount -t overlay none \
 		-o "lowerdir=$d,upperdir=$state/upper$d,workdir=$state/work$d" "$d" ||
 		die "cannot overlay $d"
 done

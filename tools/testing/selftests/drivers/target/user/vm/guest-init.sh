@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=dash
 # /init of the tcmu-ng test VM's initramfs (busybox), built by vm.sh.
 # Stage 1 (initramfs): loads the 9p and configfs modules (Debian kernel),
@@ -39,7 +40,7 @@ fi
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /newroot
-mount -t proc proc /proc
+mount -t proc none /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 # shellcheck source=/dev/null
@@ -60,7 +61,7 @@ for d in tmp:1777 var/tmp:1777 run:755 var/log:755 etc/target:755 mnt:755; do
 done
 mkdir $r/mnt/out
 mount -t 9p -o "$p9,cache=mmap" out $r/mnt/out || die "cannot mount the output share"
-mount -t proc proc $r/proc
+mount -t proc none $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
 mkdir -p $r/dev/pts $r/dev/shm
@@ -69,11 +70,11 @@ ln -s /proc/self/fd $r/dev/fd
 ln -s /proc/self/fd/0 $r/dev/stdin
 ln -s /proc/self/fd/1 $r/dev/stdout
 ln -s /proc/self/fd/2 $r/dev/stderr
-mount -t devpts devpts $r/dev/pts
+mount -t devpts none $r/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $r/dev/shm
-mount -t configfs configfs $r/sys/kernel/config
-mount -t debugfs debugfs $r/sys/kernel/debug
-mount -t tracefs tracefs $r/sys/kernel/tracing
+mount -t configfs none $r/sys/kernel/config
+mount -t debugfs none $r/sys/kernel/debug
+mount -t tracefs none $r/sys/kernel/tracing
 if [ -n "$TCMU_MODDIR" ]; then
 	# the debug kernel's modules.builtin, so that modprobe finds built-ins,
 	# on a tmpfs, so that tests can add and depmod their module

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # Shell helpers for tcmu-ng tests running inside the test VM (vm.sh); source
 # this file. Needs root, the host's tcmu-runner/targetcli/dbus, and HOME on

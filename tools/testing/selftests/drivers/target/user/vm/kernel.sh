@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Provides the kernels the tcmu-ng VM tests boot. Everything is cached under
 # ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
 #   kernel.sh src     extract linux-source-6.12 (once), print the tree's path
@@ -49,7 +50,8 @@ build_debug() {
 	log "building the debug kernel in $bdir with CC='$cc', $(nproc) jobs"
 	log "this takes 10+ minutes on 2 cores; make output goes to $logf"
 	(while sleep 60; do
-		log "still building: $((SECONDS - start)) s, $(find "$bdir" -name "*.o" 2>/dev/null | wc -l) objects"
+		objs=$(find "$bdir" -name "*.o" 2>/dev/null | wc -l)
+		log "still building: $((SECONDS - start)) s, $objs objects"
 	done) &
 	hb=$!
 	trap 'kill "$hb" 2>/dev/null' EXIT

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Smoke test of the VM stack with the STOCK target_core_user: boots Debian's
 # kernel (vm.sh --kernel debian; extra vm.sh options may be given), and in
 # the guest starts dbus and tcmu-runner, exports a 64 MiB raw file through a

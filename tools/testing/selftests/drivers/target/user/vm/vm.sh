@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Boots a kernel in QEMU (TCG) and runs one command inside it, chrooted into
 # the host's root filesystem (shared read-only over 9p), in the current
 # directory. Exits with the command's status; exits non-zero as well when the
