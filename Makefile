@@ -7,6 +7,8 @@
 #   make bench   the benchmark against the stock driver and rd_mcp
 #   make soak    fuzzer + stress run in the debug VM, SOAK_MINUTES (60)
 #   make module  build target_core_user.ko against Debian's 6.12 headers
+#   make series  the upstream patch series against linux-source-6.12, checked
+#                (checkpatch, applies, builds per patch, KUnit)
 
 all: module
 
@@ -22,8 +24,11 @@ bench:
 soak:
 	bash scripts/soak.sh
 
+series:
+	bash scripts/series.sh
+
 module:
 	bash scripts/build-module.sh \
 		"$$(tools/testing/selftests/drivers/target/user/vm/kernel.sh debian | sed -n 2p)"
 
-.PHONY: all demo check bench soak module
+.PHONY: all demo check bench soak series module
