@@ -280,7 +280,8 @@ fi
 tree=$work/tree
 rm -rf "$tree"
 cp -al "$base" "$tree"
-chmod -R u+w "$tree" 2>/dev/null || true
+# directories are copies: make them writable; files stay shared, read-only
+find "$tree" -type d -exec chmod u+w {} +
 bdir=$work/build
 mkdir -p "$bdir"
 cc=gcc
