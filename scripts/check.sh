@@ -19,19 +19,11 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 st=$repo/tools/testing/selftests/drivers/target/user
 vm=$st/vm
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
-pass=0 failed=0
 t0=$SECONDS
+# shellcheck source=scripts/results.sh
+. "$repo/scripts/results.sh"
 
 step() { echo "=== $* ($((SECONDS - t0)) s)"; }
-result() {
-	if [[ $2 == 0 ]]; then
-		pass=$((pass + 1))
-		echo "PASS $1"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1"
-	fi
-}
 finish() {
 	echo "=== done in $((SECONDS - t0)) s"
 	echo "$pass passed, $failed failed"
@@ -64,14 +56,7 @@ result "kernel-doc -Wall and htmldocs" $?
 step "KUnit"
 klog=$(mktemp)
 "$repo/scripts/kunit.sh" | tee "$klog"
-kline=$(grep -E '^kunit: [0-9]+ passed, [0-9]+ failed' "$klog" | tail -n1)
-if [[ -n $kline ]]; then
-	read -r _ kp _ kf _ <<<"$kline"
-	pass=$((pass + kp))
-	failed=$((failed + kf))
-else
-	result kunit 1
-fi
+add_counts kunit "$klog" || result kunit 1
 rm -f "$klog"
 
 step "debug kernel, module and handler"
@@ -92,25 +77,14 @@ fi
 step "selftests in the debug-kernel VM"
 "$repo/scripts/vm-selftests.sh" debug "$cache/stage" | tee "$cache/vm.out"
 vrc=${PIPESTATUS[0]}
-sline=$(grep -aE '^selftests: [0-9]+ passed, [0-9]+ failed' "$cache/vm.out" | tail -n1)
-if [[ -n $sline ]]; then
-	read -r _ sp _ sf _ <<<"$sline"
-	pass=$((pass + sp))
-	failed=$((failed + sf))
+if add_counts selftests "$cache/vm.out"; then
 	# a splat or crash after the last test still fails the run
-	((vrc == 0 || sf > 0)) || result "VM kernel log clean" 1
+	((vrc == 0 || counted_failed > 0)) || result "VM kernel log clean" 1
 else
 	result "selftest VM run" 1
 fi
 
 step "DKMS: install, reboot, tcmu-runner compatibility (Debian-kernel VM)"
 "$repo/scripts/dkms-test.sh" | tee "$cache/dkms.out"
-dline=$(grep -aE '^dkms: [0-9]+ passed, [0-9]+ failed' "$cache/dkms.out" | tail -n1)
-if [[ -n $dline ]]; then
-	read -r _ dp _ df _ <<<"$dline"
-	pass=$((pass + dp))
-	failed=$((failed + df))
-else
-	result "DKMS VM run" 1
-fi
+add_counts dkms "$cache/dkms.out" || result "DKMS VM run" 1
 finish

@@ -12,17 +12,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 st=$repo/tools/testing/selftests/drivers/target/user
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 stage=$cache/stage-dkms
-pass=0 failed=0
+# shellcheck source=scripts/results.sh
+. "$repo/scripts/results.sh"
 
-result() {
-	if [[ $2 == 0 ]]; then
-		pass=$((pass + 1))
-		echo "PASS $1"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1"
-	fi
-}
 finish() {
 	echo "dkms: $pass passed, $failed failed"
 	((failed == 0))

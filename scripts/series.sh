@@ -31,22 +31,14 @@ cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 work=$cache/series
 out=${1:-$work/out}
 tarball=/usr/src/linux-source-6.12.tar.xz
-pass=0 failed=0
+# shellcheck source=scripts/results.sh
+. "$repo/scripts/results.sh"
 
 log() { echo "[series] $*" >&2; }
 die() {
 	log "error: $*"
 	echo "series: $pass passed, $((failed + 1)) failed"
 	exit 1
-}
-result() {
-	if [[ $2 == 0 ]]; then
-		pass=$((pass + 1))
-		echo "PASS $1"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1"
-	fi
 }
 
 # --- 1. the pristine tree and the final tree
