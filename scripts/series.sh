@@ -4,7 +4,7 @@
 #   scripts/series.sh [OUTDIR]     (default: $cache/series/out)
 #
 # 1. A pristine tree is extracted once from /usr/src/linux-source-6.12.tar.xz
-#    and never changed.  The final tree is a copy of the files the series
+#    (vm/kernel.sh pristine) and never changed.  The final tree is a copy of the files the series
 #    touches with scripts/graft.sh applied, the old target_core_user.c
 #    removed, the selftests added and the out-of-tree-only parts of the
 #    driver (the KBUILD_EXTMOD block of its Makefile, the DKMS version
@@ -30,7 +30,6 @@ sdir=$repo/scripts/series
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 work=$cache/series
 out=${1:-$work/out}
-tarball=/usr/src/linux-source-6.12.tar.xz
 # shellcheck source=scripts/results.sh
 . "$repo/scripts/results.sh"
 
@@ -44,16 +43,7 @@ die() {
 # --- 1. the pristine tree and the final tree
 ver=$(dpkg-query -W -f='${Version}' linux-source-6.12) ||
 	die "linux-source-6.12 is not installed: run vm/deps.sh"
-base=$work/base-$(tr -c 'A-Za-z0-9.+-' _ <<<"$ver")/linux-source-6.12
-if [[ ! -d $base ]]; then
-	log "extracting a pristine $tarball (about a minute)"
-	mkdir -p "${base%/*}"
-	tmp=$(mktemp -d "${base%/*}/.extract.XXXXXX")
-	tar -C "$tmp" -xf "$tarball"
-	chmod -R a-w "$tmp/linux-source-6.12"
-	mv -T "$tmp/linux-source-6.12" "$base"
-	rmdir "$tmp"
-fi
+base=$("$repo/tools/testing/selftests/drivers/target/user/vm/kernel.sh" pristine)
 
 # the paths the series touches, relative to the tree
 paths=(MAINTAINERS Documentation/target drivers/target/Kconfig

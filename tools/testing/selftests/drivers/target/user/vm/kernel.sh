@@ -3,6 +3,9 @@
 # Provides the kernels the tcmu-ng VM tests boot. Everything is cached under
 # ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
 #   kernel.sh src     extract linux-source-6.12 (once), print the tree's path
+#                     (scripts/graft.sh puts the driver into this tree)
+#   kernel.sh pristine a second, read-only extraction that nothing changes
+#                     (the base of scripts/series.sh), print its path
 #   kernel.sh debug   build the debug kernel from vm/debug.config with kunit.py
 #                     (once per source version/config/compiler), print its
 #                     build dir; <dir>/mods/lib/modules/<ver> holds the
@@ -22,9 +25,11 @@ src_version() {
 		die "linux-source-6.12 is not installed: run vm/deps.sh"
 }
 
-cmd_src() {
+# extract NAME [ro]: linux-source-6.12 unpacked (once) under
+# $cache/NAME-VERSION, read-only with "ro"; prints the tree's path
+extract() {
 	local dir tmp
-	dir=$cache/src-$(src_version | tr -c 'A-Za-z0-9.+-' _)
+	dir=$cache/$1-$(src_version | tr -c 'A-Za-z0-9.+-' _)
 	if [[ ! -d $dir/linux-source-6.12 ]]; then
 		[[ -f $tarball ]] || die "$tarball missing: run vm/deps.sh"
 		log "extracting $tarball into $dir (about a minute)"
@@ -32,6 +37,7 @@ cmd_src() {
 		tmp=$(mktemp -d "$dir/.extract.XXXXXX")
 		trap 'rm -rf "$tmp"' EXIT
 		tar -C "$tmp" -xf "$tarball"
+		[[ ${2:-} != ro ]] || chmod -R a-w "$tmp/linux-source-6.12"
 		# rename(2) is atomic: the tree appears whole or not at all.
 		mv -T "$tmp/linux-source-6.12" "$dir/linux-source-6.12" ||
 			[[ -d $dir/linux-source-6.12 ]]
@@ -40,6 +46,9 @@ cmd_src() {
 	fi
 	echo "$dir/linux-source-6.12"
 }
+
+cmd_src() { extract src; }
+cmd_pristine() { extract pristine ro; }
 
 build_debug() {
 	local src=$1 bdir=$2 logf=$2.log cc=gcc start=$SECONDS hb
@@ -107,6 +116,6 @@ cmd_debian() {
 }
 
 case ${1:-} in
-src | debug | debian) "cmd_$1" ;;
-*) die "usage: $0 src|debug|debian" ;;
+src | pristine | debug | debian) "cmd_$1" ;;
+*) die "usage: $0 src|pristine|debug|debian" ;;
 esac
