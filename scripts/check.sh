@@ -5,10 +5,13 @@
 #      checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
 #      the htmldocs build of Documentation/target (scripts/docs-check.sh)
 #   3. KUnit suites with kunit.py (scripts/kunit.sh)
-#   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
+#   4. the patch series against linux-source-6.12: checkpatch --strict on
+#      each patch, each applied in order to a clean tree and built, the
+#      result's KUnit suites run with kunit.py (scripts/series.sh)
+#   5. the debug kernel (KASAN, lockdep, kmemleak), the module built
 #      against it, the test handler
-#   5. the selftests inside a VM booted on the debug kernel
-#   6. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
+#   6. the selftests inside a VM booted on the debug kernel
+#   7. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
 #      tcmu-runner compatibility test on the installed module
 #      (scripts/dkms-test.sh)
 # Kernel builds are cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
@@ -58,6 +61,10 @@ klog=$(mktemp)
 "$repo/scripts/kunit.sh" | tee "$klog"
 add_counts kunit "$klog" || result kunit 1
 rm -f "$klog"
+
+step "patch series"
+"$repo/scripts/series.sh" | tee "$cache/series.out"
+add_counts series "$cache/series.out" || result "patch series" 1
 
 step "debug kernel, module and handler"
 if ! bdir=$("$vm/kernel.sh" debug); then
