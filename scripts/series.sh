@@ -12,6 +12,11 @@
 # 2. Each step of scripts/series/NN-*.txt (subject, blank line, message)
 #    is one commit; the tree before a step is made from the tree after it
 #    by undoing that step (undo_step below), from the last step down.
+#    The driver's own steps (data area, pool, completion threads, zero
+#    copy, tracepoints) are undone by removing the files the step adds and
+#    applying scripts/series/undo/NAME.diff, the step's changes to the
+#    other files, reversed; when the driver changes, they are refreshed as
+#    the README says (Patch series).
 #    git format-patch writes the series and a cover letter that carries
 #    scripts/series/00-cover.txt, the benchmark tables of bench/ and the
 #    patch list with line counts.
@@ -68,6 +73,11 @@ final=$work/state-final
 subset "$base" "$final"
 "$repo/scripts/graft.sh" "$final" >/dev/null
 rm -f "$final/drivers/target/target_core_user.c"
+# the old driver's entry keeps its ABI files but loses the deleted file
+old_f=$'^F:\tdrivers/target/target_core_user\\.c$'
+[[ $(grep -c "$old_f" "$final/MAINTAINERS") == 1 ]] ||
+	die "the old driver's F: line is not in MAINTAINERS once"
+sed -i "\#$old_f#d" "$final/MAINTAINERS"
 (cd "$repo" && git ls-files -z tools/testing/selftests/drivers/target/user |
 	xargs -0 cp --parents -t "$final")
 python3 - "$final/drivers/target/user" <<'PY'
@@ -110,6 +120,17 @@ mk, n = re.subn(r'\ntarget_core_user-\$\(CONFIG_TCM_USER2_KUNIT_TEST\).*\n'
 assert n == 1, "KUnit objects of the Makefile not found"
 open(d + "/Makefile", "w").write(mk)
 PY
+		;;
+	tracepoints | zero-copy | completion | pool | data-area)
+		# the files the step adds, then its changes to the others
+		case $1 in
+		tracepoints) rm "$d/drivers/target/user/trace.h" ;;
+		zero-copy) rm "$d/drivers/target/user/zero_copy.c" ;;
+		completion) rm "$d/drivers/target/user/complete.c" ;;
+		pool) rm "$d/drivers/target/user/pool.c" ;;
+		esac
+		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
+			die "scripts/series/undo/$1.diff does not apply to the driver: refresh it (see the README, Patch series)"
 		;;
 	driver)
 		rm -rf "$d/drivers/target/user"
