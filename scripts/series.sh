@@ -24,7 +24,8 @@
 #    every patch applies (git apply) in order to a fresh copy of the
 #    pristine tree, which then builds drivers/target/, and the driver's
 #    directory again with W=1 and sparse (C=2), no warning allowed; the final tree
-#    runs the KUnit suites with kunit.py.
+#    runs the KUnit suites with kunit.py, each case one result (this is
+#    where check.sh runs KUnit; scripts/kunit.sh runs it alone).
 # Everything is cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}/series.
 # SERIES_BUILD=0 stops after checkpatch (no apply, build or KUnit).
 # Last line: "series: N passed, N failed".
@@ -340,12 +341,23 @@ python3 "$tree/tools/testing/kunit/kunit.py" run --arch=x86_64 \
 	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 \
 	>"$klog" 2>&1 || rc=$?
 summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$klog" | tail -n1 || true)
-if ((rc == 0)) && [[ -n $summary && $summary != *failed* ]]; then
-	result "kunit.py on the patched tree: $summary" 0
+# every KUnit case counts as one result (check.sh runs KUnit only here)
+kpass=0 kfail=0
+if [[ -n $summary ]]; then
+	kpass=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$summary")
+	[[ $summary != *failed* ]] || kfail=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
+fi
+((rc == 0 && kpass > 0)) || ((kfail > 0)) || kfail=1
+grep -E '^\[[0-9:]+\] .*(\[(PASSED|FAILED|SKIPPED|CRASHED)\]|subtests\))' "$klog" || true
+if ((kfail == 0)); then
+	echo "PASS kunit.py on the patched tree: $summary"
 else
 	tail -n 30 "$klog"
-	result "kunit.py on the patched tree: ${summary:-no summary} (log $klog)" 1
+	echo "FAIL kunit.py on the patched tree: ${summary:-no summary} (log $klog)"
 fi
+echo "kunit: $kpass passed, $kfail failed"
+pass=$((pass + kpass))
+failed=$((failed + kfail))
 
 echo "series: $pass passed, $failed failed"
 ((failed == 0))
