@@ -7,6 +7,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/results.sh
+. "$repo/scripts/results.sh"
 vm=$repo/tools/testing/selftests/drivers/target/user/vm
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 kcfg=$repo/drivers/target/user/.kunitconfig
@@ -30,15 +32,9 @@ python3 "$src/tools/testing/kunit/kunit.py" run --arch=x86_64 \
 	--build_dir="$bdir" --jobs="$(nproc)" --kunitconfig="$kcfg" \
 	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 >"$log" 2>&1 || rc=$?
 grep -E '^\[[0-9:]+\] ' "$log" | grep -vE 'Building|Starting|Populating|Generating|Regenerating' | tail -n 60 || true
-summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$log" | tail -n1 || true)
-if [[ -z $summary ]]; then
+kunit_counts "$log" "$rc"
+if [[ -z $kunit_summary ]]; then
 	tail -n 40 "$log"
-	echo "kunit: 0 passed, 1 failed"
-	exit 1
 fi
-passed=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$summary")
-failed=0
-[[ $summary == *failed* ]] && failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
-((rc == 0)) || ((failed > 0)) || failed=1
-echo "kunit: $passed passed, $failed failed"
-((failed == 0))
+echo "kunit: $kunit_passed passed, $kunit_failed failed"
+((kunit_failed == 0))

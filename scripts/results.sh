@@ -27,3 +27,18 @@ add_counts() {
 	# shellcheck disable=SC2034 # read by the scripts that source this
 	counted_failed=$f
 }
+
+# kunit_counts LOG RC: read kunit.py's summary from LOG (RC: its exit
+# status) into kunit_summary, kunit_passed and kunit_failed.  A run with
+# no summary, no test that passed or a nonzero status and no failed test
+# counts as one failure.
+kunit_counts() {
+	kunit_summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$1" | tail -n1 || true)
+	kunit_passed=0 kunit_failed=0
+	if [[ -n $kunit_summary ]]; then
+		kunit_passed=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$kunit_summary")
+		[[ $kunit_summary != *failed* ]] ||
+			kunit_failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$kunit_summary")
+	fi
+	(($2 == 0 && kunit_passed > 0)) || ((kunit_failed > 0)) || kunit_failed=1
+}

@@ -340,24 +340,18 @@ python3 "$tree/tools/testing/kunit/kunit.py" run --arch=x86_64 \
 	--kunitconfig="$tree/drivers/target/user/.kunitconfig" \
 	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 \
 	>"$klog" 2>&1 || rc=$?
-summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$klog" | tail -n1 || true)
 # every KUnit case counts as one result (check.sh runs KUnit only here)
-kpass=0 kfail=0
-if [[ -n $summary ]]; then
-	kpass=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$summary")
-	[[ $summary != *failed* ]] || kfail=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
-fi
-((rc == 0 && kpass > 0)) || ((kfail > 0)) || kfail=1
+kunit_counts "$klog" "$rc"
 grep -E '^\[[0-9:]+\] .*(\[(PASSED|FAILED|SKIPPED|CRASHED)\]|subtests\))' "$klog" || true
-if ((kfail == 0)); then
-	echo "PASS kunit.py on the patched tree: $summary"
+if ((kunit_failed == 0)); then
+	echo "PASS kunit.py on the patched tree: $kunit_summary"
 else
 	tail -n 30 "$klog"
-	echo "FAIL kunit.py on the patched tree: ${summary:-no summary} (log $klog)"
+	echo "FAIL kunit.py on the patched tree: ${kunit_summary:-no summary} (log $klog)"
 fi
-echo "kunit: $kpass passed, $kfail failed"
-pass=$((pass + kpass))
-failed=$((failed + kfail))
+echo "kunit: $kunit_passed passed, $kunit_failed failed"
+pass=$((pass + kunit_passed))
+failed=$((failed + kunit_failed))
 
 echo "series: $pass passed, $failed failed"
 ((failed == 0))
