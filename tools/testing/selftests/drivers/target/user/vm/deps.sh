@@ -21,8 +21,8 @@ pkgs=(
 	python3-sphinx python3-yaml graphviz
 	# semantic patches that script in OCaml
 	ocaml-nox ocaml-findlib
-	# the VM
-	qemu-system-x86 qemu-utils busybox-static
+	# the VM (QEMU itself comes from backports, below)
+	busybox-static
 	# userspace under test inside the VM
 	tcmu-runner targetcli-fb python3-rtslib-fb dbus fio sg3-utils
 	# the benchmark's chart
@@ -33,14 +33,48 @@ pkgs=(
 # host root, so the mount point must exist on the host.
 mkdir -p /etc/target
 
+# QEMU from bookworm-backports, not bookworm's 7.2. Multi-threaded TCG in
+# 7.2 can keep a translation of guest code that another vCPU has just
+# rewritten: a guest kernel flipping a static key (text_poke_bp) then
+# hits the stale int3 after the patch is done, on every vCPU, and panics
+# with "Oops: int3" in stock code (seen booting Debian's kernel in CI).
+# QEMU 8.1 closed that race (accel/tcg: lock pages before translation).
+qemu_pkgs=(qemu-system-x86 qemu-utils)
+qemu_min=1:8.1
+backports=/etc/apt/sources.list.d/tcmu-ng-backports.sources
+
+installed() {
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
-	[[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] ||
+	installed "$p" || missing+=("$p")
+done
+for p in "${qemu_pkgs[@]}"; do
+	if ! installed "$p" ||
+		! dpkg --compare-versions \
+			"$(dpkg-query -W -f='${Version}' "$p")" ge "$qemu_min"; then
 		missing+=("$p")
+	fi
 done
 ((${#missing[@]})) || exit 0
 
 echo "[deps] installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if ! grep -rqs '^Suites:.*bookworm-backports' /etc/apt/sources.list.d/ &&
+	! grep -qs '^deb .* bookworm-backports' /etc/apt/sources.list; then
+	cat >"$backports" <<-EOF
+		Types: deb
+		URIs: http://deb.debian.org/debian
+		Suites: bookworm-backports
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+fi
 apt-get update
 apt-get install -y --no-install-recommends "${pkgs[@]}"
+apt-get install -y --no-install-recommends -t bookworm-backports "${qemu_pkgs[@]}"
+v=$(dpkg-query -W -f='${Version}' qemu-system-x86)
+dpkg --compare-versions "$v" ge "$qemu_min" ||
+	{ echo "[deps] error: qemu-system-x86 $v is older than $qemu_min" >&2; exit 1; }
