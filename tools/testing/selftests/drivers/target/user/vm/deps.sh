@@ -43,8 +43,12 @@ qemu_pkgs=(qemu-system-x86 qemu-utils)
 qemu_min=1:8.1
 backports=/etc/apt/sources.list.d/tcmu-ng-backports.sources
 
+# installed PKG [MIN]: PKG is installed, at version MIN or later if given
 installed() {
-	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]] ||
+		return 1
+	[[ -z ${2:-} ]] ||
+		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' "$1")" ge "$2"
 }
 
 missing=()
@@ -52,18 +56,15 @@ for p in "${pkgs[@]}"; do
 	installed "$p" || missing+=("$p")
 done
 for p in "${qemu_pkgs[@]}"; do
-	if ! installed "$p" ||
-		! dpkg --compare-versions \
-			"$(dpkg-query -W -f='${Version}' "$p")" ge "$qemu_min"; then
-		missing+=("$p")
-	fi
+	installed "$p" "$qemu_min" || missing+=("$p")
 done
 ((${#missing[@]})) || exit 0
 
 echo "[deps] installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if ! grep -rqs '^Suites:.*bookworm-backports' /etc/apt/sources.list.d/ &&
-	! grep -qs '^deb .* bookworm-backports' /etc/apt/sources.list; then
+# one-line (deb ...) and deb822 (Suites: ...) sources, in either place
+if ! grep -rqsE '^(deb|Suites:) .*bookworm-backports' \
+	/etc/apt/sources.list /etc/apt/sources.list.d/; then
 	cat >"$backports" <<-EOF
 		Types: deb
 		URIs: http://deb.debian.org/debian
@@ -75,6 +76,7 @@ fi
 apt-get update
 apt-get install -y --no-install-recommends "${pkgs[@]}"
 apt-get install -y --no-install-recommends -t bookworm-backports "${qemu_pkgs[@]}"
-v=$(dpkg-query -W -f='${Version}' qemu-system-x86)
-dpkg --compare-versions "$v" ge "$qemu_min" ||
-	{ echo "[deps] error: qemu-system-x86 $v is older than $qemu_min" >&2; exit 1; }
+for p in "${qemu_pkgs[@]}"; do
+	installed "$p" "$qemu_min" ||
+		{ echo "[deps] error: $p older than $qemu_min" >&2; exit 1; }
+done
