@@ -28,9 +28,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "[kunit] building and running in $bdir (first build: ~6 min on 2 cores)"
 rc=0
-python3 "$src/tools/testing/kunit/kunit.py" run --arch=x86_64 \
+python3 "$src/tools/testing/kunit/kunit.py" run "${kunit_run_opts[@]}" \
 	--build_dir="$bdir" --jobs="$(nproc)" --kunitconfig="$kcfg" \
-	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 >"$log" 2>&1 || rc=$?
+	--make_options "CC=$cc" >"$log" 2>&1 || rc=$?
 grep -E '^\[[0-9:]+\] ' "$log" | grep -vE 'Building|Starting|Populating|Generating|Regenerating' | tail -n 60 || true
 kunit_counts "$log" "$rc"
 if [[ -z $kunit_summary ]]; then

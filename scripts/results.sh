@@ -1,10 +1,12 @@
 # shellcheck shell=bash
-# Pass/fail counting shared by check.sh, dkms-test.sh and series.sh
-# (sourced).
+# Pass/fail counting shared by check.sh, dkms-test.sh, kunit.sh and
+# series.sh (sourced).
 #   result NAME STATUS     count one result (STATUS 0: pass), print it
 #   add_counts PREFIX FILE add the last "PREFIX: N passed, N failed" line
 #                          of FILE to the counts (its failures also in
 #                          $counted_failed); status 1 when FILE has none
+#   kunit_run_opts         kunit.py run options of kunit.sh and series.sh
+#   kunit_counts LOG RC    kunit.py's summary as counts (below)
 pass=0 failed=0 counted_failed=0
 
 result() {
@@ -27,6 +29,19 @@ add_counts() {
 	# shellcheck disable=SC2034 # read by the scripts that source this
 	counted_failed=$f
 }
+
+# The kernel arguments keep asynchronous boot messages off the console
+# while the tests print.  kunit.py loses its place in the KTAP stream when
+# such a line falls between a suite's "KTAP version 1" and its
+# "# Subtest:" (it then reports crashed tests that all passed).  Under TCG
+# the TSC's refined calibration (a second after its initcall, switching
+# the clocksource) and the PS/2 keyboard and mouse probes printed there
+# in 2 of 7 runs.  tsc=unstable makes hpet the clocksource at boot, and
+# the test kernel needs no keyboard or mouse.
+# shellcheck disable=SC2034 # used by the scripts that source this
+kunit_run_opts=(--arch=x86_64 --qemu_args="-smp 2" --timeout=600
+	--kernel_args=tsc=unstable --kernel_args=i8042.noaux
+	--kernel_args=i8042.nokbd)
 
 # kunit_counts LOG RC: read kunit.py's summary from LOG (RC: its exit
 # status) into kunit_summary, kunit_passed and kunit_failed.  A run with

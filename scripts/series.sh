@@ -335,11 +335,10 @@ done
 
 klog=$work/kunit.log
 rc=0
-python3 "$tree/tools/testing/kunit/kunit.py" run --arch=x86_64 \
+python3 "$tree/tools/testing/kunit/kunit.py" run "${kunit_run_opts[@]}" \
 	--build_dir="$work/kunit" --jobs="$(nproc)" \
 	--kunitconfig="$tree/drivers/target/user/.kunitconfig" \
-	--qemu_args="-smp 2" --make_options "CC=$cc" --timeout=600 \
-	>"$klog" 2>&1 || rc=$?
+	--make_options "CC=$cc" >"$klog" 2>&1 || rc=$?
 # every KUnit case counts as one result (check.sh runs KUnit only here)
 kunit_counts "$klog" "$rc"
 grep -E '^\[[0-9:]+\] .*(\[(PASSED|FAILED|SKIPPED|CRASHED)\]|subtests\))' "$klog" || true
