@@ -5,7 +5,8 @@
  *
  *   alloc_device      defaults, no resources the handler can see
  *   configure_device  mailbox + ring, data area index, UIO device,
- *                     netlink ADDED_DEVICE
+ *                     netlink ADDED_DEVICE; on failure the device is
+ *                     as before and may be enabled again
  *   destroy_device    netlink REMOVED_DEVICE, UIO gone, timers stopped
  *   free_device       drops target core's reference
  *
@@ -65,6 +66,7 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	udev->zc_min_bytes = TCMU_ZC_MIN_KB_DEF << 10;
 
 	mutex_init(&udev->reap_lock);
+	mutex_init(&udev->vma_lock);
 	spin_lock_init(&udev->ring_lock);
 	INIT_LIST_HEAD(&udev->node);
 	INIT_LIST_HEAD(&udev->qfull_queue);
@@ -90,18 +92,31 @@ static void tcmu_dev_free_rcu(struct rcu_head *head)
 	kfree(udev);
 }
 
+/*
+ * Free the ring, the data area and the zero-copy window: no command and
+ * no VMA is left, and UIO no longer offers the device.
+ */
+static void tcmu_dev_free_area(struct tcmu_dev *udev)
+{
+	struct tcmu_mailbox *mb;
+
+	tcmu_ring_destroy(udev);
+	mutex_lock(&udev->reap_lock);
+	mb = udev->mb;
+	udev->mb = NULL;
+	udev->cmdr = NULL;
+	mutex_unlock(&udev->reap_lock);
+	tcmu_zc_exit(&udev->zc);
+	tcmu_da_exit(&udev->da);
+	vfree(mb);
+}
+
 static void tcmu_dev_release(struct kref *kref)
 {
 	struct tcmu_dev *udev = container_of(kref, struct tcmu_dev, kref);
 
-	if (udev->mb) {
-		tcmu_ring_destroy(udev);
-		tcmu_zc_exit(&udev->zc);
-		tcmu_da_exit(&udev->da);
-		vfree(udev->mb);
-		udev->mb = NULL;
-	}
-	iput(udev->inode);
+	if (udev->mb)
+		tcmu_dev_free_area(udev);
 	call_rcu(&udev->se_dev.rcu_head, tcmu_dev_free_rcu);
 }
 
@@ -128,28 +143,22 @@ void tcmu_dev_put(struct tcmu_dev *udev)
 	kref_put(&udev->kref, tcmu_dev_release);
 }
 
-static int tcmu_configure_device(struct se_device *se_dev)
+/*
+ * Allocate the mailbox and ring, the data area index and the zero-copy
+ * window, sized by the attributes, which cannot change from here on.
+ */
+static int tcmu_dev_alloc_area(struct tcmu_dev *udev)
 {
-	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-	struct se_dev_attrib *attr = &se_dev->dev_attrib;
+	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
 	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
+	struct tcmu_mailbox *mb;
 	u32 slot_pages;
 	int ret;
 
-	ret = tcmu_uio_set_name(udev);
-	if (ret)
-		return ret;
-
-	if (!attr->hw_block_size)
-		attr->hw_block_size = 512;
-	if (!attr->hw_max_sectors)
-		attr->hw_max_sectors = TCMU_HW_MAX_SECTORS_DEF;
-	attr->hw_queue_depth = TCMU_QUEUE_DEPTH;
-
-	udev->mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
-	if (!udev->mb)
+	lockdep_assert_held(&udev->reap_lock);
+	mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
+	if (!mb)
 		return -ENOMEM;
-	udev->cmdr = (void *)udev->mb + TCMU_CMDR_OFF;
 	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
 	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
 	ret = tcmu_da_init(&udev->da, &tcmu_pool, udev->name,
@@ -167,7 +176,49 @@ static int tcmu_configure_device(struct se_device *se_dev)
 			goto err_da;
 		udev->mmap_pages += (size_t)udev->zc.nr_slots * slot_pages;
 	}
+	udev->mb = mb;
+	udev->cmdr = (void *)mb + TCMU_CMDR_OFF;
 	tcmu_dev_ring_setup(udev);
+	return 0;
+
+err_da:
+	tcmu_da_exit(&udev->da);
+err_vfree:
+	vfree(mb);
+	return ret;
+}
+
+static int tcmu_configure_device(struct se_device *se_dev)
+{
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+	struct se_dev_attrib *attr = &se_dev->dev_attrib;
+	int ret;
+
+	/* a handler mapped the device during an enable that failed */
+	if (udev->mb) {
+		if (tcmu_uio_mapped(udev)) {
+			pr_err("%s: enable: a handler still maps the device since a failed enable\n",
+			       udev->name);
+			return -EBUSY;
+		}
+		tcmu_dev_free_area(udev);
+	}
+
+	ret = tcmu_uio_set_name(udev);
+	if (ret)
+		return ret;
+
+	if (!attr->hw_block_size)
+		attr->hw_block_size = 512;
+	if (!attr->hw_max_sectors)
+		attr->hw_max_sectors = TCMU_HW_MAX_SECTORS_DEF;
+	attr->hw_queue_depth = TCMU_QUEUE_DEPTH;
+
+	mutex_lock(&udev->reap_lock);
+	ret = tcmu_dev_alloc_area(udev);
+	mutex_unlock(&udev->reap_lock);
+	if (ret)
+		return ret;
 
 	tcmu_complete_bind(udev);
 	ret = tcmu_uio_register(udev);
@@ -187,17 +238,20 @@ static int tcmu_configure_device(struct se_device *se_dev)
 
 err_unregister:
 	tcmu_uio_unregister(udev);
-	tcmu_complete_unbind(udev);
+	/* not the last reference: target core holds one */
 	kref_put(&udev->kref, tcmu_dev_release);
-	return ret;
 err_unbind:
 	tcmu_complete_unbind(udev);
-	tcmu_zc_exit(&udev->zc);
-err_da:
-	tcmu_da_exit(&udev->da);
-err_vfree:
-	vfree(udev->mb);
-	udev->mb = NULL;
+	/*
+	 * The device stays unconfigured and may be enabled again.  A handler
+	 * that mapped it meanwhile keeps the memory it maps until it unmaps
+	 * it; the next enable frees it then, or refuses while it is mapped.
+	 */
+	if (!tcmu_uio_mapped(udev))
+		tcmu_dev_free_area(udev);
+	else
+		pr_warn("%s: enable failed while a handler maps the device; its memory stays until it unmaps\n",
+			udev->name);
 	return ret;
 }
 

@@ -12,29 +12,60 @@
  * page references there: get_user_pages() (O_DIRECT from the data area)
  * works.  Window PTEs are special and cannot be pinned.
  *
- * Every VMA of a device maps the same address_space, the one of the inode
- * the handler opened: zaps reach them all.  So while any VMA exists, the
- * device cannot be opened through another inode.
+ * Every VMA of a device maps the same address_space, the one of the device
+ * node the handler mapped: zaps reach them all.  The address_space is
+ * taken from the first VMA and forgotten with the last one; the VMAs hold
+ * the file, so it cannot go away while it is in use, and nothing pins the
+ * node's inode beyond them (a container's /dev can be unmounted once its
+ * handler is gone).  While any VMA exists, another node of the device
+ * (another inode, another address_space) cannot map it.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
 #include "tcmu.h"
 
+/* Zaps go to @mapping now (NULL: no VMA left).  Under vma_lock. */
+static void __tcmu_uio_set_mapping(struct tcmu_dev *udev,
+				   struct address_space *mapping)
+{
+	lockdep_assert_held(&udev->vma_lock);
+	udev->mapping = mapping;
+	tcmu_da_set_mapping(&udev->da, mapping);
+	tcmu_zc_set_mapping(&udev->zc, mapping);
+}
+
+/* A VMA split off or copied (fork) from one that exists */
 static void tcmu_vma_open(struct vm_area_struct *vma)
 {
 	struct tcmu_dev *udev = vma->vm_private_data;
 
 	kref_get(&udev->kref);
-	atomic_inc(&udev->nr_vmas);
+	mutex_lock(&udev->vma_lock);
+	udev->nr_vmas++;
+	mutex_unlock(&udev->vma_lock);
 }
 
 static void tcmu_vma_close(struct vm_area_struct *vma)
 {
 	struct tcmu_dev *udev = vma->vm_private_data;
 
-	atomic_dec(&udev->nr_vmas);
+	mutex_lock(&udev->vma_lock);
+	if (!--udev->nr_vmas)
+		__tcmu_uio_set_mapping(udev, NULL);
+	mutex_unlock(&udev->vma_lock);
 	tcmu_dev_put(udev);
+}
+
+/* Whether any VMA maps the device's memory */
+bool tcmu_uio_mapped(struct tcmu_dev *udev)
+{
+	bool mapped;
+
+	mutex_lock(&udev->vma_lock);
+	mapped = udev->nr_vmas;
+	mutex_unlock(&udev->vma_lock);
+	return mapped;
 }
 
 static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
@@ -91,6 +122,8 @@ static const struct vm_operations_struct tcmu_zc_vm_ops = {
 static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 {
 	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	int ret = 0;
 
 	if (vma_pages(vma) != udev->mmap_pages || vma->vm_pgoff) {
 		pr_err("%s: mmap must cover map0 exactly (%zu pages)\n",
@@ -102,49 +135,34 @@ static int tcmu_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
 		pr_err("%s: mmap must be MAP_SHARED\n", udev->name);
 		return -EINVAL;
 	}
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
-	vma->vm_ops = tcmu_zc_enabled(&udev->zc) ? &tcmu_zc_vm_ops :
-						   &tcmu_vm_ops;
-	vma->vm_private_data = udev;
-	tcmu_vma_open(vma);
-	return 0;
+
+	mutex_lock(&udev->vma_lock);
+	if (!udev->nr_vmas) {
+		__tcmu_uio_set_mapping(udev, mapping);
+	} else if (udev->mapping != mapping) {
+		/* zaps could not reach the mappings of the other node */
+		pr_warn("%s: still mapped through another device node\n",
+			udev->name);
+		ret = -EBUSY;
+	}
+	if (!ret) {
+		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
+		vma->vm_ops = tcmu_zc_enabled(&udev->zc) ? &tcmu_zc_vm_ops :
+							   &tcmu_vm_ops;
+		vma->vm_private_data = udev;
+		kref_get(&udev->kref);
+		udev->nr_vmas++;
+	}
+	mutex_unlock(&udev->vma_lock);
+	return ret;
 }
 
-/*
- * One handler at a time.  The inode is pinned until the device goes or
- * another inode opens it, because mappings outlive the open file and
- * released data pages must be zapped from them.
- */
+/* One handler at a time */
 static int tcmu_uio_open(struct uio_info *info, struct inode *inode)
 {
 	struct tcmu_dev *udev = container_of(info, struct tcmu_dev, uio_info);
-	struct inode *old;
 
-	if (test_and_set_bit(TCMU_DEV_OPEN, &udev->flags))
-		return -EBUSY;
-
-	mutex_lock(&udev->reap_lock);
-	old = udev->inode;
-	if (old != inode && old && atomic_read(&udev->nr_vmas)) {
-		/* zaps could not reach the mappings of the old inode */
-		mutex_unlock(&udev->reap_lock);
-		clear_bit(TCMU_DEV_OPEN, &udev->flags);
-		pr_warn("%s: still mapped through another device node\n",
-			udev->name);
-		return -EBUSY;
-	}
-	if (old != inode) {
-		udev->inode = igrab(inode);
-		tcmu_da_set_mapping(&udev->da,
-				    udev->inode ? udev->inode->i_mapping : NULL);
-		tcmu_zc_set_mapping(&udev->zc,
-				    udev->inode ? udev->inode->i_mapping : NULL);
-	} else {
-		old = NULL;
-	}
-	mutex_unlock(&udev->reap_lock);
-	iput(old);
-	return 0;
+	return test_and_set_bit(TCMU_DEV_OPEN, &udev->flags) ? -EBUSY : 0;
 }
 
 static int tcmu_uio_release(struct uio_info *info, struct inode *inode)
@@ -209,7 +227,16 @@ int tcmu_uio_register(struct tcmu_dev *udev)
 	return uio_register_device(tcmu_root_device, info);
 }
 
+/*
+ * After this no open, mmap or kick reaches the device through UIO; a file
+ * still open on it gets errors from UIO.  uio_unregister_device() frees
+ * the uio_device once nobody holds it, so forget the pointer: an enable
+ * that is retried after a failure registers a new one.
+ */
 void tcmu_uio_unregister(struct tcmu_dev *udev)
 {
 	uio_unregister_device(&udev->uio_info);
+	udev->uio_info.uio_dev = NULL;
+	/* its release will not be called: the next handler may open */
+	clear_bit(TCMU_DEV_OPEN, &udev->flags);
 }

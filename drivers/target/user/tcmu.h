@@ -328,7 +328,6 @@ enum tcmu_dev_flag {
  * @node: on tcmu_devices, under tcmu_devices_lock
  * @flags: enum tcmu_dev_flag bits
  * @uio_info: UIO registration; name is "tcm-user/<hba>/<name>/<config>"
- * @inode: the UIO device inode pinned while the handler may map it
  * @mb: vmalloc'ed mailbox + ring, shared with the handler
  * @cmdr: the ring (@mb + TCMU_CMDR_OFF)
  * @cmdr_size: ring size in bytes
@@ -374,7 +373,9 @@ enum tcmu_dev_flag {
  * @ccpu: the CPU whose completion thread serves the device
  * @cthread: that CPU's thread if it ran when the device was bound (it
  *	counts the device); NULL otherwise
- * @nr_vmas: VMAs of the handler's mapping that exist
+ * @vma_lock: see the lock rules above
+ * @nr_vmas: VMAs of the handler's mapping that exist; vma_lock
+ * @mapping: the address_space they map, NULL when there is none; vma_lock
  * @zero_copy: the zero_copy attribute, fixed once enabled
  * @zc_min_bytes: zero_copy_min_kb, in bytes (WRITE_ONCE)
  * @zc_read: zero_copy_read: READs use the window too (WRITE_ONCE);
@@ -390,7 +391,6 @@ struct tcmu_dev {
 	unsigned long flags;
 
 	struct uio_info uio_info;
-	struct inode *inode;
 
 	struct tcmu_mailbox *mb;
 	void *cmdr;
@@ -437,7 +437,9 @@ struct tcmu_dev {
 	struct llist_node cnode;
 	unsigned int ccpu;
 	struct tcmu_cthread *cthread;
-	atomic_t nr_vmas;
+	struct mutex vma_lock;	/* see the lock rules above */
+	unsigned int nr_vmas;
+	struct address_space *mapping;
 	bool zero_copy;
 	u32 zc_min_bytes;
 	bool zc_read;
@@ -697,6 +699,7 @@ int tcmu_zc_show(struct tcmu_dev *udev, char *b);
 /* mmap.c */
 int tcmu_uio_register(struct tcmu_dev *udev);
 void tcmu_uio_unregister(struct tcmu_dev *udev);
+bool tcmu_uio_mapped(struct tcmu_dev *udev);
 int tcmu_uio_set_name(struct tcmu_dev *udev);
 
 /* netlink.c */
