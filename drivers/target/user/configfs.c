@@ -537,6 +537,12 @@ static int tcmu_opt_layout(struct tcmu_dev *udev, int token, int val)
 		udev->data_area_mb = val;
 		return 0;
 	case OPT_DATA_PAGES_PER_BLK:
+		/* a block's size in bytes is a u32 */
+		if (val > U32_MAX >> PAGE_SHIFT) {
+			pr_err("%s: data_pages_per_blk: %d makes a block of 4 GiB or more\n",
+			       udev->name, val);
+			return -EINVAL;
+		}
 		if (val > TCMU_MB_TO_PAGES(udev->data_area_mb)) {
 			pr_err("%s: data_pages_per_blk: %d exceeds the %u MB data area\n",
 			       udev->name, val, udev->data_area_mb);

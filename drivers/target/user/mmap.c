@@ -216,7 +216,12 @@ int tcmu_uio_register(struct tcmu_dev *udev)
 
 	info->version = __stringify(TCMU_MAILBOX_VERSION);
 	info->mem[0].name = "tcm-user command & data buffer";
-	info->mem[0].addr = (phys_addr_t)(uintptr_t)udev->mb;
+	/*
+	 * UIO publishes addr in world-readable sysfs; it would give away
+	 * where the ring is in the kernel.  Our own mmap handler maps the
+	 * region, so UIO never uses it, and handlers read only the size.
+	 */
+	info->mem[0].addr = 0;
 	info->mem[0].size = (resource_size_t)udev->mmap_pages << PAGE_SHIFT;
 	info->mem[0].memtype = UIO_MEM_NONE;
 	info->irqcontrol = tcmu_uio_irqcontrol;

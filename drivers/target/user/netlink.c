@@ -19,12 +19,21 @@ enum tcmu_mcgrp {
 	TCMU_MCGRP_CONFIG,
 };
 
+/*
+ * The events name devices and their configuration, and a listener can
+ * hold up enables by filling its socket (delivery errors fail them):
+ * joining takes CAP_NET_ADMIN, as sending the replies does.
+ */
 static const struct genl_multicast_group tcmu_mcgrps[] = {
-	[TCMU_MCGRP_CONFIG] = { .name = "config", },
+	[TCMU_MCGRP_CONFIG] = {
+		.name = "config",
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
-static DEFINE_MUTEX(tcmu_nl_lock);	/* protects tcmu_nl_pending */
+static DEFINE_MUTEX(tcmu_nl_lock);	/* protects the two below */
 static LIST_HEAD(tcmu_nl_pending);	/* tcmu_nl_cmd waiting for a reply */
+static u32 tcmu_nl_last_req;		/* the last TCMU_ATTR_REQ_ID given */
 static u8 tcmu_nl_reply_supported;	/* set by the daemon */
 static bool tcmu_nl_blocked;		/* block_netlink */
 
@@ -98,8 +107,11 @@ static bool tcmu_nl_wants_reply(struct tcmu_dev *udev)
 	       udev->nl_reply_supported > 0;
 }
 
-/* Register the request before sending, so a fast reply finds it. */
-static int tcmu_nl_expect(struct tcmu_dev *udev, int cmd)
+/*
+ * Register the request before sending, so a fast reply finds it; its id
+ * goes into *@req_id for the event to carry.
+ */
+static int tcmu_nl_expect(struct tcmu_dev *udev, int cmd, u32 *req_id)
 {
 	struct tcmu_nl_cmd *nl = &udev->nl_cmd;
 	int ret = 0;
@@ -116,6 +128,11 @@ static int tcmu_nl_expect(struct tcmu_dev *udev, int cmd)
 	} else {
 		nl->cmd = cmd;
 		nl->status = 0;
+		/* 0 means none: a reply without an id */
+		if (!++tcmu_nl_last_req)
+			++tcmu_nl_last_req;
+		nl->req_id = tcmu_nl_last_req;
+		*req_id = nl->req_id;
 		reinit_completion(&nl->done);
 		list_add_tail(&nl->node, &tcmu_nl_pending);
 	}
@@ -168,16 +185,21 @@ static int tcmu_nl_send(struct tcmu_dev *udev, int cmd, struct sk_buff *skb,
 			void *hdr)
 {
 	bool wait = tcmu_nl_wants_reply(udev);
+	u32 req_id;
 	int ret;
 
-	genlmsg_end(skb, hdr);
 	if (wait) {
-		ret = tcmu_nl_expect(udev, cmd);
+		ret = tcmu_nl_expect(udev, cmd, &req_id);
+		if (!ret && nla_put_u32(skb, TCMU_ATTR_REQ_ID, req_id)) {
+			tcmu_nl_wait(udev, false);
+			ret = -EMSGSIZE;
+		}
 		if (ret) {
 			nlmsg_free(skb);
 			return ret;
 		}
 	}
+	genlmsg_end(skb, hdr);
 	ret = genlmsg_multicast_allns(&tcmu_genl_family, skb, 0,
 				      TCMU_MCGRP_CONFIG);
 	if (ret) {
@@ -264,12 +286,35 @@ int tcmu_nl_write_cache(struct tcmu_dev *udev, u8 wce)
 	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
 }
 
-/* A *_DONE reply: find the device that waits for @done and wake it. */
+/*
+ * The status of a reply becomes the return value of a configfs write:
+ * only 0 or an errno user space knows (the kernel's own codes from
+ * ERESTARTSYS up would restart the call or read as "Unknown error").
+ */
+static s32 tcmu_nl_reply_status(struct genl_info *info, int done, u32 dev_id)
+{
+	s32 status = nla_get_s32(info->attrs[TCMU_ATTR_CMD_STATUS]);
+
+	if (status > 0 || status <= -ERESTARTSYS) {
+		pr_warn_ratelimited("netlink reply %d for device id %u: status %d is no errno, using -EIO\n",
+				    done, dev_id, status);
+		return -EIO;
+	}
+	return status;
+}
+
+/*
+ * A *_DONE reply: find the device that waits for @done and wake it.  A
+ * reply that carries a request id completes that request only; a late
+ * reply to a request that was given up (reset_netlink, a killed writer)
+ * therefore cannot complete the next one.
+ */
 static int tcmu_nl_done(struct genl_info *info, int done)
 {
+	struct nlattr *req = info->attrs[TCMU_ATTR_REQ_ID];
 	struct tcmu_nl_cmd *nl;
 	struct tcmu_dev *udev;
-	u32 dev_id;
+	u32 dev_id, req_id;
 	s32 status;
 	int ret = -ENODEV;
 
@@ -279,19 +324,20 @@ static int tcmu_nl_done(struct genl_info *info, int done)
 		return -EINVAL;
 	}
 	dev_id = nla_get_u32(info->attrs[TCMU_ATTR_DEVICE_ID]);
-	status = nla_get_s32(info->attrs[TCMU_ATTR_CMD_STATUS]);
-	/* it ends up as a syscall's return value: 0 or an errno only */
-	if (status > 0 || status < -MAX_ERRNO) {
-		pr_warn_ratelimited("netlink reply %d for device id %u: status %d is no errno, using -EIO\n",
-				    done, dev_id, status);
-		status = -EIO;
-	}
+	req_id = req ? nla_get_u32(req) : 0;
+	status = tcmu_nl_reply_status(info, done, dev_id);
 
 	mutex_lock(&tcmu_nl_lock);
 	list_for_each_entry(nl, &tcmu_nl_pending, node) {
 		udev = container_of(nl, struct tcmu_dev, nl_cmd);
 		if (udev->se_dev.dev_index != dev_id)
 			continue;
+		if (req && nl->req_id != req_id) {
+			pr_warn_ratelimited("%s: reply to netlink request %u, which is over; %u is pending\n",
+					    udev->name, req_id, nl->req_id);
+			ret = -ESTALE;
+			break;
+		}
 		if (nl->cmd != done) {
 			pr_err_ratelimited("%s: reply to netlink command %d while %d is pending\n",
 					   udev->name, done, nl->cmd);
@@ -344,6 +390,7 @@ static const struct nla_policy tcmu_nl_policy[TCMU_ATTR_MAX + 1] = {
 	[TCMU_ATTR_CMD_STATUS]		= { .type = NLA_S32 },
 	[TCMU_ATTR_DEVICE_ID]		= { .type = NLA_U32 },
 	[TCMU_ATTR_SUPP_KERN_CMD_REPLY]	= { .type = NLA_U8 },
+	[TCMU_ATTR_REQ_ID]		= { .type = NLA_U32 },
 };
 
 #define TCMU_NL_OP(_cmd, _fn) {						\

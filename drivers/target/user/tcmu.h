@@ -427,6 +427,7 @@ struct tcmu_dev {
 		struct completion done;
 		int cmd;	/* enum tcmu_genl_cmd, UNSPEC when idle */
 		int status;
+		u32 req_id;	/* TCMU_ATTR_REQ_ID of the request */
 	} nl_cmd;
 
 	u64 nr_timed_out;

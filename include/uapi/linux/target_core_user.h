@@ -183,6 +183,15 @@ enum tcmu_genl_attr {
 	TCMU_ATTR_CMD_STATUS,		/* s32: status of a *_DONE reply */
 	TCMU_ATTR_DEVICE_ID,		/* u32: se_device index */
 	TCMU_ATTR_SUPP_KERN_CMD_REPLY,	/* u8: handler sends *_DONE */
+	/*
+	 * u32: tcmu-ng's id of the request, in every ADDED, REMOVED and
+	 * RECONFIG_DEVICE event that waits for a reply.  A handler that
+	 * copies it into its *_DONE reply has the reply matched to that
+	 * request and no other; a reply without it goes to the device's
+	 * pending request of that kind, as in the 6.12 driver.  Handlers
+	 * that do not know it ignore it.
+	 */
+	TCMU_ATTR_REQ_ID,
 	__TCMU_ATTR_MAX,
 };
 
