@@ -81,7 +81,9 @@ if ! bdir=$("$vm/kernel.sh" debug); then
 	result "debug kernel build" 1
 	finish
 fi
-if ! "$repo/scripts/build-module.sh" "$bdir" W=1 ||
+# with the selftests' debug hooks (CONFIG_TCM_USER2_DEBUG), and sparse
+# over them too
+if ! "$repo/scripts/build-module.sh" "$bdir" W=1 C=2 CONFIG_TCM_USER2_DEBUG=y ||
 	! "$repo/scripts/install-debug-module.sh" "$bdir"; then
 	result "module build against the debug kernel" 1
 	finish

@@ -7,12 +7,14 @@ st=$repo/tools/testing/selftests/drivers/target/user
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 kind=${1:?usage: $0 debug|debian [TEST...]}
 shift
+debug=()
 if [[ $kind == debug ]]; then
 	kdir=$("$st/vm/kernel.sh" debug)
+	debug=(CONFIG_TCM_USER2_DEBUG=y)
 else
 	kdir=$("$st/vm/kernel.sh" debian | sed -n 2p)
 fi
-"$repo/scripts/build-module.sh" "$kdir" >/dev/null
+"$repo/scripts/build-module.sh" "$kdir" "${debug[@]}" >/dev/null
 [[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
 make -s -C "$st/handler"
 make -s -C "$st/fuzz"

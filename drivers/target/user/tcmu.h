@@ -213,7 +213,8 @@ struct tcmu_data_area {
 enum tcmu_zc_stat {
 	TCMU_ZC_CMDS,		/* commands shown in the window */
 	TCMU_ZC_PAGES,		/* request pages shown without a copy */
-	TCMU_ZC_BOUNCED,	/* partly covered pages copied instead */
+	TCMU_ZC_BOUNCED,	/* pages copied instead: partly covered ones */
+	TCMU_ZC_UNMAPPABLE,	/*  and of those, whole pages not to be shown */
 	TCMU_ZC_FAULTS,		/* slots mapped by a handler fault */
 	TCMU_ZC_ZAPS,		/* slots zapped from the handler */
 	TCMU_ZC_REVOKED,	/* slots detached while the handler had them */
@@ -702,6 +703,15 @@ int tcmu_uio_register(struct tcmu_dev *udev);
 void tcmu_uio_unregister(struct tcmu_dev *udev);
 bool tcmu_uio_mapped(struct tcmu_dev *udev);
 int tcmu_uio_set_name(struct tcmu_dev *udev);
+
+/* debug.c, CONFIG_TCM_USER2_DEBUG: hooks for the selftests */
+#if IS_ENABLED(CONFIG_TCM_USER2_DEBUG)
+void tcmu_debug_mkwrite_delay(void);
+#else
+static inline void tcmu_debug_mkwrite_delay(void)
+{
+}
+#endif
 
 /* netlink.c */
 int tcmu_nl_init(void);

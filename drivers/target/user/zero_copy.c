@@ -75,6 +75,7 @@ static const char * const tcmu_zc_stat_names[TCMU_ZC_NR_STATS] = {
 	[TCMU_ZC_CMDS] = "ZcCmds",
 	[TCMU_ZC_PAGES] = "ZcPages",
 	[TCMU_ZC_BOUNCED] = "ZcBounced",
+	[TCMU_ZC_UNMAPPABLE] = "ZcBouncedUnmappable",
 	[TCMU_ZC_FAULTS] = "ZcFaults",
 	[TCMU_ZC_ZAPS] = "ZcZaps",
 	[TCMU_ZC_REVOKED] = "ZcRevoked",
@@ -235,11 +236,47 @@ static u32 tcmu_zc_chunks(struct scatterlist *sgl, unsigned int nents,
 	return n;
 }
 
+/*
+ * The huge zero folio is not exported to modules.  It is a large folio
+ * that is neither anonymous nor in a file nor rmappable; compound pages
+ * the kernel allocated for itself look the same and are bounced too,
+ * which costs a copy, nothing else.
+ */
+static bool tcmu_zc_huge_zero_like(struct folio *folio)
+{
+	return folio_test_large(folio) && !folio->mapping &&
+	       !folio_test_large_rmappable(folio);
+}
+
+/*
+ * Whether a request page may be shown to the handler as it is.  The
+ * shared zero page (and the huge one) may not be in a shared writable
+ * mapping, which would refuse it (and it must never become writable);
+ * slab and typed pages hold other objects or page tables; ZONE_DEVICE
+ * and reserved pages are not the request's memory to show.  O_DIRECT
+ * from untouched memory, blkdev_issue_zeroout() and guest RAM behind
+ * vhost-scsi bring such pages.
+ */
+static bool tcmu_zc_mappable(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	return !is_zero_page(page) && !tcmu_zc_huge_zero_like(folio) &&
+	       !folio_test_slab(folio) && !page_has_type(page) &&
+	       !is_zone_device_page(page) && !PageReserved(page);
+}
+
+/* A chunk is shown as its own page, else copied into a bounce page */
+static bool tcmu_zc_direct(struct page *page, u32 off, u32 len)
+{
+	return !off && len == PAGE_SIZE && tcmu_zc_mappable(page);
+}
+
 /* First pass: count the chunks that need a bounce page */
 static bool tcmu_zc_count_partial(void *arg, u32 i, struct page *page,
 				  u32 off, u32 len)
 {
-	*(u32 *)arg += off || len != PAGE_SIZE;
+	*(u32 *)arg += !tcmu_zc_direct(page, off, len);
 	return true;
 }
 
@@ -247,6 +284,7 @@ struct tcmu_zc_fill {
 	struct tcmu_zc_page *pages;
 	bool to_dev;
 	u32 bounced;
+	u32 unmappable;
 };
 
 /* Put one chunk in its slot page: the request page or a bounce copy. */
@@ -258,7 +296,7 @@ static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
 
 	p->off = off;
 	p->len = len;
-	if (!off && len == PAGE_SIZE) {
+	if (tcmu_zc_direct(page, off, len)) {
 		p->page = page;
 		/*
 		 * READ: the handler must never see what the page held.
@@ -269,13 +307,14 @@ static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
 			memzero_page(page, 0, PAGE_SIZE);
 		return true;
 	}
-	/* partly covered: the rest of the page is not the command's */
+	/* partly covered (the rest is not the command's), or unmappable */
 	p->page = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
 	if (!p->page)
 		return false;
 	p->own = true;
 	p->sg_page = page;
 	f->bounced++;
+	f->unmappable += !off && len == PAGE_SIZE;
 	if (f->to_dev)
 		memcpy_page(p->page, off, page, off, len);
 	return true;
@@ -374,6 +413,7 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	tcmu_zc_count(zc, TCMU_ZC_CMDS, 1);
 	tcmu_zc_count(zc, TCMU_ZC_PAGES, nr - f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_BOUNCED, f.bounced);
+	tcmu_zc_count(zc, TCMU_ZC_UNMAPPABLE, f.unmappable);
 	trace_tcmu_zc_map(udev->name, slot, nr, f.bounced, s->ro);
 	return 0;
 
@@ -593,12 +633,51 @@ out:
 	return ret;
 }
 
-/* A write to a window PTE: allowed unless it holds WRITE data. */
+struct tcmu_zc_upgrade {
+	struct vm_area_struct *vma;
+	unsigned long pfn;
+};
+
+/* apply_to_existing_page_range() callback, under the PTE lock */
+static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
+{
+	struct tcmu_zc_upgrade *u = data;
+	pte_t entry = ptep_get(pte);
+
+	/* zapped, or mapped again since: the access faults afresh */
+	if (!pte_present(entry) || pte_pfn(entry) != u->pfn)
+		return 0;
+	entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
+	set_pte_at(u->vma->vm_mm, addr, pte, entry);
+	update_mmu_cache(u->vma, addr, pte);
+	return 0;
+}
+
+/**
+ * tcmu_zc_mkwrite - a write to a read-only window PTE
+ * @zc: the device's window
+ * @vmf: the write fault
+ * @index: page number within the window
+ *
+ * Allowed for READ buffers and the scratch page, refused (SIGBUS) for
+ * WRITE data.  The PTE is made writable here, under zc->lock, and not by
+ * the core after we return: by then the slot may have been released and
+ * given to a WRITE whose page, mapped read-only at the same place, looks
+ * the same to the core's pte_same() check.  6.12 exports no helper that
+ * upgrades a mixed-map PTE (vmf_insert_mixed_mkwrite() is not exported),
+ * so the PTE is set through apply_to_existing_page_range(), and only if
+ * it still maps the page decided on.
+ *
+ * Return: VM_FAULT_NOPAGE (the access is retried: it finds the PTE
+ * writable, or faults again), or VM_FAULT_SIGBUS.
+ */
 vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 			   pgoff_t index)
 {
 	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages;
+	struct tcmu_zc_upgrade u = { .vma = vmf->vma };
 	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct page *page = NULL;
 	struct tcmu_zc_slot *s;
 	u8 state;
 
@@ -607,11 +686,21 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 	s = &zc->slots[slot];
 	down_read(&zc->lock);
 	state = READ_ONCE(s->state);
-	if (state == TCMU_ZC_S_REVOKED ||
-	    (state != TCMU_ZC_S_FREE && pos < s->nr_pages && !s->ro))
-		ret = 0;
+	if (state == TCMU_ZC_S_REVOKED)
+		page = zc->scratch;
+	else if (state != TCMU_ZC_S_FREE && pos < s->nr_pages && !s->ro)
+		page = s->pages[pos].page;
 	else if (state != TCMU_ZC_S_FREE)
 		tcmu_zc_count(zc, TCMU_ZC_DENIED, 1);
+	if (page) {
+		tcmu_debug_mkwrite_delay();
+		u.pfn = page_to_pfn(page);
+		apply_to_existing_page_range(vmf->vma->vm_mm,
+					     vmf->address & PAGE_MASK,
+					     PAGE_SIZE, tcmu_zc_pte_mkwrite,
+					     &u);
+		ret = VM_FAULT_NOPAGE;
+	}
 	up_read(&zc->lock);
 	return ret;
 }
