@@ -183,13 +183,36 @@ unsigned int tcmu_complete_drain(struct llist_head *queue,
 	return n;
 }
 
+/* Queue @udev on thread @t, unless it is queued already. */
+static void tcmu_complete_handoff(struct tcmu_dev *udev,
+				  struct tcmu_cthread *t)
+{
+	if (test_and_set_bit(TCMU_DEV_KICKED, &udev->flags))
+		return;		/* queued already: the thread reads the new tail */
+	atomic64_inc(&t->handoffs);
+	trace_tcmu_complete_handoff(udev->name, t->cpu);
+	if (llist_add(&udev->cnode, &t->queue))
+		wake_up_process(t->task);
+}
+
+/*
+ * Reap a bounded batch: a handler that completes a lot, or whose
+ * completions are dear (zaps across many VMAs), does not hold up the
+ * other devices of the thread.  What is left is queued behind them.
+ */
 static void tcmu_cthread_reap(struct tcmu_dev *udev)
 {
+	struct tcmu_cthread *t;
+
 	set_bit(TCMU_DEV_REAPING, &udev->flags);
 	clear_bit(TCMU_DEV_KICKED, &udev->flags);
 	/* a kick from now on queues the device again */
 	smp_mb__after_atomic();
-	tcmu_handle_completions(udev);
+	if (tcmu_handle_completions(udev, TCMU_REAP_BUDGET)) {
+		t = tcmu_cthread_pick(tcmu_cthreads, nr_cpu_ids, udev->ccpu);
+		if (t)
+			tcmu_complete_handoff(udev, t);
+	}
 	clear_bit(TCMU_DEV_REAPING, &udev->flags);
 	/* the clear is visible to tcmu_complete_unbind() before the wake */
 	smp_mb__after_atomic();
@@ -316,15 +339,11 @@ void tcmu_complete_kick(struct tcmu_dev *udev)
 		t = tcmu_cthread_pick(tcmu_cthreads, nr_cpu_ids, udev->ccpu);
 	if (!t) {
 		atomic64_inc(&tcmu_inline_reaps);
-		tcmu_handle_completions(udev);
+		/* the handler's own time: no bound */
+		tcmu_handle_completions(udev, TCMU_REAP_ALL);
 		return;
 	}
-	if (test_and_set_bit(TCMU_DEV_KICKED, &udev->flags))
-		return;		/* queued already: the thread reads the new tail */
-	atomic64_inc(&t->handoffs);
-	trace_tcmu_complete_handoff(udev->name, t->cpu);
-	if (llist_add(&udev->cnode, &t->queue))
-		wake_up_process(t->task);
+	tcmu_complete_handoff(udev, t);
 }
 
 /* CPU hotplug: @cpu's thread follows it, if the CPU has one */

@@ -9,7 +9,8 @@
  *   empty      !populated && !used  no pages
  *   cached      populated && !used  pages kept for reuse
  *   used        populated && used   pages belong to a command
- *   busy       !populated && used   pages being allocated or freed
+ *   busy       !populated && used   pages being allocated or freed,
+ *                                   or revoked (below)
  *
  * Allocating pages and zapping them sleep, so they never happen under
  * the spinlock: the block is made busy under it first, which keeps every
@@ -35,7 +36,21 @@
  * the release, finds no page and gets SIGBUS.  No stale PTE can outlive a
  * release, and a page is never freed while the index still hands it out.
  * A PTE holds its own page reference, so even a handler that pinned a
- * page (O_DIRECT) never sees it freed under it.
+ * page (O_DIRECT, vmsplice) never sees it freed under it; such a page
+ * stays charged to the pool until the pin goes (tcmu_pool_put_page()).
+ *
+ * DOC: revoked blocks
+ *
+ * The blocks of a command that target core no longer owns (kept with
+ * KEEP_BUF, or timed out) belong to the handler until it lets go of them.
+ * When other devices wait for pages and this one holds more than its
+ * share, their pages are taken back (tcmu_da_revoke()): zapped, released,
+ * and every page index of the block maps the data area's scratch page
+ * instead, so the handler still working on such a command neither
+ * faults nor sees anyone's data but its own scribbles.  The blocks stay
+ * with the command (used, not populated, counted in nr_revoked) until it
+ * is freed; they then leave through tcmu_da_free_revoked(), which zaps
+ * the scratch page again, and come back empty.
  */
 #include <linux/bitmap.h>
 #include <linux/highmem.h>
@@ -70,7 +85,10 @@ int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 	return 0;
 }
 
-/* Called when no mapping of the device is left: nothing to zap. */
+/*
+ * Called when no mapping of the device is left (nothing to zap) and no
+ * command (no revoked block).
+ */
 void tcmu_da_exit(struct tcmu_data_area *da)
 {
 	struct page *page;
@@ -80,10 +98,11 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	/* the device left the pool's line when it was destroyed */
 	if (WARN_ON_ONCE(!list_empty(&da->waiter.node)))
 		tcmu_pool_cancel_wait(da->pool, &da->waiter);
+	WARN_ON_ONCE(da->nr_revoked);
 	xa_for_each(&da->pages, idx, page) {
 		xa_erase(&da->pages, idx);
-		put_page(page);
-		freed++;
+		if (page != da->scratch)
+			freed += tcmu_pool_put_page(da->pool, page);
 	}
 	tcmu_pool_uncharge(da->pool, freed);
 	xa_destroy(&da->pages);
@@ -91,6 +110,10 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	bitmap_free(da->used);
 	da->populated = NULL;
 	da->used = NULL;
+	/* handlers may have pinned it too: drop only our reference */
+	if (da->scratch)
+		put_page(da->scratch);
+	da->scratch = NULL;
 }
 
 /* Blocks neither used nor busy */
@@ -110,20 +133,27 @@ bool tcmu_da_has_cached(struct tcmu_data_area *da)
 	bool ret;
 
 	spin_lock(&da->lock);
-	ret = da->nr_populated + da->nr_busy != da->nr_used;
+	ret = da->nr_populated + da->nr_busy + da->nr_revoked != da->nr_used;
 	spin_unlock(&da->lock);
 	return ret;
 }
 
-/* Pages held and used now, the peak, and pages trims gave back */
+/* Pages held now */
+u32 tcmu_da_held(struct tcmu_data_area *da)
+{
+	return READ_ONCE(da->nr_populated) * da->blk_pages;
+}
+
+/* Pages held and used now, the peak, pages trims gave back and revoked */
 void tcmu_da_stats(struct tcmu_data_area *da, u32 *held, u32 *used,
-		   u32 *peak, u64 *reclaimed)
+		   u32 *peak, u64 *reclaimed, u64 *revoked)
 {
 	spin_lock(&da->lock);
 	*held = da->nr_populated * da->blk_pages;
-	*used = (da->nr_used - da->nr_busy) * da->blk_pages;
+	*used = (da->nr_used - da->nr_busy - da->nr_revoked) * da->blk_pages;
 	*peak = da->peak_pages;
 	*reclaimed = da->reclaimed_pages;
+	*revoked = da->revoked_pages;
 	spin_unlock(&da->lock);
 }
 
@@ -136,11 +166,24 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 }
 
 /*
- * Drop the pages of blocks [first, first + count), which the caller made
- * busy.  Caller holds map_lock for write.
+ * Zap the handler's PTEs of blocks [first, first + count).  Caller holds
+ * map_lock for write.
  */
-static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
-				 u32 count)
+static void __tcmu_da_zap(struct tcmu_data_area *da, u32 first, u32 count)
+{
+	lockdep_assert_held_write(&da->map_lock);
+	if (da->mapping)
+		unmap_mapping_range(da->mapping,
+				    da->base + (loff_t)first * da->blk_size,
+				    (loff_t)count * da->blk_size, 1);
+}
+
+/*
+ * Drop the pages of blocks [first, first + count), which the caller made
+ * busy and zapped.  Returns the pages freed (not those a handler pinned,
+ * which stay charged).  Caller holds map_lock for write.
+ */
+static u32 __tcmu_da_erase(struct tcmu_data_area *da, u32 first, u32 count)
 {
 	unsigned long idx = (unsigned long)first * da->blk_pages;
 	unsigned long last = idx + (unsigned long)count * da->blk_pages - 1;
@@ -148,15 +191,9 @@ static u32 __tcmu_da_release_run(struct tcmu_data_area *da, u32 first,
 	u32 freed = 0;
 
 	lockdep_assert_held_write(&da->map_lock);
-
-	if (da->mapping)
-		unmap_mapping_range(da->mapping,
-				    da->base + ((loff_t)idx << PAGE_SHIFT),
-				    (loff_t)count * da->blk_size, 1);
 	xa_for_each_range(&da->pages, idx, page, idx, last) {
 		xa_erase(&da->pages, idx);
-		put_page(page);
-		freed++;
+		freed += tcmu_pool_put_page(da->pool, page);
 	}
 	return freed;
 }
@@ -186,7 +223,7 @@ static int tcmu_da_populate(struct tcmu_data_area *da, u32 blk)
 fail:
 	/* nothing was mapped from a block that is not yet populated */
 	down_write(&da->map_lock);
-	__tcmu_da_release_run(da, blk, 1);
+	__tcmu_da_erase(da, blk, 1);
 	up_write(&da->map_lock);
 	return -ENOMEM;
 }
@@ -325,26 +362,24 @@ void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr)
 	spin_unlock(&da->lock);
 }
 
-/**
- * tcmu_da_trim - give back the pages of every cached block
- * @da: the data area
- *
- * Frees holes as well as the tail: any block not used by a command loses
- * its pages, and the handler's PTEs for them are zapped first.  Each run
- * of cached blocks is busy while its pages go, so allocations carry on
- * meanwhile (they may find a busy run missing and wait for it).  Trims
- * of one device are serialized by map_lock.
- *
- * Return: the number of pages freed.
- */
-u32 tcmu_da_trim(struct tcmu_data_area *da)
-{
-	unsigned long start = 0, end, n;
-	u32 freed = 0, pages;
+/* A run of blocks a trim takes */
+struct tcmu_da_run {
+	u32 start;
+	u32 n;
+};
 
-	down_write(&da->map_lock);
-	spin_lock(&da->lock);
-	for (;;) {
+/*
+ * Make up to TCMU_TRIM_BATCH runs of cached blocks busy, from block *@at
+ * on; returns how many, and moves *@at past them.  Caller holds the lock.
+ */
+static u32 __tcmu_da_take_cached(struct tcmu_data_area *da, unsigned long *at,
+				 struct tcmu_da_run *runs)
+{
+	unsigned long start = *at, end, n;
+	u32 nr = 0;
+
+	lockdep_assert_held(&da->lock);
+	while (nr < TCMU_TRIM_BATCH) {
 		start = find_next_andnot_bit(da->populated, da->used,
 					     da->blk_hi, start);
 		if (start >= da->blk_hi)
@@ -359,16 +394,60 @@ u32 tcmu_da_trim(struct tcmu_data_area *da)
 		da->nr_used += n;
 		da->nr_busy += n;
 		da->nr_populated -= n;
-		spin_unlock(&da->lock);
-
-		freed += __tcmu_da_release_run(da, start, n);
-
-		spin_lock(&da->lock);
-		bitmap_clear(da->used, start, n);
-		da->nr_used -= n;
-		da->nr_busy -= n;
+		runs[nr].start = start;
+		runs[nr].n = n;
+		nr++;
 		start = end;
 	}
+	*at = start;
+	return nr;
+}
+
+/**
+ * tcmu_da_trim - give back the pages of cached blocks
+ * @da: the data area
+ * @max_batches: batches of up to TCMU_TRIM_BATCH runs to do at most;
+ *	TCMU_TRIM_ALL for all
+ *
+ * Frees holes as well as the tail: any block not used by a command loses
+ * its pages, and the handler's PTEs for them are zapped first.  The runs
+ * of cached blocks of a batch are busy while their pages go, so
+ * allocations carry on meanwhile (they may find a busy run missing and
+ * wait for it).  One zap covers a batch, from its first run to its last:
+ * a handler that fragments its data area (kept buffers between cached
+ * blocks) costs one zap per batch, not one per block, and used blocks
+ * in between only fault back in.  A caller that shares its context with
+ * other devices bounds the batches.  Trims of one device are serialized
+ * by map_lock.
+ *
+ * Return: the number of pages freed.
+ */
+u32 tcmu_da_trim(struct tcmu_data_area *da, u32 max_batches)
+{
+	struct tcmu_da_run runs[TCMU_TRIM_BATCH];
+	unsigned long at = 0;
+	u32 freed = 0, pages, nr, i, b;
+
+	down_write(&da->map_lock);
+	for (b = 0; b < max_batches; b++) {
+		spin_lock(&da->lock);
+		nr = __tcmu_da_take_cached(da, &at, runs);
+		spin_unlock(&da->lock);
+		if (!nr)
+			break;
+		__tcmu_da_zap(da, runs[0].start,
+			      runs[nr - 1].start + runs[nr - 1].n - runs[0].start);
+		for (i = 0; i < nr; i++)
+			freed += __tcmu_da_erase(da, runs[i].start, runs[i].n);
+		spin_lock(&da->lock);
+		for (i = 0; i < nr; i++) {
+			bitmap_clear(da->used, runs[i].start, runs[i].n);
+			da->nr_used -= runs[i].n;
+			da->nr_busy -= runs[i].n;
+		}
+		spin_unlock(&da->lock);
+	}
+	spin_lock(&da->lock);
 	/* busy blocks above it raise it again when they are populated */
 	da->blk_hi = find_last_bit(da->populated, da->nr_blocks);
 	da->blk_hi = da->blk_hi < da->nr_blocks ? da->blk_hi + 1 : 0;
@@ -383,6 +462,85 @@ u32 tcmu_da_trim(struct tcmu_data_area *da)
 		tcmu_pool_uncharge(da->pool, freed);
 	}
 	return freed;
+}
+
+/* The page revoked blocks show, allocated when first needed; map_lock */
+static struct page *tcmu_da_scratch(struct tcmu_data_area *da)
+{
+	lockdep_assert_held_write(&da->map_lock);
+	if (!da->scratch)
+		da->scratch = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
+	return da->scratch;
+}
+
+/**
+ * tcmu_da_revoke - take back the pages of a command the kernel gave up
+ * @da: the data area
+ * @blocks: the command's blocks, used and populated
+ * @nr: how many
+ *
+ * See "revoked blocks" above.  The caller marks the command so that its
+ * blocks go back through tcmu_da_free_revoked().
+ *
+ * Return: the pages given back to the pool (a page the handler pinned
+ * stays charged until it lets go), or -ENOMEM when there is no scratch
+ * page to show instead: then nothing changed.
+ */
+long tcmu_da_revoke(struct tcmu_data_area *da, const u32 *blocks, u32 nr)
+{
+	struct page *scratch, *page;
+	unsigned long idx;
+	long freed = 0;
+	u32 i, j;
+
+	down_write(&da->map_lock);
+	scratch = tcmu_da_scratch(da);
+	if (!scratch) {
+		up_write(&da->map_lock);
+		return -ENOMEM;
+	}
+	spin_lock(&da->lock);
+	for (i = 0; i < nr; i++)
+		__clear_bit(blocks[i], da->populated);
+	da->nr_populated -= nr;
+	da->nr_revoked += nr;
+	da->revoked_pages += (u64)nr * da->blk_pages;
+	spin_unlock(&da->lock);
+	for (i = 0; i < nr; i++) {
+		__tcmu_da_zap(da, blocks[i], 1);
+		idx = (unsigned long)blocks[i] * da->blk_pages;
+		for (j = 0; j < da->blk_pages; j++, idx++) {
+			/* a slot that holds an entry takes another in place */
+			page = xa_store(&da->pages, idx, scratch, GFP_NOWAIT);
+			if (!WARN_ON_ONCE(xa_is_err(page) || !page))
+				freed += tcmu_pool_put_page(da->pool, page);
+		}
+	}
+	up_write(&da->map_lock);
+	tcmu_pool_uncharge(da->pool, freed);
+	return freed;
+}
+
+/* Give back the blocks of a revoked command: they come back empty. */
+void tcmu_da_free_revoked(struct tcmu_data_area *da, const u32 *blocks,
+			  u32 nr)
+{
+	unsigned long idx;
+	u32 i, j;
+
+	down_write(&da->map_lock);
+	for (i = 0; i < nr; i++) {
+		__tcmu_da_zap(da, blocks[i], 1);
+		idx = (unsigned long)blocks[i] * da->blk_pages;
+		/* the scratch page: no reference of the index to drop */
+		for (j = 0; j < da->blk_pages; j++)
+			xa_erase(&da->pages, idx + j);
+	}
+	up_write(&da->map_lock);
+	spin_lock(&da->lock);
+	__tcmu_da_put(da, blocks, nr, false);
+	da->nr_revoked -= nr;
+	spin_unlock(&da->lock);
 }
 
 /* Number of iovecs for @blocks: one per run of consecutive blocks. */

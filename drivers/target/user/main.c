@@ -21,8 +21,9 @@
 #include <target/target_core_backend.h>
 #include "tcmu.h"
 
-DEFINE_MUTEX(tcmu_devices_lock);	/* protects tcmu_devices */
+DEFINE_MUTEX(tcmu_devices_lock);	/* protects the two below */
 LIST_HEAD(tcmu_devices);
+unsigned int tcmu_nr_devices;		/* read without the lock too */
 struct device *tcmu_root_device;
 
 static struct target_backend_ops tcmu_ops;
@@ -233,6 +234,7 @@ static int tcmu_configure_device(struct se_device *se_dev)
 
 	mutex_lock(&tcmu_devices_lock);
 	list_add_tail(&udev->node, &tcmu_devices);
+	WRITE_ONCE(tcmu_nr_devices, tcmu_nr_devices + 1);
 	mutex_unlock(&tcmu_devices_lock);
 	return 0;
 
@@ -261,6 +263,7 @@ static void tcmu_destroy_device(struct se_device *se_dev)
 
 	mutex_lock(&tcmu_devices_lock);
 	list_del_init(&udev->node);
+	WRITE_ONCE(tcmu_nr_devices, tcmu_nr_devices - 1);
 	tcmu_pool_dev_forget(udev);
 	mutex_unlock(&tcmu_devices_lock);
 

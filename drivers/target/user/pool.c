@@ -51,6 +51,11 @@ static unsigned int tcmu_reclaim_idle_ms = TCMU_RECLAIM_IDLE_MS_DEF;
 static struct delayed_work tcmu_idle_work;
 struct dentry *tcmu_debugfs_dir;
 
+/* How often the limbo of pinned pages is looked at, while it has pages */
+#define TCMU_LIMBO_POLL_MS	500
+
+static void tcmu_pool_limbo_fn(struct work_struct *work);
+
 void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
 		    struct workqueue_struct *wq, work_func_t fn)
 {
@@ -61,8 +66,86 @@ void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
 	pool->max = max_pages;
 	spin_lock_init(&pool->lock);
 	INIT_LIST_HEAD(&pool->waiters);
+	INIT_LIST_HEAD(&pool->limbo);
 	pool->wq = wq;
 	INIT_WORK(&pool->work, fn);
+	INIT_DELAYED_WORK(&pool->limbo_work, tcmu_pool_limbo_fn);
+}
+
+/**
+ * tcmu_pool_put_page - drop the reference to a charged page
+ * @pool: the pool it is charged to
+ * @page: a page of ours, mapped nowhere any more (its PTEs are zapped)
+ *
+ * A page that someone else still holds (a handler pinned it: vmsplice()
+ * into a pipe, io_uring fixed buffers, O_DIRECT in flight) cannot be
+ * reused by anybody, so it stays charged, in the pool's limbo, until the
+ * last other reference is gone.  Nothing can take a new reference to it:
+ * it has no PTE left and is in no page cache.
+ *
+ * Return: true when the page was freed and its charge is the caller's
+ * to give back, false when it went to the limbo (still charged).
+ */
+bool tcmu_pool_put_page(struct tcmu_pool *pool, struct page *page)
+{
+	if (page_ref_count(page) == 1) {
+		put_page(page);
+		return true;
+	}
+	spin_lock(&pool->lock);
+	list_add_tail(&page->lru, &pool->limbo);
+	WRITE_ONCE(pool->nr_limbo, pool->nr_limbo + 1);
+	spin_unlock(&pool->lock);
+	queue_delayed_work(pool->wq, &pool->limbo_work,
+			   msecs_to_jiffies(TCMU_LIMBO_POLL_MS));
+	return false;
+}
+
+/* Free the pages of the limbo that only we hold now; uncharge them. */
+static void tcmu_pool_limbo_fn(struct work_struct *work)
+{
+	struct tcmu_pool *pool = container_of(to_delayed_work(work),
+					      struct tcmu_pool, limbo_work);
+	struct page *page, *tmp;
+	LIST_HEAD(freed);
+	long n = 0;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry_safe(page, tmp, &pool->limbo, lru) {
+		if (page_ref_count(page) != 1)
+			continue;
+		list_move(&page->lru, &freed);
+		n++;
+	}
+	WRITE_ONCE(pool->nr_limbo, pool->nr_limbo - n);
+	if (pool->nr_limbo)
+		queue_delayed_work(pool->wq, &pool->limbo_work,
+				   msecs_to_jiffies(TCMU_LIMBO_POLL_MS));
+	spin_unlock(&pool->lock);
+	list_for_each_entry_safe(page, tmp, &freed, lru) {
+		list_del(&page->lru);
+		put_page(page);
+	}
+	tcmu_pool_uncharge(pool, n);
+}
+
+/*
+ * The pool goes away: no user is left.  Pages still pinned are left to
+ * whoever pins them; they are freed when that reference goes.
+ */
+void tcmu_pool_exit(struct tcmu_pool *pool)
+{
+	struct page *page, *tmp;
+	long n = 0;
+
+	cancel_delayed_work_sync(&pool->limbo_work);
+	list_for_each_entry_safe(page, tmp, &pool->limbo, lru) {
+		list_del(&page->lru);
+		put_page(page);
+		n++;
+	}
+	pool->nr_limbo = 0;
+	atomic_long_sub(n, &pool->held);
 }
 
 void tcmu_pool_kick(struct tcmu_pool *pool)
@@ -275,50 +358,139 @@ static bool tcmu_pool_fits(struct tcmu_pool *pool, struct tcmu_pool_waiter *w)
 	return READ_ONCE(w->want) <= tcmu_pool_max(pool) - tcmu_pool_held(pool);
 }
 
-/* Trim @udev if it is idle (and, with @min_idle, idle that long). */
-static void tcmu_pool_trim_idle(struct tcmu_dev *udev, unsigned long min_idle,
-				unsigned long *next_due)
+/* Move @w behind the others in the line. */
+static void tcmu_pool_requeue(struct tcmu_pool *pool,
+			      struct tcmu_pool_waiter *w)
 {
-	unsigned long due;
-
-	mutex_lock(&udev->reap_lock);
-	if (!udev->mb || !tcmu_da_has_cached(&udev->da) ||
-	    !tcmu_dev_idle(udev))
-		goto out;
-	due = udev->idle_since + min_idle;
-	if (min_idle && time_before(jiffies, due)) {
-		if (!*next_due || time_before(due, *next_due))
-			*next_due = due;
-		goto out;
+	spin_lock(&pool->lock);
+	if (!list_empty(&w->node)) {
+		list_move_tail(&w->node, &pool->waiters);
+		__tcmu_pool_set_head(pool);
 	}
-	tcmu_da_trim(&udev->da);
-out:
-	mutex_unlock(&udev->reap_lock);
+	spin_unlock(&pool->lock);
+}
+
+/**
+ * struct tcmu_dev_walk - a walk over the devices
+ * @step: called for each device; the walk stops when it returns false
+ * @min_idle: the idle walk: how long a device must be idle, in jiffies
+ * @next_due: the idle walk: when the next device will be, or 0
+ * @more: the reclaim walk: some device has work left for another pass
+ */
+struct tcmu_dev_walk {
+	bool (*step)(struct tcmu_dev *udev, struct tcmu_dev_walk *walk);
+	unsigned long min_idle;
+	unsigned long next_due;
+	bool more;
+};
+
+/*
+ * Call @walk->step on each device once, with a reference and without
+ * tcmu_devices_lock, so that one device's work (zaps cost what its
+ * handler made them cost: its VMAs, its fragmentation) holds up neither
+ * the others' set-up and removal nor this walk's lock.  Devices move to
+ * the tail as they are visited.
+ */
+static void tcmu_walk_devs(struct tcmu_dev_walk *walk)
+{
+	struct tcmu_dev *udev;
+	unsigned int n;
+	bool go = true;
+
+	mutex_lock(&tcmu_devices_lock);
+	for (n = tcmu_nr_devices; n && go && !list_empty(&tcmu_devices); n--) {
+		udev = list_first_entry(&tcmu_devices, struct tcmu_dev, node);
+		list_move_tail(&udev->node, &tcmu_devices);
+		kref_get(&udev->kref);
+		mutex_unlock(&tcmu_devices_lock);
+		go = walk->step(udev, walk);
+		tcmu_dev_put(udev);
+		mutex_lock(&tcmu_devices_lock);
+	}
+	mutex_unlock(&tcmu_devices_lock);
+}
+
+/* Pages a device may hold while others wait for pages */
+static long tcmu_pool_share(struct tcmu_pool *pool)
+{
+	return tcmu_pool_max(pool) / max(READ_ONCE(tcmu_nr_devices), 1U);
 }
 
 /*
- * The pool work: when pages are short, trim every idle device; then
- * retry the waiting devices in FIFO order until the first one cannot be
+ * Pages are short: trim @udev if it is idle; once it has nothing cached
+ * left and still holds more than its share, take back the pages its
+ * handler keeps in buffers target core gave up (tcmu_revoke_orphans()).
+ * Each device gets a bounded amount of work per pass; @walk->more says
+ * another pass has work left.  The walk goes on while pages are short.
+ */
+static bool tcmu_reclaim_dev(struct tcmu_dev *udev, struct tcmu_dev_walk *walk)
+{
+	struct tcmu_pool *pool = udev->da.pool;
+	long excess, freed;
+	bool cached;
+
+	mutex_lock(&udev->reap_lock);
+	if (!udev->mb)
+		goto out;
+	cached = tcmu_da_has_cached(&udev->da);
+	if (cached && tcmu_dev_idle(udev)) {
+		tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
+		cached = tcmu_da_has_cached(&udev->da);
+		walk->more |= cached;
+	}
+	excess = tcmu_dev_held(udev) - tcmu_pool_share(pool);
+	if (!cached && excess > 0 && tcmu_pool_pressure(pool)) {
+		freed = tcmu_revoke_orphans(udev, excess, TCMU_TRIM_BATCH);
+		walk->more |= freed && freed < excess;
+	}
+out:
+	mutex_unlock(&udev->reap_lock);
+	return tcmu_pool_pressure(pool);
+}
+
+/*
+ * The first waiter's device, with a reference: a device in the line is
+ * alive under tcmu_devices_lock, which its removal takes to leave it.
+ */
+static struct tcmu_dev *tcmu_pool_get_first(struct tcmu_pool *pool,
+					    struct tcmu_pool_waiter **w)
+{
+	struct tcmu_dev *udev = NULL;
+
+	mutex_lock(&tcmu_devices_lock);
+	*w = tcmu_pool_first_waiter(pool);
+	if (*w) {
+		udev = container_of(*w, struct tcmu_dev, da.waiter);
+		kref_get(&udev->kref);
+	}
+	mutex_unlock(&tcmu_devices_lock);
+	return udev;
+}
+
+/*
+ * Retry the waiting devices in FIFO order until the first one cannot be
  * served.  A device at the head that is not short of pages but of
  * something else (ring space, a blocked device) leaves the line so that
  * it does not hold up the others; it rejoins on its next failed charge.
+ * A device at the head that holds more than its share while others wait
+ * goes behind them: it is the one refused.
  */
-static void tcmu_pool_work_fn(struct work_struct *work)
+static void tcmu_pool_serve(struct tcmu_pool *pool)
 {
-	struct tcmu_pool *pool = container_of(work, struct tcmu_pool, work);
+	unsigned int rotations = READ_ONCE(pool->nr_waiters);
 	struct tcmu_pool_waiter *w;
 	struct tcmu_dev *udev;
-	unsigned long unused = 0;
 	bool head;
 
-	mutex_lock(&tcmu_devices_lock);
-	if (tcmu_pool_pressure(pool))
-		list_for_each_entry(udev, &tcmu_devices, node)
-			tcmu_pool_trim_idle(udev, 0, &unused);
-
-	while ((w = tcmu_pool_first_waiter(pool))) {
-		udev = container_of(w, struct tcmu_dev, da.waiter);
+	while ((udev = tcmu_pool_get_first(pool, &w))) {
 		mutex_lock(&udev->reap_lock);
+		if (rotations && READ_ONCE(pool->nr_waiters) > 1 &&
+		    tcmu_dev_held(udev) > tcmu_pool_share(pool)) {
+			rotations--;
+			tcmu_pool_requeue(pool, w);
+			head = false;
+			goto next;
+		}
 		tcmu_retry_waiting(udev);
 		head = tcmu_pool_first_waiter(pool) == w;
 		if (head && tcmu_pool_fits(pool, w)) {
@@ -330,29 +502,69 @@ static void tcmu_pool_work_fn(struct work_struct *work)
 				head = false;
 			}
 		}
+next:
 		mutex_unlock(&udev->reap_lock);
+		tcmu_dev_put(udev);
 		if (head)
 			break;
 	}
-	mutex_unlock(&tcmu_devices_lock);
+}
+
+/*
+ * The pool work: when pages are short, reclaim from the devices (a
+ * bounded amount each); then serve the line.  What a pass left to
+ * reclaim is done by the next one, queued while pages are still short.
+ */
+static void tcmu_pool_work_fn(struct work_struct *work)
+{
+	struct tcmu_pool *pool = container_of(work, struct tcmu_pool, work);
+	struct tcmu_dev_walk walk = { .step = tcmu_reclaim_dev };
+
+	if (tcmu_pool_pressure(pool))
+		tcmu_walk_devs(&walk);
+	tcmu_pool_serve(pool);
+	if (walk.more && tcmu_pool_pressure(pool))
+		tcmu_pool_kick(pool);
+}
+
+/* Trim @udev if it has been idle long enough; note when it will be. */
+static bool tcmu_trim_idle(struct tcmu_dev *udev, struct tcmu_dev_walk *walk)
+{
+	unsigned long due;
+
+	mutex_lock(&udev->reap_lock);
+	if (!udev->mb || !tcmu_da_has_cached(&udev->da) ||
+	    !tcmu_dev_idle(udev))
+		goto out;
+	due = udev->idle_since + walk->min_idle;
+	if (time_before(jiffies, due)) {
+		if (!walk->next_due || time_before(due, walk->next_due))
+			walk->next_due = due;
+		goto out;
+	}
+	tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
+	/* the rest on the next pass, soon */
+	if (tcmu_da_has_cached(&udev->da))
+		walk->next_due = jiffies;
+out:
+	mutex_unlock(&udev->reap_lock);
+	return true;
 }
 
 /* Trims devices idle for reclaim_idle_ms; re-arms for the next one. */
 static void tcmu_idle_work_fn(struct work_struct *work)
 {
-	unsigned long min_idle = msecs_to_jiffies(READ_ONCE(tcmu_reclaim_idle_ms));
-	unsigned long next_due = 0;
-	struct tcmu_dev *udev;
+	struct tcmu_dev_walk walk = {
+		.step = tcmu_trim_idle,
+		.min_idle = msecs_to_jiffies(READ_ONCE(tcmu_reclaim_idle_ms)),
+	};
 
 	if (!READ_ONCE(tcmu_reclaim_idle_ms))
 		return;
-	mutex_lock(&tcmu_devices_lock);
-	list_for_each_entry(udev, &tcmu_devices, node)
-		tcmu_pool_trim_idle(udev, min_idle, &next_due);
-	mutex_unlock(&tcmu_devices_lock);
-	if (next_due)
+	tcmu_walk_devs(&walk);
+	if (walk.next_due)
 		queue_delayed_work(tcmu_pool.wq, &tcmu_idle_work,
-				   max_t(long, next_due - jiffies, 1));
+				   max_t(long, walk.next_due - jiffies, 1));
 }
 
 /*
@@ -368,11 +580,15 @@ void tcmu_pool_dev_idle(struct tcmu_dev *udev)
 	udev->idle_since = jiffies;
 	if (!tcmu_da_has_cached(&udev->da))
 		return;
-	if (tcmu_pool_pressure(udev->da.pool))
-		tcmu_da_trim(&udev->da);
-	else if (ms)
+	if (tcmu_pool_pressure(udev->da.pool)) {
+		tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
+		/* the pool work does the rest, a pass at a time */
+		if (tcmu_da_has_cached(&udev->da))
+			tcmu_pool_kick(udev->da.pool);
+	} else if (ms) {
 		queue_delayed_work(tcmu_pool.wq, &tcmu_idle_work,
 				   msecs_to_jiffies(ms));
+	}
 }
 
 /* @udev is leaving tcmu_devices: it must not stay in the wait line. */
@@ -398,6 +614,7 @@ static int tcmu_pool_show(struct seq_file *m, void *v)
 	seq_printf(m, "pages_max: %ld\n", tcmu_pool_max(pool));
 	seq_printf(m, "pages_reclaimed: %ld\n",
 		   atomic_long_read(&pool->reclaimed));
+	seq_printf(m, "pages_pinned: %ld\n", READ_ONCE(pool->nr_limbo));
 	seq_printf(m, "waiters: %u\n", nr);
 	seq_printf(m, "waits: %llu\n", waits);
 	seq_printf(m, "wait_ms: %llu\n", div_u64(ns, NSEC_PER_MSEC));
@@ -430,6 +647,7 @@ void tcmu_pool_global_exit(void)
 	debugfs_remove_recursive(tcmu_debugfs_dir);
 	cancel_delayed_work_sync(&tcmu_idle_work);
 	cancel_work_sync(&tcmu_pool.work);
+	tcmu_pool_exit(&tcmu_pool);
 	destroy_workqueue(tcmu_pool.wq);
 	WARN_ON(tcmu_pool_held(&tcmu_pool));
 }

@@ -143,7 +143,11 @@ static void tcmu_cmd_free(struct tcmu_cmd *cmd)
 /* Free a command that is off every list and out of cmd_ids. */
 static void tcmu_cmd_release(struct tcmu_cmd *cmd)
 {
-	tcmu_da_free(&cmd->udev->da, cmd->blocks, cmd->nr_blocks);
+	if (test_bit(TCMU_CMD_REVOKED, &cmd->flags))
+		tcmu_da_free_revoked(&cmd->udev->da, cmd->blocks,
+				     cmd->nr_blocks);
+	else
+		tcmu_da_free(&cmd->udev->da, cmd->blocks, cmd->nr_blocks);
 	tcmu_cmd_free(cmd);
 }
 
@@ -817,10 +821,11 @@ static bool tcmu_reap_cmd(struct tcmu_dev *udev,
 
 /*
  * Walk the slots from the last reaped one up to the handler's cmd_tail,
- * moving the commands to @done.  Returns true when ring space was freed.
- * Under ring_lock.
+ * moving the commands to @done, @budget commands at most.  Returns true
+ * when ring space was freed.  Under ring_lock.
  */
-static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done)
+static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done,
+			u32 budget)
 {
 	u32 size = udev->cmdr_size, last = udev->cmdr_last_cleaned;
 	u32 tail, pos, len, len_op;
@@ -838,7 +843,7 @@ static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done)
 		return false;
 	}
 
-	while ((pos = udev->cmdr_last_cleaned) != tail) {
+	while ((pos = udev->cmdr_last_cleaned) != tail && budget) {
 		struct tcmu_cmd_entry_hdr *hdr = udev->cmdr + pos;
 
 		len_op = READ_ONCE(hdr->len_op);	/* UAM */
@@ -860,6 +865,7 @@ static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done)
 			}
 			if (!tcmu_reap_cmd(udev, (void *)hdr, done))
 				return freed;
+			budget--;
 			break;
 		default:
 			tcmu_ring_broken(udev, "opcode",
@@ -886,15 +892,18 @@ static void tcmu_finish_reaped(struct list_head *done)
 	}
 }
 
-/* Reap what the handler completed; returns true when ring space freed. */
-static bool tcmu_reap(struct tcmu_dev *udev)
+/*
+ * Reap what the handler completed, @budget commands at most; returns true
+ * when ring space was freed.
+ */
+static bool tcmu_reap(struct tcmu_dev *udev, u32 budget)
 {
 	LIST_HEAD(done);
 	bool freed;
 
 	lockdep_assert_held(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
-	freed = __tcmu_reap(udev, &done);
+	freed = __tcmu_reap(udev, &done, budget);
 	if (freed && udev->cmd_time_out)
 		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
 	spin_unlock(&udev->ring_lock);
@@ -928,22 +937,101 @@ bool tcmu_dev_idle(struct tcmu_dev *udev)
 	return idle;
 }
 
-/* The handler kicked: reap what it completed and post what waits. */
-void tcmu_handle_completions(struct tcmu_dev *udev)
+/* Pages the device holds: data area and zero-copy pages of its own */
+long tcmu_dev_held(struct tcmu_dev *udev)
 {
+	return tcmu_da_held(&udev->da) +
+	       atomic_long_read(&udev->zc.own_pages);
+}
+
+/**
+ * tcmu_revoke_orphans - take back pages the handler holds on to
+ * @udev: the device
+ * @excess: pages to give back at least, if there are that many
+ * @max_cmds: commands to revoke at most (each costs a zap per block)
+ *
+ * Called when other devices wait for pages and this one holds more than
+ * its share.  Commands that target core no longer owns (completed with
+ * KEEP_BUF, or timed out) lose their pages: their data area blocks show
+ * the scratch page and kept zero-copy slots are revoked, until the
+ * handler frees them (free_kept_buf, its late completion, reset_ring or
+ * closing the device).  Commands target core still waits for keep theirs.
+ *
+ * Return: the pages given back.
+ */
+long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds)
+{
+	struct tcmu_cmd *cmd;
+	unsigned long id;
+	long freed = 0, n;
+
+	lockdep_assert_held(&udev->reap_lock);
+	xa_for_each(&udev->cmd_ids, id, cmd) {
+		if (freed >= excess || !max_cmds)
+			break;
+		/* a command being completed still has its se_cmd */
+		if (cmd->se_cmd || test_bit(TCMU_CMD_REVOKED, &cmd->flags))
+			continue;
+		if (cmd->zc_slot)
+			n = tcmu_zc_revoke_kept(udev, cmd);
+		else
+			n = tcmu_da_revoke(&udev->da, cmd->blocks,
+					   cmd->nr_blocks);
+		if (n < 0)
+			break;
+		set_bit(TCMU_CMD_REVOKED, &cmd->flags);
+		freed += n;
+		max_cmds--;
+	}
+	if (freed && !udev->revoke_reported) {
+		udev->revoke_reported = true;
+		pr_warn("%s: other devices wait for pages while its handler keeps %ld of them in kept or timed-out buffers; they now read as a scratch page\n",
+			udev->name, freed);
+	}
+	return freed;
+}
+
+/* The handler published completions the reap has not taken yet */
+static bool tcmu_reap_pending(struct tcmu_dev *udev)
+{
+	bool pending;
+
+	spin_lock(&udev->ring_lock);
+	pending = !test_bit(TCMU_DEV_BROKEN, &udev->flags) &&
+		  READ_ONCE(udev->mb->cmd_tail) != udev->cmdr_last_cleaned;
+	spin_unlock(&udev->ring_lock);
+	return pending;
+}
+
+/**
+ * tcmu_handle_completions - the handler kicked: reap and post what waits
+ * @udev: the device
+ * @budget: commands to complete at most (TCMU_REAP_ALL: no bound)
+ *
+ * A completion thread serves other devices too: it reaps a bounded batch
+ * and comes back for the rest after them.
+ *
+ * Return: true when the handler completed more than @budget.
+ */
+bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget)
+{
+	bool more;
+
 	mutex_lock(&udev->reap_lock);
-	if (tcmu_reap(udev)) {
+	if (tcmu_reap(udev, budget)) {
 		/*
 		 * Pages are short: what this device just freed goes back to
 		 * the pool's line instead of its own cache.
 		 */
 		if (tcmu_pool_pressure(udev->da.pool))
-			tcmu_da_trim(&udev->da);
+			tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
 		tcmu_run_queues(udev);
 	}
-	if (tcmu_dev_idle(udev))
+	more = tcmu_reap_pending(udev);
+	if (!more && tcmu_dev_idle(udev))
 		tcmu_pool_dev_idle(udev);
 	mutex_unlock(&udev->reap_lock);
+	return more;
 }
 
 /* A submitter parked a command and cannot retry it itself. */
@@ -1041,7 +1129,7 @@ void tcmu_block_dev(struct tcmu_dev *udev)
 	spin_unlock(&udev->ring_lock);
 	if (!was) {
 		/* finish what the handler completed, bounce what waits */
-		tcmu_reap(udev);
+		tcmu_reap(udev, TCMU_REAP_ALL);
 		tcmu_run_qfull(udev, true);
 	}
 	mutex_unlock(&udev->reap_lock);

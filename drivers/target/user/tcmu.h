@@ -6,7 +6,13 @@
  * Locks, outermost first:
  *
  *   tcmu_devices_lock (mutex, main.c)
- *	the list of configured devices, walked by the reclaim work.
+ *	the list of configured devices and their number, walked by the
+ *	reclaim work; never held across one device's work.
+ *   tcmu_dev.vma_lock (mutex, mmap.c)
+ *	the VMAs of the handler's mapping: their count and the
+ *	address_space they map, which it hands to the data area and the
+ *	zero-copy window.  Taken inside the mm's mmap_lock and UIO's
+ *	info_lock; takes map_lock and tcmu_zc.lock inside.
  *   tcmu_dev.reap_lock (mutex)
  *	serializes whoever takes commands off the ring or the qfull queue:
  *	the reap of completions, qfull and TMR retries, timeouts, TMR
@@ -44,7 +50,7 @@
  *	allocation and zapping happen outside it, on blocks it marked busy.
  *   tcmu_pool.lock (spinlock, pool.c)
  *	the FIFO of data areas waiting for pool pages and their waiter
- *	fields.  A leaf.
+ *	fields, and the limbo of pinned pages.  A leaf.
  *   tcmu_nl_lock (mutex, netlink.c)
  *	the list of netlink requests waiting for a handler's reply; never
  *	held while waiting.
@@ -141,6 +147,13 @@ struct tcmu_pool_waiter {
  * @wait_ns: time waited, finished waits of all waiters; @lock
  * @wq: where @work runs
  * @work: serves the waiters (and reclaims); queued by tcmu_pool_kick()
+ * @limbo: pages their user let go of while others still held them
+ *	(pinned by a handler: vmsplice, io_uring fixed buffers, O_DIRECT
+ *	in flight); they stay charged until the last other reference is
+ *	gone, so the limit holds for the pages that exist; @lock, linked
+ *	through page->lru (the pages are ours and on no LRU)
+ * @nr_limbo: pages on @limbo; written under @lock, read without
+ * @limbo_work: frees the pages of @limbo that nobody holds any more
  */
 struct tcmu_pool {
 	atomic_long_t held;
@@ -155,6 +168,9 @@ struct tcmu_pool {
 	u64 wait_ns;
 	struct workqueue_struct *wq;
 	struct work_struct work;
+	struct list_head limbo;
+	long nr_limbo;
+	struct delayed_work limbo_work;
 };
 
 /**
@@ -182,6 +198,9 @@ struct tcmu_pool {
  * @waiter: its place in @pool's wait FIFO
  * @peak_pages: the most pages it held at once; lock
  * @reclaimed_pages: pages trims gave back; lock
+ * @nr_revoked: used blocks whose pages were revoked; lock
+ * @revoked_pages: pages revoked so far; lock
+ * @scratch: what revoked blocks show, once one was; map_lock
  */
 struct tcmu_data_area {
 	struct rw_semaphore map_lock;
@@ -202,6 +221,9 @@ struct tcmu_data_area {
 	u32 nr_busy;
 	u32 nr_populated;
 	u32 blk_hi;
+	u32 nr_revoked;
+	u64 revoked_pages;
+	struct page *scratch;
 };
 
 /* Zero-copy window: slots per device and the largest slot */
@@ -282,6 +304,7 @@ struct tcmu_zc_slot {
  * @mapping: the handler's address_space, to zap slots; @lock
  * @scratch: the page revoked slots show
  * @pool: where bounce pages and kept copies are charged
+ * @own_pages: bounce pages and kept copies that exist
  * @stats: enum tcmu_zc_stat counters
  */
 struct tcmu_zc {
@@ -295,6 +318,7 @@ struct tcmu_zc {
 	struct address_space *mapping;
 	struct page *scratch;
 	struct tcmu_pool *pool;
+	atomic_long_t own_pages;
 	atomic64_t stats[TCMU_ZC_NR_STATS];
 };
 
@@ -367,6 +391,7 @@ enum tcmu_dev_flag {
  * @nr_qfull_timed_out: waiting commands bounced by qfull_time_out;
  *	reap_lock
  * @broken_reported: the broken-ring message has been logged
+ * @revoke_reported: the revocation message has been logged; reap_lock
  * @idle_since: jiffies when it last went idle (nothing in flight or
  *	waiting); reap_lock
  * @se_plug: handed to target core by plug_device
@@ -434,6 +459,7 @@ struct tcmu_dev {
 	u64 nr_timed_out;
 	u64 nr_qfull_timed_out;
 	bool broken_reported;
+	bool revoke_reported;
 	unsigned long idle_since;
 	struct se_dev_plug se_plug;
 	struct llist_node cnode;
@@ -457,6 +483,7 @@ static inline struct tcmu_dev *TCMU_DEV(struct se_device *se_dev)
 enum tcmu_cmd_flag {
 	TCMU_CMD_EXPIRED,	/* timed out; se_cmd already completed */
 	TCMU_CMD_KEEP_BUF,	/* completed with KEEP_BUF; blocks still held */
+	TCMU_CMD_REVOKED,	/* its pages were taken back; reap_lock */
 };
 
 /**
@@ -538,6 +565,7 @@ static inline size_t tcmu_cmd_entry_size(size_t iov_cnt, size_t cdb_len)
 /* main.c */
 extern struct mutex tcmu_devices_lock;
 extern struct list_head tcmu_devices;
+extern unsigned int tcmu_nr_devices;
 extern struct device *tcmu_root_device;
 void tcmu_dev_put(struct tcmu_dev *udev);
 struct kernel_param;
@@ -551,12 +579,24 @@ void tcmu_da_exit(struct tcmu_data_area *da);
 u32 tcmu_da_free_blocks(struct tcmu_data_area *da);
 
 bool tcmu_da_has_cached(struct tcmu_data_area *da);
+u32 tcmu_da_held(struct tcmu_data_area *da);
 void tcmu_da_stats(struct tcmu_data_area *da, u32 *held, u32 *used,
-		   u32 *peak, u64 *reclaimed);
+		   u32 *peak, u64 *reclaimed, u64 *revoked);
+long tcmu_da_revoke(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
+void tcmu_da_free_revoked(struct tcmu_data_area *da, const u32 *blocks,
+			  u32 nr);
 
 int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
-u32 tcmu_da_trim(struct tcmu_data_area *da);
+/*
+ * tcmu_da_trim(): runs zapped at once; batches per call where the work
+ * is shared with other devices (completion threads, the pool work); no
+ * bound
+ */
+#define TCMU_TRIM_BATCH		32
+#define TCMU_TRIM_PASS		4
+#define TCMU_TRIM_ALL		U32_MAX
+u32 tcmu_da_trim(struct tcmu_data_area *da, u32 max_batches);
 unsigned int tcmu_da_iov_count(const u32 *blocks, u32 nr);
 unsigned int tcmu_da_fill_iovs(const struct tcmu_data_area *da,
 			       const u32 *blocks, u32 nr, size_t len,
@@ -588,6 +628,8 @@ void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 void tcmu_pool_kick(struct tcmu_pool *pool);
 void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages);
 void tcmu_pool_note_reclaim(struct tcmu_pool *pool, long pages);
+bool tcmu_pool_put_page(struct tcmu_pool *pool, struct page *page);
+void tcmu_pool_exit(struct tcmu_pool *pool);
 
 static inline long tcmu_pool_held(struct tcmu_pool *pool)
 {
@@ -627,7 +669,10 @@ int tcmu_ring_init(void);
 void tcmu_ring_exit(void);
 void tcmu_dev_ring_setup(struct tcmu_dev *udev);
 sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd);
-void tcmu_handle_completions(struct tcmu_dev *udev);
+/* tcmu_handle_completions(): per call on a completion thread; no bound */
+#define TCMU_REAP_BUDGET	64
+#define TCMU_REAP_ALL		U32_MAX
+bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget);
 void tcmu_retry_waiting(struct tcmu_dev *udev);
 void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 		     struct list_head *cmd_list);
@@ -641,6 +686,8 @@ void tcmu_qfull_timer_fn(struct timer_list *t);
 void tcmu_timeout_work_fn(struct work_struct *work);
 void tcmu_qfull_work_fn(struct work_struct *work);
 bool tcmu_dev_idle(struct tcmu_dev *udev);
+long tcmu_dev_held(struct tcmu_dev *udev);
+long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds);
 void tcmu_ring_destroy(struct tcmu_dev *udev);
 
 /* complete.c */
@@ -692,6 +739,7 @@ void tcmu_zc_copy_back(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
 		       size_t len);
 void tcmu_zc_detach(struct tcmu_dev *udev, struct tcmu_cmd *cmd, bool keep);
 void tcmu_zc_release(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
+long tcmu_zc_revoke_kept(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
 vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
 			 pgoff_t index);
 vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,

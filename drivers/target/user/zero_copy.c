@@ -108,6 +108,7 @@ int tcmu_zc_init(struct tcmu_zc *zc, struct tcmu_pool *pool, pgoff_t base,
 	zc->base = base;
 	zc->slot_pages = slot_pages;
 	zc->nr_slots = TCMU_ZC_SLOTS;
+	atomic_long_set(&zc->own_pages, 0);
 	for (i = 0; i < TCMU_ZC_NR_STATS; i++)
 		atomic64_set(&zc->stats[i], 0);
 	zc->slots = kcalloc(zc->nr_slots, sizeof(*zc->slots), GFP_KERNEL);
@@ -176,11 +177,15 @@ static long tcmu_zc_put_own(struct tcmu_zc_page *pages, u32 nr)
 	return freed;
 }
 
-/* The same, and give their charge back to the pool */
-static void tcmu_zc_free_own(struct tcmu_zc *zc, struct tcmu_zc_page *pages,
+/* The same, and give their charge back to the pool; returns how many */
+static long tcmu_zc_free_own(struct tcmu_zc *zc, struct tcmu_zc_page *pages,
 			     u32 nr)
 {
-	tcmu_pool_uncharge(zc->pool, tcmu_zc_put_own(pages, nr));
+	long freed = tcmu_zc_put_own(pages, nr);
+
+	atomic_long_sub(freed, &zc->own_pages);
+	tcmu_pool_uncharge(zc->pool, freed);
+	return freed;
 }
 
 /* Remove the slot's PTEs from every mapping.  zc->lock held for write. */
@@ -411,6 +416,7 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	cmd->zc_slot = slot + 1;
 	cmd->zc_iovs = tcmu_zc_count_iovs(f.pages, nr);
 	tcmu_zc_count(zc, TCMU_ZC_CMDS, 1);
+	atomic_long_add(f.bounced, &zc->own_pages);
 	tcmu_zc_count(zc, TCMU_ZC_PAGES, nr - f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_BOUNCED, f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_UNMAPPABLE, f.unmappable);
@@ -533,6 +539,7 @@ void tcmu_zc_detach(struct tcmu_dev *udev, struct tcmu_cmd *cmd, bool keep)
 	kfree(copies);
 
 	if (keep) {
+		atomic_long_add(want, &zc->own_pages);
 		tcmu_zc_count(zc, TCMU_ZC_KEPT, 1);
 	} else {
 		/* faults map the scratch page now: bounce pages are free */
@@ -541,6 +548,34 @@ void tcmu_zc_detach(struct tcmu_dev *udev, struct tcmu_cmd *cmd, bool keep)
 	}
 	trace_tcmu_zc_unmap(udev->name, slot, s->nr_pages,
 			    keep ? "keep" : "revoke");
+}
+
+/**
+ * tcmu_zc_revoke_kept - take back the copies of a kept buffer
+ * @udev: the device
+ * @cmd: a command completed with KEEP_BUF, not freed yet
+ *
+ * Pages are short and the device holds more than its share: the slot is
+ * revoked as on a timeout, and shows the scratch page until the handler
+ * frees the buffer.
+ *
+ * Return: the pages given back to the pool.
+ */
+long tcmu_zc_revoke_kept(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
+	u32 slot = cmd->zc_slot - 1;
+
+	if (s->state != TCMU_ZC_S_KEPT)
+		return 0;
+	down_write(&zc->lock);
+	tcmu_zc_zap(zc, slot);
+	WRITE_ONCE(s->state, TCMU_ZC_S_REVOKED);
+	up_write(&zc->lock);
+	tcmu_zc_count(zc, TCMU_ZC_REVOKED, 1);
+	trace_tcmu_zc_unmap(udev->name, slot, s->nr_pages, "revoke");
+	return tcmu_zc_free_own(zc, s->pages, s->nr_pages);
 }
 
 /* The command is freed: its slot can go to another one. */

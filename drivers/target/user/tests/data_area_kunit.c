@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests of the data area allocator: block states, reuse of cached
- * pages before new ones, hole reclaim, iovec layout and data copies, and
- * allocation racing with frees and trims (no device lock around them).
+ * pages before new ones, hole reclaim (in bounded batches), revoked
+ * blocks, iovec layout and data copies, and allocation racing with frees
+ * and trims (no device lock around them).
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -134,7 +135,7 @@ static void da_trim_holes(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 10), 0);
 	tcmu_da_free(da, holes, 4);
 	before = tcmu_pool_held(da->pool);
-	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), 4U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), 4U * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, before - tcmu_pool_held(da->pool), 4L * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 6U);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
@@ -158,7 +159,7 @@ static void da_trim_all(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 7), 0);
 	tcmu_da_free(da, blocks, 7);
-	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), 7U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), 7U * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 0U);
 	KUNIT_EXPECT_EQ(test, da->blk_hi, 0U);
 	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
@@ -277,7 +278,7 @@ static void da_pool_fair(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 4), 0);
 	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(b, bblk, 2), -ENOMEM);
 	tcmu_da_free(a, ablk, 4);
-	KUNIT_EXPECT_EQ(test, tcmu_da_trim(a), 4U * a->blk_pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(a, TCMU_TRIM_ALL), 4U * a->blk_pages);
 	KUNIT_EXPECT_EQ(test, a->reclaimed_pages, 4ULL * a->blk_pages);
 	/* a is not first in line: it waits behind b */
 	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), -ENOMEM);
@@ -384,7 +385,7 @@ static int da_race_trim_fn(void *data)
 	struct da_race *race = data;
 
 	while (!atomic_read(&race->stop)) {
-		tcmu_da_trim(race->da);
+		tcmu_da_trim(race->da, TCMU_TRIM_ALL);
 		atomic_inc(&race->trims);
 		cond_resched();
 	}
@@ -437,8 +438,85 @@ static void da_race(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pages, (unsigned long)da->nr_populated *
 			da->blk_pages);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool), (long)pages);
-	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da), (u32)pages);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), (u32)pages);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool), 0L);
+}
+
+/*
+ * Revoking a command's blocks gives their pages back, shows the scratch
+ * page at every index instead, and keeps the blocks from reuse until
+ * they are freed, which brings them back empty.
+ */
+static void da_revoke(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
+	u32 blocks[6], kept[2], again[2];
+	u32 held, used, peak;
+	u64 reclaimed, revoked;
+	unsigned long idx;
+	long before;
+	u32 i;
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), 0);
+	kept[0] = blocks[1];
+	kept[1] = blocks[4];
+	before = tcmu_pool_held(da->pool);
+	KUNIT_EXPECT_EQ(test, tcmu_da_revoke(da, kept, 2), 2L * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, before - tcmu_pool_held(da->pool),
+			2L * da->blk_pages);
+	KUNIT_ASSERT_NOT_NULL(test, da->scratch);
+	for (i = 0; i < 2; i++) {
+		idx = (unsigned long)kept[i] * da->blk_pages;
+		KUNIT_EXPECT_PTR_EQ(test, xa_load(&da->pages, idx), da->scratch);
+	}
+	tcmu_da_stats(da, &held, &used, &peak, &reclaimed, &revoked);
+	KUNIT_EXPECT_EQ(test, held, 4U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, used, 4U * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, revoked, 2ULL * da->blk_pages);
+	/* nothing cached to trim, and the revoked blocks are not free */
+	KUNIT_EXPECT_FALSE(test, tcmu_da_has_cached(da));
+	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), DA_BLOCKS - 6U);
+
+	tcmu_da_free_revoked(da, kept, 2);
+	KUNIT_EXPECT_EQ(test, da->nr_revoked, 0U);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 4UL * da->blk_pages);
+	/* back empty: the next allocation populates them with new pages */
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 2), 0);
+	KUNIT_EXPECT_EQ(test, again[0], kept[0]);
+	KUNIT_EXPECT_EQ(test, again[1], kept[1]);
+	idx = (unsigned long)kept[0] * da->blk_pages;
+	KUNIT_EXPECT_PTR_NE(test, xa_load(&da->pages, idx), da->scratch);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 6U);
+}
+
+/*
+ * A fragmented area (every other block cached) is trimmed a bounded
+ * number of batches at a time, and completely by enough calls.
+ */
+static void da_trim_batches(struct kunit *test)
+{
+	u32 nr = 4 * TCMU_TRIM_BATCH + 8;
+	struct tcmu_data_area *da = da_setup(test, 2 * nr);
+	u32 *blocks, *holes, i, freed;
+
+	blocks = kunit_kcalloc(test, 2 * nr, sizeof(*blocks), GFP_KERNEL);
+	holes = kunit_kcalloc(test, nr, sizeof(*holes), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, blocks);
+	KUNIT_ASSERT_NOT_NULL(test, holes);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 2 * nr), 0);
+	for (i = 0; i < nr; i++)
+		holes[i] = 2 * i;
+	tcmu_da_free(da, holes, nr);
+
+	freed = tcmu_da_trim(da, 1);
+	KUNIT_EXPECT_EQ(test, freed, TCMU_TRIM_BATCH * da->blk_pages);
+	KUNIT_EXPECT_TRUE(test, tcmu_da_has_cached(da));
+	freed = tcmu_da_trim(da, TCMU_TRIM_ALL);
+	KUNIT_EXPECT_EQ(test, freed, (nr - TCMU_TRIM_BATCH) * da->blk_pages);
+	KUNIT_EXPECT_FALSE(test, tcmu_da_has_cached(da));
+	KUNIT_EXPECT_EQ(test, da->nr_populated, nr);
+	KUNIT_EXPECT_EQ(test, da->nr_used, nr);
+	KUNIT_EXPECT_EQ(test, da->nr_busy, 0U);
 }
 
 static struct kunit_case tcmu_data_area_cases[] = {
@@ -454,6 +532,8 @@ static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_pool_fair, da_gen_params),
 	KUNIT_CASE_PARAM(da_pool_too_big, da_gen_params),
 	KUNIT_CASE_PARAM(da_race, da_gen_params),
+	KUNIT_CASE_PARAM(da_revoke, da_gen_params),
+	KUNIT_CASE_PARAM(da_trim_batches, da_gen_params),
 	{}
 };
 

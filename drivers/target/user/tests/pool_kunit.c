@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests of the global data page pool: the limit holds under
- * concurrent charges, the wait line is FIFO, a lowered limit is obeyed.
+ * concurrent charges, the wait line is FIFO, a lowered limit is obeyed,
+ * pinned pages stay charged until the pin goes.
  */
 #include <kunit/test.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/random.h>
 #include "../tcmu.h"
 
@@ -15,6 +17,7 @@ static void pool_nop_work(struct work_struct *work)
 static void pool_exit_action(void *pool)
 {
 	cancel_work_sync(&((struct tcmu_pool *)pool)->work);
+	tcmu_pool_exit(pool);
 }
 
 /* A pool of its own for a test: @max_pages, nobody serves its line */
@@ -187,11 +190,45 @@ static void pool_lowered_limit(struct kunit *test)
 	tcmu_pool_uncharge(pool, 5);
 }
 
+/*
+ * A page that someone else still holds when its user lets go of it stays
+ * charged, in the limbo, until that reference goes.
+ */
+static void pool_pinned_limbo(struct kunit *test)
+{
+	struct tcmu_pool *pool = tcmu_kunit_pool(test, 16);
+	struct page *free_page, *pinned;
+
+	KUNIT_ASSERT_TRUE(test, tcmu_pool_try_charge(pool, 2));
+	free_page = alloc_page(GFP_KERNEL);
+	pinned = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, free_page);
+	KUNIT_ASSERT_NOT_NULL(test, pinned);
+	get_page(pinned);	/* a handler's pin */
+
+	KUNIT_EXPECT_TRUE(test, tcmu_pool_put_page(pool, free_page));
+	tcmu_pool_uncharge(pool, 1);
+	KUNIT_EXPECT_FALSE(test, tcmu_pool_put_page(pool, pinned));
+	KUNIT_EXPECT_EQ(test, READ_ONCE(pool->nr_limbo), 1L);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 1L);
+	/* still pinned: the limbo keeps it */
+	mod_delayed_work(pool->wq, &pool->limbo_work, 0);
+	flush_delayed_work(&pool->limbo_work);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 1L);
+
+	put_page(pinned);	/* the pin goes */
+	mod_delayed_work(pool->wq, &pool->limbo_work, 0);
+	flush_delayed_work(&pool->limbo_work);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(pool->nr_limbo), 0L);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
+}
+
 static struct kunit_case tcmu_pool_cases[] = {
 	KUNIT_CASE(pool_concurrent),
 	KUNIT_CASE(pool_fifo),
 	KUNIT_CASE(pool_cancel),
 	KUNIT_CASE(pool_lowered_limit),
+	KUNIT_CASE(pool_pinned_limbo),
 	{}
 };
 
