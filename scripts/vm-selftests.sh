@@ -26,6 +26,7 @@ for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 cd "$stage/user"
-exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 3G \
+# 5G: test_netlink_02 makes a data area of more than 4 GiB
+exec "$st/vm/vm.sh" --kernel "$kind" --smp 2 --mem 5G \
 	--timeout "${VM_TIMEOUT:-3600}" --out "$stage/out" "${envs[@]}" \
 	-- ./run_tests.sh "$@"

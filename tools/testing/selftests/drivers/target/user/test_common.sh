@@ -22,6 +22,16 @@
 #   tcmu_handler NAME [ARGS...]   start the test handler on NAME in the
 #                                 background; sets HANDLER_PID
 #   tcmu_handler_stop             SIGTERM the handler and wait for it
+#   tcmu_nl_daemon [ARGS...]      the test handler as netlink daemon
+#                                 (--nl-only ARGS) in the background,
+#                                 logging to $NL_LOG; waits for its
+#                                 SET_FEATURES.  Reply support stays on in
+#                                 the module once a daemon announced it:
+#                                 keep one running until the devices are
+#                                 gone (tcmu_nl_cleanup)
+#   tcmu_nl_daemon_stop           stop it
+#   tcmu_nl_cleanup               tcmu_cleanup with a daemon answering
+#                                 REMOVED_DEVICE, then rmmod
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
 #   tcmu_fio_verify_all PREFIX ARGS...
 #                                 the same on every ${dev[i]} at once (job
@@ -125,6 +135,30 @@ tcmu_handler_stop() {
 	kill "$HANDLER_PID" 2>/dev/null || true
 	wait "$HANDLER_PID" 2>/dev/null || true
 	HANDLER_PID=
+}
+
+NL_LOG=/tmp/nl-daemon.log
+NL_PID=
+tcmu_nl_daemon() {
+	"$HANDLER_BIN" --nl-only "$@" >"$NL_LOG" 2>&1 &
+	NL_PID=$!
+	tcmu_wait 10 grep -q SET_FEATURES "$NL_LOG" || fail "daemon did not start"
+}
+
+tcmu_nl_daemon_stop() {
+	[[ -n $NL_PID ]] || return 0
+	kill "$NL_PID" 2>/dev/null
+	wait "$NL_PID" 2>/dev/null
+	NL_PID=
+}
+
+tcmu_nl_cleanup() {
+	cp "$NL_LOG" "${TCMU_OUT:-/tmp}/$TEST_NAME-nl-daemon.log" 2>/dev/null
+	tcmu_nl_daemon_stop
+	tcmu_nl_daemon --quiet
+	tcmu_cleanup
+	tcmu_nl_daemon_stop
+	rmmod target_core_user 2>/dev/null
 }
 
 tcmu_fio_verify() {

@@ -6,62 +6,44 @@
 # a daemon that never replies is recovered with block/reset_netlink.
 . "$(dirname "$0")/test_common.sh"
 P=/sys/module/target_core_user/parameters
-nl_log=/tmp/nl-daemon.log
-daemon=
-nl_daemon() {
-	"$HANDLER_BIN" --nl-only "$@" >"$nl_log" 2>&1 &
-	daemon=$!
-	tcmu_wait 10 grep -q SET_FEATURES "$nl_log" || fail "daemon did not start"
-}
-nl_stop() {
-	[[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon"
-	daemon=
-}
-# the daemon's reply support is global: a fresh module forgets it
-finish() {
-	cp "$nl_log" "${TCMU_OUT:-/tmp}/nl-daemon.log" 2>/dev/null
-	nl_stop
-	tcmu_cleanup
-	rmmod target_core_user 2>/dev/null
-}
-trap finish EXIT
+trap tcmu_nl_cleanup EXIT
 check "insmod" tcmu_mod_load
 
-nl_daemon
+tcmu_nl_daemon
 tcmu_dev_create nl1 32M
-check "ADDED event" grep -q "nl: ADDED_DEVICE dev=tcm-user/1/nl1/test/nl1" "$nl_log"
-check "ADDED reply" grep -q "nl: ADDED_DEVICE_DONE .*status=0 ret=0" "$nl_log"
+check "ADDED event" grep -q "nl: ADDED_DEVICE dev=tcm-user/1/nl1/test/nl1" "$NL_LOG"
+check "ADDED reply" grep -q "nl: ADDED_DEVICE_DONE .*status=0 ret=0" "$NL_LOG"
 A=$HBA/nl1/attrib
 echo 67108864 >"$A/dev_size" || fail "dev_size reconfig"
-check "size event" grep -q "nl: RECONFIG_DEVICE .*size=67108864" "$nl_log"
+check "size event" grep -q "nl: RECONFIG_DEVICE .*size=67108864" "$NL_LOG"
 echo "test/other" >"$A/dev_config" || fail "dev_config reconfig"
-check "config event" grep -q "nl: RECONFIG_DEVICE .*cfg=test/other" "$nl_log"
+check "config event" grep -q "nl: RECONFIG_DEVICE .*cfg=test/other" "$NL_LOG"
 echo 1 >"$A/emulate_write_cache" || fail "write cache reconfig"
-check "write cache event" grep -q "nl: RECONFIG_DEVICE .*writecache=1" "$nl_log"
-nl_stop
+check "write cache event" grep -q "nl: RECONFIG_DEVICE .*writecache=1" "$NL_LOG"
+tcmu_nl_daemon_stop
 
 # a daemon that refuses: the write fails and nothing changes
-nl_daemon --nl-status -22
+tcmu_nl_daemon --nl-status -22
 if echo 1048576 >"$A/dev_size" 2>/dev/null; then
 	fail "refused reconfig succeeded"
 fi
 check "dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
-nl_stop
+tcmu_nl_daemon_stop
 
 # statuses that are no errno: the write fails with EIO, never returns
 # them as a byte count or a bogus error
 for st in 7 -2147483648; do
-	nl_daemon --nl-status "$st"
+	tcmu_nl_daemon --nl-status "$st"
 	err=$( (echo 1048576 >"$A/dev_size") 2>&1) &&
 		fail "status $st: reconfig succeeded"
 	[[ $err == *"Input/output error"* ]] ||
 		fail "status $st: expected EIO, got: $err"
 	check "status $st: dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
-	nl_stop
+	tcmu_nl_daemon_stop
 done
 
 # a daemon that never answers: the writer waits until reset_netlink
-nl_daemon --nl-no-reply
+tcmu_nl_daemon --nl-no-reply
 (echo 2097152 >"$A/dev_size") 2>/dev/null &
 writer=$!
 sleep 2
@@ -71,10 +53,10 @@ echo 1 >"$P/reset_netlink"
 wait "$writer" && fail "reset reconfig succeeded"
 echo 0 >"$P/block_netlink"
 check "dev_size unchanged after reset" test "$(cat "$A/dev_size")" = 67108864
-nl_stop
+tcmu_nl_daemon_stop
 
-nl_daemon
+tcmu_nl_daemon
 rmdir "$HBA/nl1" || fail "remove"
-check "REMOVED event" grep -q "nl: REMOVED_DEVICE dev=tcm-user/1/nl1" "$nl_log"
-check "REMOVED reply" grep -q "nl: REMOVED_DEVICE_DONE .*status=0" "$nl_log"
+check "REMOVED event" grep -q "nl: REMOVED_DEVICE dev=tcm-user/1/nl1" "$NL_LOG"
+check "REMOVED reply" grep -q "nl: REMOVED_DEVICE_DONE .*status=0" "$NL_LOG"
 log "pass"

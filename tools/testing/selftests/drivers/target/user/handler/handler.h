@@ -10,6 +10,7 @@
  *   scsi.c     the mini SCSI target (CDB decoding and emulation)
  *   store.c    the backing stores and iovec data movement
  *   netlink.c  the generic netlink responder ("TCM-USER")
+ *   hostile.c  what a hostile handler does to the kernel's resources
  */
 #ifndef TCMU_TEST_HANDLER_H
 #define TCMU_TEST_HANDLER_H
@@ -74,6 +75,13 @@ struct options {
 	const char *zc_dio;	/* --zc-dio: O_DIRECT probe target */
 	unsigned int zc_late_ms; /* --zc-late: touch zero-copy data late */
 	unsigned int seed;	/* --seed: for --ooo */
+	unsigned int keep_every; /* --keep-every: KEEP_BUF every Nth only */
+	unsigned int nl_delay_ms; /* --nl-delay-ms: before each reply */
+	bool nl_req_id;		/* --nl-req-id: echo TCMU_ATTR_REQ_ID */
+	unsigned int pin_mb;	/* --pin: vmsplice WRITE data, up to MB */
+	unsigned int split;	/* --split: mprotect-split the mapping */
+	unsigned int forks;	/* --fork: children that share the mapping */
+	unsigned int zc_race_ms; /* --zc-mkwrite-race: debug delay, ms */
 };
 
 extern struct options opt;
@@ -102,6 +110,9 @@ struct counters {
 	atomic_ulong zc_dio_ok;		/* O_DIRECT write went through */
 	atomic_ulong zc_late;		/* touched after --zc-late */
 	atomic_ulong zc_alias_bad;	/* second mapping showed other data */
+	atomic_ulong pinned_pages;	/* pages --pin holds in its pipe */
+	atomic_ulong zc_race;		/* --zc-mkwrite-race rounds run */
+	atomic_ulong zc_race_bad;	/* its store reached WRITE data */
 };
 
 extern struct counters cnt;
@@ -136,6 +147,7 @@ struct hcmd {
 	bool unknown;		/* handler did not know the op */
 	bool data_in;		/* iovecs were filled for the initiator */
 	bool zc;		/* hdr.kflags has TCMU_KFLAG_ZERO_COPY */
+	bool kept;		/* completed with TCMU_UFLAG_KEEP_BUF */
 	uint8_t sense[TCMU_SENSE_BUFFERSIZE];
 
 	uint64_t data_len;	/* sum of iov[].iov_len */
@@ -222,6 +234,13 @@ void scsi_execute(struct hcmd *c);
 int zc_init(const struct tdev *d);
 void zc_before(struct hcmd *c);
 void zc_after(struct hcmd *c);
+
+/* hostile.c */
+int hostile_start(const struct tdev *d);
+void hostile_stop(void);
+void hostile_after(struct hcmd *c);
+bool zc_race_before(struct hcmd *c);
+void zc_race_write(struct hcmd *c);
 
 /* store.c */
 int store_init(uint64_t size);

@@ -187,6 +187,9 @@ static void print_counters(void)
 		{ "zc_dio_ok", &cnt.zc_dio_ok },
 		{ "zc_late", &cnt.zc_late },
 		{ "zc_alias_bad", &cnt.zc_alias_bad },
+		{ "pinned_pages", &cnt.pinned_pages },
+		{ "zc_race", &cnt.zc_race },
+		{ "zc_race_bad", &cnt.zc_race_bad },
 	};
 	size_t i;
 
@@ -222,6 +225,15 @@ static void print_help(FILE *f)
 	      "  --read-len        complete data-in with TCMU_UFLAG_READ_LEN\n"
 	      "  --unknown-op      complete everything with TCMU_UFLAG_UNKNOWN_OP\n"
 	      "  --kick-storm      also write() to the UIO fd nonstop, from a thread\n"
+	      "  --keep-every N    with --keep-buf: keep only every Nth command's buffer\n"
+	      "hostile handler:\n"
+	      "  --pin MB          vmsplice WRITE data into a pipe never read, up to MB\n"
+	      "  --split N         split the mapping into 2N+1 VMAs with mprotect()\n"
+	      "  --fork N          N children that share the mapping until exit\n"
+	      "  --zc-mkwrite-race MS\n"
+	      "                    race a store into a zero-copy READ buffer, held\n"
+	      "                    MS ms in the kernel's write fault, against the\n"
+	      "                    slot's reuse by a WRITE (needs a debug module)\n"
 	      "zero copy (commands with TCMU_KFLAG_ZERO_COPY):\n"
 	      "  --zc-probe        check the bytes beside each buffer are zero; from a\n"
 	      "                    forked child, write into WRITE data (must fault);\n"
@@ -234,6 +246,8 @@ static void print_help(FILE *f)
 	      "  --nl-only         only answer netlink events, serve no device\n"
 	      "  --nl-no-reply     log netlink events, never reply\n"
 	      "  --nl-status N     status to put in the *_DONE replies (default 0)\n"
+	      "  --nl-delay-ms N   wait N ms before each reply\n"
+	      "  --nl-req-id       echo the event's TCMU_ATTR_REQ_ID in the reply\n"
 	      "output:\n"
 	      "  --quiet           no start-up or tmr: lines\n"
 	      "  --verbose         one line per command on stderr\n", f);
@@ -287,7 +301,8 @@ enum {
 	OPT_HANG, OPT_EXIT, OPT_KEEP_BUF, OPT_READ_LEN, OPT_UNKNOWN_OP,
 	OPT_NETLINK, OPT_NL_ONLY, OPT_NL_NO_REPLY, OPT_NL_STATUS, OPT_QUIET,
 	OPT_VERBOSE, OPT_KICK_STORM, OPT_ZC_PROBE, OPT_ZC_DIO, OPT_ZC_LATE,
-	OPT_HELP,
+	OPT_KEEP_EVERY, OPT_NL_DELAY, OPT_NL_REQ_ID, OPT_PIN, OPT_SPLIT,
+	OPT_FORK, OPT_ZC_RACE, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -318,6 +333,13 @@ static const struct option longopts[] = {
 	{ "zc-probe", no_argument, NULL, OPT_ZC_PROBE },
 	{ "zc-dio", required_argument, NULL, OPT_ZC_DIO },
 	{ "zc-late", required_argument, NULL, OPT_ZC_LATE },
+	{ "keep-every", required_argument, NULL, OPT_KEEP_EVERY },
+	{ "nl-delay-ms", required_argument, NULL, OPT_NL_DELAY },
+	{ "nl-req-id", no_argument, NULL, OPT_NL_REQ_ID },
+	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "split", required_argument, NULL, OPT_SPLIT },
+	{ "fork", required_argument, NULL, OPT_FORK },
+	{ "zc-mkwrite-race", required_argument, NULL, OPT_ZC_RACE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ }
 };
@@ -349,6 +371,7 @@ static const struct {
 	{ OPT_VERBOSE, &opt.verbose },
 	{ OPT_KICK_STORM, &opt.kick_storm },
 	{ OPT_ZC_PROBE, &opt.zc_probe },
+	{ OPT_NL_REQ_ID, &opt.nl_req_id },
 };
 
 static const struct {
@@ -363,6 +386,12 @@ static const struct {
 	{ OPT_FAIL, &opt.fail_every },
 	{ OPT_EXIT, &opt.exit_after },
 	{ OPT_ZC_LATE, &opt.zc_late_ms },
+	{ OPT_KEEP_EVERY, &opt.keep_every },
+	{ OPT_NL_DELAY, &opt.nl_delay_ms },
+	{ OPT_PIN, &opt.pin_mb },
+	{ OPT_SPLIT, &opt.split },
+	{ OPT_FORK, &opt.forks },
+	{ OPT_ZC_RACE, &opt.zc_race_ms },
 };
 
 static int parse_store(const char *arg)
@@ -450,8 +479,14 @@ static int parse_args(int argc, char **argv)
 		err("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (opt.nl_only || opt.nl_no_reply)
+	if (opt.nl_only || opt.nl_no_reply || opt.nl_delay_ms || opt.nl_req_id)
 		opt.netlink = true;
+	if (opt.keep_every)
+		opt.keep_buf = true;
+	if (opt.pin_mb > 1024 || opt.split > 16384 || opt.forks > 4096) {
+		err("--pin is at most 1024 (MB), --split 16384, --fork 4096");
+		return -1;
+	}
 	if (!opt.nl_only && !opt.dev_name == !opt.uio_path) {
 		err("give exactly one of --dev and --uio (or --nl-only)");
 		return -1;
@@ -514,7 +549,8 @@ static int serve(struct tdev *d)
 		return -1;
 	}
 	scsi_init(d, size);
-	if (zc_init(d) || store_init(size) || ring_start(d))
+	if (zc_init(d) || store_init(size) || hostile_start(d) ||
+	    ring_start(d))
 		return -1;
 	info("serving %s (%s): %" PRIu64 " bytes, %u byte blocks, %u threads%s",
 	     d->name, d->uio_name, size, opt.block_size, opt.threads,
@@ -534,6 +570,7 @@ static int serve(struct tdev *d)
 		pthread_join(storm, NULL);
 	}
 	ring_stop(d);
+	hostile_stop();
 	print_counters();
 	return 0;
 }

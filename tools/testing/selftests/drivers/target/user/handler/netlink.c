@@ -31,8 +31,9 @@
 struct nl_event {
 	uint8_t cmd;
 	char dev[256];
-	bool has_minor, has_id, has_cfg, has_size, has_wc;
+	bool has_minor, has_id, has_cfg, has_size, has_wc, has_req;
 	uint32_t minor;
+	uint32_t req_id;
 	uint32_t dev_id;
 	char cfg[256];
 	uint64_t size;
@@ -113,7 +114,9 @@ static void print_event(const struct nl_event *ev)
 	if (ev->has_size)
 		n += snprintf(line + n, sizeof(line) - n, " size=%" PRIu64, ev->size);
 	if (ev->has_wc)
-		snprintf(line + n, sizeof(line) - n, " writecache=%u", ev->wc);
+		n += snprintf(line + n, sizeof(line) - n, " writecache=%u", ev->wc);
+	if (ev->has_req)
+		snprintf(line + n, sizeof(line) - n, " req_id=%u", ev->req_id);
 	printf("%s\n", line);
 }
 
@@ -135,9 +138,13 @@ static void reply(const struct nl_event *ev)
 	struct nl_msg m;
 	int ret;
 
+	if (opt.nl_delay_ms)
+		wait_stop(opt.nl_delay_ms);
 	msg_init(&m, nl.family, done, NL_VERSION);
 	msg_put(&m, TCMU_ATTR_DEVICE_ID, &ev->dev_id, sizeof(ev->dev_id));
 	msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, sizeof(status));
+	if (opt.nl_req_id && ev->has_req)
+		msg_put(&m, TCMU_ATTR_REQ_ID, &ev->req_id, sizeof(ev->req_id));
 	ret = genl_request(&nl.req, &m, NULL, 0);
 	printf("nl: %s dev_id=%u status=%d ret=%d\n", cmd_name(done),
 	       ev->dev_id, status, ret);
@@ -164,6 +171,8 @@ static void handle_event(const struct nlmsghdr *h)
 	ev.has_cfg = attr_str(tb[TCMU_ATTR_DEV_CFG], ev.cfg, sizeof(ev.cfg));
 	ev.has_size = attr_get(tb[TCMU_ATTR_DEV_SIZE], &ev.size, sizeof(ev.size));
 	ev.has_wc = attr_get(tb[TCMU_ATTR_WRITECACHE], &ev.wc, sizeof(ev.wc));
+	ev.has_req = attr_get(tb[TCMU_ATTR_REQ_ID], &ev.req_id,
+			      sizeof(ev.req_id));
 	print_event(&ev);
 
 	if (ev.cmd < TCMU_CMD_ADDED_DEVICE || ev.cmd > TCMU_CMD_RECONFIG_DEVICE ||

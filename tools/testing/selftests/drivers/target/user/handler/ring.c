@@ -363,7 +363,7 @@ static uint8_t rsp_uflags(const struct tdev *d, const struct hcmd *c,
 		f |= TCMU_UFLAG_READ_LEN;
 		*read_len = c->data_len > UINT32_MAX ? UINT32_MAX : c->data_len;
 	}
-	if (d->keep_buf)
+	if (d->keep_buf && (!opt.keep_every || !(c->id % opt.keep_every)))
 		f |= TCMU_UFLAG_KEEP_BUF;
 	return f;
 }
@@ -386,7 +386,8 @@ static void __ring_complete(struct tdev *d, struct hcmd *c)
 	e->rsp.scsi_status = c->status;
 	e->rsp.read_len = read_len;
 	memcpy(e->rsp.sense_buffer, c->sense, sizeof(c->sense));
-	if (uflags & TCMU_UFLAG_KEEP_BUF)
+	c->kept = uflags & TCMU_UFLAG_KEEP_BUF;
+	if (c->kept)
 		count(&cnt.keep_buf, 1);
 	t = ring_next(d, t, tcmu_hdr_get_len(d->shadow[t / TCMU_OP_ALIGN_SIZE]));
 	set_tail(d, skip_meta(d, t));
@@ -423,7 +424,7 @@ void ring_complete(struct tdev *d, struct hcmd *c)
 
 	while ((c = done)) {
 		done = c->next;
-		if (d->keep_buf && !c->unknown)
+		if (c->kept)
 			printf("keep_buf: id=%u\n", c->id);
 		free(c);
 	}

@@ -146,7 +146,10 @@ static void *worker_main(void *arg)
 		}
 		if (c->zc)
 			zc_before(c);
-		scsi_execute(c);
+		zc_race_write(c);
+		if (!zc_race_before(c))
+			scsi_execute(c);
+		hostile_after(c);
 		log_cmd(c);
 		if (c->zc)
 			zc_after(c);
