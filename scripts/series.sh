@@ -133,6 +133,11 @@ PY
 		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
 			die "scripts/series/undo/$1.diff does not apply to the driver: refresh it (see the README, Patch series)"
 		;;
+	hostile | hostile-selftests)
+		# the step's whole change, reversed: new files are deleted
+		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
+			die "scripts/series/undo/$1.diff does not apply: refresh it (see the README, Patch series)"
+		;;
 	driver)
 		rm -rf "$d/drivers/target/user"
 		cp "$base"/drivers/target/{Kconfig,Makefile,target_core_user.c} \
@@ -298,7 +303,7 @@ configure() {
 	[[ -f $bdir/.config ]] || mk defconfig >/dev/null
 	"$tree/scripts/config" --file "$bdir/.config" -e NET -e UIO \
 		-e CONFIGFS_FS -e TARGET_CORE -m TCM_USER2 -e KUNIT \
-		-e TCM_USER2_KUNIT_TEST
+		-e TCM_USER2_KUNIT_TEST -e DEBUG_KERNEL -e TCM_USER2_DEBUG
 	mk olddefconfig >/dev/null
 }
 k=0
