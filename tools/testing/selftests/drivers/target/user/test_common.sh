@@ -32,6 +32,7 @@
 #   tcmu_nl_daemon_stop           stop it
 #   tcmu_nl_cleanup               tcmu_cleanup with a daemon answering
 #                                 REMOVED_DEVICE, then rmmod
+#   tcmu_stop_pids PID...         kill and reap background processes
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
 #   tcmu_fio_verify_all PREFIX ARGS...
 #                                 the same on every ${dev[i]} at once (job
@@ -150,6 +151,15 @@ tcmu_nl_daemon_stop() {
 	kill "$NL_PID" 2>/dev/null
 	wait "$NL_PID" 2>/dev/null
 	NL_PID=
+}
+
+tcmu_stop_pids() {
+	local p
+	for p in "$@"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
 }
 
 tcmu_nl_cleanup() {

@@ -21,11 +21,8 @@ seconds=${FUZZ_SECONDS:-0}
 ((seconds == 0)) || iterations=0
 # stops what still runs (never a bare "wait": the handler runs on)
 stop_bg() {
-	local p
-	for p in $vfio $fpid; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086 # empty when not running
+	tcmu_stop_pids $vfio $fpid
 	vfio='' fpid=''
 }
 # a fuzzer that died leaves the kernel expecting replies for the victim

@@ -17,11 +17,8 @@ P=/sys/module/target_core_user/parameters
 H_PID=''
 V_PID=''
 finish() {
-	local p
-	for p in $H_PID $V_PID; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086 # empty when not running
+	tcmu_stop_pids $H_PID $V_PID
 	echo 2048 >$P/global_max_data_area_mb
 	tcmu_cleanup
 }

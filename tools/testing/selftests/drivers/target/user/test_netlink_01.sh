@@ -30,9 +30,10 @@ fi
 check "dev_size unchanged" test "$(cat "$A/dev_size")" = 67108864
 tcmu_nl_daemon_stop
 
-# statuses that are no errno: the write fails with EIO, never returns
-# them as a byte count or a bogus error
-for st in 7 -2147483648; do
+# statuses that are no errno, or the kernel's own (ERESTARTSYS,
+# ERESTARTNOHAND, EIOCBQUEUED): the write fails with EIO, never returns
+# them as a byte count, a restart or "Unknown error"
+for st in 7 -2147483648 -512 -514 -529; do
 	tcmu_nl_daemon --nl-status "$st"
 	err=$( (echo 1048576 >"$A/dev_size") 2>&1) &&
 		fail "status $st: reconfig succeeded"

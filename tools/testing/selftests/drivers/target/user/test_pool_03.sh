@@ -18,11 +18,8 @@ POOL=/sys/kernel/debug/target_core_user/pool
 A_PID=''
 B_PID=''
 finish() {
-	local p
-	for p in $A_PID $B_PID; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086 # empty when not running
+	tcmu_stop_pids $A_PID $B_PID
 	tcmu_cleanup
 }
 trap finish EXIT
