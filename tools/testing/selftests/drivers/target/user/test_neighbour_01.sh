@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # A hostile neighbour cannot stall the devices it shares work with.  Its
-# handler forks 64 children that share the mapping (every zap visits 65
-# VMAs) and fragments its data area: it keeps every other buffer
+# handler fragments its data area: it keeps every other buffer
 # (KEEP_BUF), then frees every other kept one, which leaves thousands of
-# one-block holes between kept blocks.  The global limit is then lowered
+# one-block holes between kept blocks; and near the end of filling it,
+# it forks 64 children, which copy its PTEs: every zap of a data page
+# then has 65 PTEs to clear in 65 VMAs.  The global limit is then lowered
 # below what it holds, so every page the victim needs must come out of
 # the neighbour's holes.  The victim, bound to the same completion thread,
 # runs fio verify beside the idle neighbour, then beside it busy (random
@@ -57,12 +58,14 @@ done
 nb=nb$i
 [[ $(tcmu_info "$nb" CompletionCpu) == "$cpu" ]] ||
 	fail "no device of six shares completion CPU $cpu with the victim"
-tcmu_handler "$nb" --keep-every 2 --fork 64
+tcmu_handler "$nb" --keep-every 2 --fork 64 --fork-after 10000
 H_PID=$HANDLER_PID
 hdev=$(tcmu_dev_export "$nb") || fail "export neighbour"
 fio --name=fill --filename="$hdev" --direct=1 --ioengine=libaio --rw=write \
 	--bs=4k --iodepth=16 --size=40M >/tmp/fio-fill.out 2>&1 ||
 	fail "neighbour: filling writes: $(tail -n 5 /tmp/fio-fill.out)"
+grep -q '64 children share the mapping' "/tmp/handler-$nb.log" ||
+	fail "the neighbour did not fork"
 mapfile -t kept < <(sed -n 's/^keep_buf: id=//p' "/tmp/handler-$nb.log")
 log "the neighbour keeps ${#kept[@]} buffers"
 ((${#kept[@]} >= 4000)) || fail "the neighbour kept only ${#kept[@]} buffers"

@@ -81,6 +81,7 @@ struct options {
 	unsigned int pin_mb;	/* --pin: vmsplice WRITE data, up to MB */
 	unsigned int split;	/* --split: mprotect-split the mapping */
 	unsigned int forks;	/* --fork: children that share the mapping */
+	unsigned int fork_after; /* --fork-after: once N commands ran */
 	unsigned int zc_race_ms; /* --zc-mkwrite-race: debug delay, ms */
 };
 

@@ -13,6 +13,11 @@
  *               between them.
  * --fork N      N children that do nothing but share the mapping (and
  *               its VMAs) until the handler exits.
+ * --fork-after C
+ *               fork them once C commands have run, not at start: fork
+ *               copies the PTEs of a mixed mapping, so each child then
+ *               maps every data page the handler touched, and a zap of
+ *               such a page has a PTE to clear in every child.
  * --zc-mkwrite-race MS
  *               once, for the first zero-copy READ: fault its first page
  *               in, set the kernel's one-shot debug delay of pfn_mkwrite
@@ -55,6 +60,8 @@ static struct {
 
 static pid_t *children;
 static unsigned int nchildren;
+static atomic_uint ran;		/* commands run, for --fork-after */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
 	pthread_mutex_t lock;	/* protects the state below */
@@ -134,7 +141,7 @@ int hostile_start(const struct tdev *d)
 		return -1;
 	if (opt.split && split_mapping())
 		return -1;
-	if (opt.forks && fork_children())
+	if (opt.forks && !opt.fork_after && fork_children())
 		return -1;
 	return 0;
 }
@@ -182,12 +189,24 @@ static bool is_read(const struct hcmd *c)
 	return false;
 }
 
+/* --fork-after: the children come when the Cth command has run. */
+static void fork_late(void)
+{
+	if (!opt.forks || !opt.fork_after ||
+	    atomic_fetch_add(&ran, 1) + 1 != opt.fork_after)
+		return;
+	pthread_mutex_lock(&fork_lock);
+	if (!nchildren && fork_children())
+		err("--fork-after: could not fork");
+	pthread_mutex_unlock(&fork_lock);
+}
+
 /*
  * --pin: hand the pages of a WRITE's data to the pipe, each page of the
  * map once: a block reused by a later command is the same page as long
  * as the kernel did not trim it.
  */
-void hostile_after(struct hcmd *c)
+static void pin_after(struct hcmd *c)
 {
 	const unsigned long max = (unsigned long)opt.pin_mb << 20 >> 12;
 	struct iovec iov = { .iov_len = PAGE };
@@ -213,6 +232,13 @@ void hostile_after(struct hcmd *c)
 	atomic_store(&cnt.pinned_pages, pin.pages);
 	printf("pin: pages=%lu\n", pin.pages);
 	pthread_mutex_unlock(&pin.lock);
+}
+
+/* After a command ran, before it completes */
+void hostile_after(struct hcmd *c)
+{
+	fork_late();
+	pin_after(c);
 }
 
 static void *race_store(void *arg)

@@ -230,6 +230,8 @@ static void print_help(FILE *f)
 	      "  --pin MB          vmsplice WRITE data into a pipe never read, up to MB\n"
 	      "  --split N         split the mapping into 2N+1 VMAs with mprotect()\n"
 	      "  --fork N          N children that share the mapping until exit\n"
+	      "  --fork-after N    fork them once N commands have run (default: at\n"
+	      "                    start), so that they copy the populated PTEs\n"
 	      "  --zc-mkwrite-race MS\n"
 	      "                    race a store into a zero-copy READ buffer, held\n"
 	      "                    MS ms in the kernel's write fault, against the\n"
@@ -302,7 +304,7 @@ enum {
 	OPT_NETLINK, OPT_NL_ONLY, OPT_NL_NO_REPLY, OPT_NL_STATUS, OPT_QUIET,
 	OPT_VERBOSE, OPT_KICK_STORM, OPT_ZC_PROBE, OPT_ZC_DIO, OPT_ZC_LATE,
 	OPT_KEEP_EVERY, OPT_NL_DELAY, OPT_NL_REQ_ID, OPT_PIN, OPT_SPLIT,
-	OPT_FORK, OPT_ZC_RACE, OPT_HELP,
+	OPT_FORK, OPT_FORK_AFTER, OPT_ZC_RACE, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -339,6 +341,7 @@ static const struct option longopts[] = {
 	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "split", required_argument, NULL, OPT_SPLIT },
 	{ "fork", required_argument, NULL, OPT_FORK },
+	{ "fork-after", required_argument, NULL, OPT_FORK_AFTER },
 	{ "zc-mkwrite-race", required_argument, NULL, OPT_ZC_RACE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ }
@@ -391,6 +394,7 @@ static const struct {
 	{ OPT_PIN, &opt.pin_mb },
 	{ OPT_SPLIT, &opt.split },
 	{ OPT_FORK, &opt.forks },
+	{ OPT_FORK_AFTER, &opt.fork_after },
 	{ OPT_ZC_RACE, &opt.zc_race_ms },
 };
 
