@@ -821,17 +821,19 @@ static bool tcmu_reap_cmd(struct tcmu_dev *udev,
 
 /*
  * Walk the slots from the last reaped one up to the handler's cmd_tail,
- * moving the commands to @done, @budget commands at most.  Returns true
- * when ring space was freed.  Under ring_lock.
+ * moving the commands to @done, @budget commands at most; *@more says
+ * the budget left completed slots behind.  Returns true when ring space
+ * was freed.  Under ring_lock.
  */
 static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done,
-			u32 budget)
+			u32 budget, bool *more)
 {
 	u32 size = udev->cmdr_size, last = udev->cmdr_last_cleaned;
 	u32 tail, pos, len, len_op;
 	bool freed = false;
 
 	lockdep_assert_held(&udev->ring_lock);
+	*more = false;
 	if (test_bit(TCMU_DEV_BROKEN, &udev->flags))
 		return false;
 
@@ -875,6 +877,7 @@ static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done,
 		udev->cmdr_last_cleaned = (pos + len) % size;
 		freed = true;
 	}
+	*more = !budget && udev->cmdr_last_cleaned != tail;
 	return freed;
 }
 
@@ -893,17 +896,17 @@ static void tcmu_finish_reaped(struct list_head *done)
 }
 
 /*
- * Reap what the handler completed, @budget commands at most; returns true
- * when ring space was freed.
+ * Reap what the handler completed, @budget commands at most (*@more: it
+ * completed more); returns true when ring space was freed.
  */
-static bool tcmu_reap(struct tcmu_dev *udev, u32 budget)
+static bool tcmu_reap(struct tcmu_dev *udev, u32 budget, bool *more)
 {
 	LIST_HEAD(done);
 	bool freed;
 
 	lockdep_assert_held(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
-	freed = __tcmu_reap(udev, &done, budget);
+	freed = __tcmu_reap(udev, &done, budget, more);
 	if (freed && udev->cmd_time_out)
 		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
 	spin_unlock(&udev->ring_lock);
@@ -991,18 +994,6 @@ long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds)
 	return freed;
 }
 
-/* The handler published completions the reap has not taken yet */
-static bool tcmu_reap_pending(struct tcmu_dev *udev)
-{
-	bool pending;
-
-	spin_lock(&udev->ring_lock);
-	pending = !test_bit(TCMU_DEV_BROKEN, &udev->flags) &&
-		  READ_ONCE(udev->mb->cmd_tail) != udev->cmdr_last_cleaned;
-	spin_unlock(&udev->ring_lock);
-	return pending;
-}
-
 /**
  * tcmu_handle_completions - the handler kicked: reap and post what waits
  * @udev: the device
@@ -1018,7 +1009,7 @@ bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget)
 	bool more;
 
 	mutex_lock(&udev->reap_lock);
-	if (tcmu_reap(udev, budget)) {
+	if (tcmu_reap(udev, budget, &more)) {
 		/*
 		 * Pages are short: what this device just freed goes back to
 		 * the pool's line instead of its own cache.
@@ -1027,7 +1018,6 @@ bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget)
 			tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
 		tcmu_run_queues(udev);
 	}
-	more = tcmu_reap_pending(udev);
 	if (!more && tcmu_dev_idle(udev))
 		tcmu_pool_dev_idle(udev);
 	mutex_unlock(&udev->reap_lock);
@@ -1121,7 +1111,7 @@ void tcmu_timeout_work_fn(struct work_struct *work)
 
 void tcmu_block_dev(struct tcmu_dev *udev)
 {
-	bool was;
+	bool was, more;
 
 	mutex_lock(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
@@ -1129,7 +1119,7 @@ void tcmu_block_dev(struct tcmu_dev *udev)
 	spin_unlock(&udev->ring_lock);
 	if (!was) {
 		/* finish what the handler completed, bounce what waits */
-		tcmu_reap(udev, TCMU_REAP_ALL);
+		tcmu_reap(udev, TCMU_REAP_ALL, &more);
 		tcmu_run_qfull(udev, true);
 	}
 	mutex_unlock(&udev->reap_lock);
