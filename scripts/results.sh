@@ -2,12 +2,14 @@
 # Pass/fail counting shared by check.sh, dkms-test.sh, kunit.sh and
 # series.sh (sourced).
 #   result NAME STATUS     count one result (STATUS 0: pass), print it
-#   add_counts PREFIX FILE add the last "PREFIX: N passed, N failed" line
-#                          of FILE to the counts (its failures also in
-#                          $counted_failed); status 1 when FILE has none
+#   add_counts PREFIX FILE add the last "PREFIX: N passed, N failed[, N
+#                          skipped]" line of FILE to the counts, a skip
+#                          as a failure (its failures and skips also in
+#                          $counted_failed, all three in $counted_ran);
+#                          status 1 when FILE has none
 #   kunit_run_opts         kunit.py run options of kunit.sh and series.sh
 #   kunit_counts LOG RC    kunit.py's summary as counts (below)
-pass=0 failed=0 counted_failed=0
+pass=0 failed=0 counted_failed=0 counted_ran=0
 
 result() {
 	if [[ $2 == 0 ]]; then
@@ -20,14 +22,15 @@ result() {
 }
 
 add_counts() {
-	local line p f
+	local line p f s
 	line=$(grep -aE "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n1)
 	[[ -n $line ]] || return 1
-	read -r _ p _ f _ <<<"$line"
+	read -r _ p _ f _ s _ <<<"$line"
+	[[ $s =~ ^[0-9]+$ ]] || s=0
 	pass=$((pass + p))
-	failed=$((failed + f))
+	failed=$((failed + f + s))
 	# shellcheck disable=SC2034 # read by the scripts that source this
-	counted_failed=$f
+	counted_failed=$((f + s)) counted_ran=$((p + f + s))
 }
 
 # The kernel arguments keep asynchronous boot messages off the console
