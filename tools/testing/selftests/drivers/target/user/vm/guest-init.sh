@@ -8,7 +8,7 @@
 # then chroots PID 1 itself into the host root (so the kernel's modprobe
 # calls see the host's /sbin/modprobe and /lib/modules) and re-runs this
 # script there as stage 2: it runs the job vm.sh put in /tcmu-job, triggers
-# a kmemleak scan, prints "TCMU-VM-EXIT <rc>" and powers the VM off.
+# a kmemleak scan (a failed scan fails the job), prints "TCMU-VM-EXIT <rc>" and powers the VM off.
 die() {
 	echo "tcmu-vm init: $*"
 	/bin/busybox poweroff -f
@@ -23,13 +23,18 @@ if [ "$1" = stage2 ]; then
 	echo "tcmu-vm: up after $up s, running the command"
 	env -i "$@" </dev/null
 	rc=$?
+	# The debug kernel (TCMU_MODDIR set) has kmemleak: a scan that cannot
+	# run (kmemleak turned itself off, e.g. out of memory for its own
+	# objects) would leave leaks unseen, so it fails the run.
 	kmemleak=/sys/kernel/debug/kmemleak
-	if [ -e $kmemleak ]; then
+	if [ -e $kmemleak ] || [ -n "$TCMU_MODDIR" ]; then
 		echo "tcmu-vm: kmemleak scan"
-		echo scan >$kmemleak
-		sleep 5
-		echo scan >$kmemleak
-		cat $kmemleak
+		if echo scan >$kmemleak && sleep 5 && echo scan >$kmemleak; then
+			cat $kmemleak
+		else
+			echo "tcmu-vm: the kmemleak scan failed"
+			[ "$rc" != 0 ] || rc=1
+		fi
 	fi
 	sync
 	umount /mnt/out
