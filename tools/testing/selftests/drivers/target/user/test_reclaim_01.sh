@@ -4,11 +4,25 @@
 # use, the reclaim work keeps taking cached data pages away (zapping them
 # from the handlers' mappings) while the handlers fault pages back in.
 # A stale mapping would lose data; fio's crc32c verification would see it.
+# The reclaim must really run while fio does (its counter rises between
+# samples), the pool must never hold more than the limit (its own peak
+# and the sampled figure), and once idle the devices give every page back.
 . "$(dirname "$0")/test_common.sh"
 P=/sys/module/target_core_user/parameters
+POOL=/sys/kernel/debug/target_core_user/pool
+LIMIT=256
 trap 'echo 2048 >$P/global_max_data_area_mb; tcmu_cleanup' EXIT
 check "insmod" tcmu_mod_load
 
+# pool_stat KEY: a line of the pool's debugfs file
+pool_stat() {
+	sed -n "s/^$1: //p" "$POOL"
+}
+
+# the limit before any IO (the exports' partition scans included), so
+# that the pool's lifetime peak speaks for the whole test
+check "global limit of 1 MiB" eval "echo 1 >$P/global_max_data_area_mb"
+check "limit in pages" test "$(pool_stat pages_max)" = $LIMIT
 pids=()
 for i in 1 2; do
 	tcmu_dev_create rc$i 64M max_data_area_mb=8 hw_max_sectors=1024
@@ -16,7 +30,6 @@ for i in 1 2; do
 	pids+=($!)
 	dev[i]=$(tcmu_dev_export "rc$i") || fail "export rc$i"
 done
-echo 1 >$P/global_max_data_area_mb
 for i in 1 2; do
 	fio --name="rc$i" --filename="${dev[i]}" --direct=1 --ioengine=libaio \
 		--rw=randrw --bs=4k --bssplit=4k/50:64k/30:256k/20 --iodepth=16 \
@@ -24,23 +37,32 @@ for i in 1 2; do
 		--verify_state_save=0 >"/tmp/fio-rc$i.out" 2>&1 &
 	fpids[i]=$!
 done
-peak=0
+peak=0 rises=0 samples=0
+last=$(pool_stat pages_reclaimed)
+first=$last
 while kill -0 "${fpids[1]}" 2>/dev/null || kill -0 "${fpids[2]}" 2>/dev/null; do
 	held=$(cat $P/global_data_pages)
 	((held > peak)) && peak=$held
+	now=$(pool_stat pages_reclaimed)
+	((now > last)) && rises=$((rises + 1))
+	last=$now samples=$((samples + 1))
 	sleep 0.2
 done
 for i in 1 2; do
 	wait "${fpids[i]}" || fail "fio verify on rc$i: $(tail -n 20 /tmp/fio-rc$i.out)"
 done
-log "global data pages peaked at $peak with a 256-page limit"
-# once idle, the reclaim brings the pool under the limit
-check "pool trimmed to the limit" tcmu_wait 20 \
-	test "$(cat $P/global_data_pages)" -le 256
+ppeak=$(pool_stat pages_peak)
+log "during fio: $((last - first)) pages reclaimed, rising in $rises of $samples samples; held peaked at $peak sampled, $ppeak by the pool, limit $LIMIT"
+((rises > 0)) || fail "the reclaim never ran while fio did"
+((peak <= LIMIT)) || fail "sampled $peak pages held, above the limit"
+((ppeak <= LIMIT)) || fail "the pool's peak $ppeak is above the limit"
+# with fio gone the idle trim gives every page back
+pool_held_is() { [[ $(cat $P/global_data_pages) == "$1" ]]; }
+tcmu_wait 20 pool_held_is 0 ||
+	fail "pages still held once idle: $(tr '\n' ' ' <$POOL)"
 for i in 1 2; do
 	check "rc$i state ok" test "$(tcmu_info "rc$i" State)" = ok
 	tcmu_dev_unexport "rc$i"
 done
-kill "${pids[@]}"
-wait "${pids[@]}" 2>/dev/null
+tcmu_stop_pids "${pids[@]}"
 log "pass"
