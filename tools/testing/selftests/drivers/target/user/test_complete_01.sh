@@ -32,15 +32,22 @@ devs=$(awk '/^cpu / { n += $8 } END { print n }' $DBG)
 log "$threads completion threads for $devs devices"
 check "every device bound to a thread" test "$devs" = $N
 
-# CPU 1 off and on, and the mode flipping, while the IO runs
+# CPU 1 off and on, and the mode flipping, while the IO runs; a cycle
+# counts when CPU 1 read back offline, then online; a refused write is
+# an error
+rm -f /tmp/hotplug.cycles /tmp/hotplug.err
 (
+	n=0
 	while :; do
-		echo 0 >$CPU1
+		{ echo 0 >$CPU1 && [[ $(<$CPU1) == 0 ]]; } ||
+			echo "cpu1 did not go offline" >>/tmp/hotplug.err
 		sleep 0.$((RANDOM % 5))
-		echo inline >$P/completion
-		echo 1 >$CPU1
+		echo inline >$P/completion || echo "inline refused" >>/tmp/hotplug.err
+		{ echo 1 >$CPU1 && [[ $(<$CPU1) == 1 ]]; } ||
+			echo "cpu1 did not come online" >>/tmp/hotplug.err
+		[[ -e /tmp/hotplug.err ]] || echo $((++n)) >/tmp/hotplug.cycles
 		sleep 0.$((RANDOM % 5))
-		echo percpu >$P/completion
+		echo percpu >$P/completion || echo "percpu refused" >>/tmp/hotplug.err
 	done
 ) &
 hp=$!
@@ -51,6 +58,10 @@ wait "$hp" 2>/dev/null
 hp=''
 echo 1 >$CPU1
 echo percpu >$P/completion
+cycles=$(cat /tmp/hotplug.cycles 2>/dev/null || echo 0)
+log "$cycles CPU 1 offline/online cycles under IO"
+[[ ! -e /tmp/hotplug.err ]] || fail "hotplug: $(sort /tmp/hotplug.err | uniq -c)"
+((cycles >= 3)) || fail "only $cycles CPU 1 offline/online cycles under IO"
 cat $DBG
 check "two threads ran" test "$(grep -c '^cpu ' $DBG)" = 2
 check "both threads took hand-overs" test "$(awk '/^cpu / && $10 > 0' $DBG | wc -l)" = 2
