@@ -33,6 +33,7 @@
 #   tcmu_nl_cleanup               tcmu_cleanup with a daemon answering
 #                                 REMOVED_DEVICE, then rmmod
 #   tcmu_stop_pids PID...         kill and reap background processes
+#   now_ms                        wall clock in ms (sub-second timing)
 #   tcmu_fio_verify DEV ARGS...   fio write+verify (crc32c) on DEV
 #   tcmu_fio_verify_all PREFIX ARGS...
 #                                 the same on every ${dev[i]} at once (job
@@ -151,6 +152,11 @@ tcmu_nl_daemon_stop() {
 	kill "$NL_PID" 2>/dev/null
 	wait "$NL_PID" 2>/dev/null
 	NL_PID=
+}
+
+now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
 }
 
 tcmu_stop_pids() {

@@ -43,14 +43,22 @@ for st in 7 -2147483648 -512 -514 -529; do
 	tcmu_nl_daemon_stop
 done
 
-# a daemon that never answers: the writer waits until reset_netlink
+# a daemon that never answers: the writer waits until reset_netlink.
+# Once the daemon has the event, the writer is still blocked a second
+# later, and ends within seconds of the reset, with an error.
 tcmu_nl_daemon --nl-no-reply
 (echo 2097152 >"$A/dev_size") 2>/dev/null &
 writer=$!
-sleep 2
+check "the daemon got the event" tcmu_wait 10 \
+	grep -q "nl: RECONFIG_DEVICE .*size=2097152" "$NL_LOG"
+sleep 1
 kill -0 "$writer" 2>/dev/null || fail "reconfig did not wait for the reply"
 echo 1 >"$P/block_netlink"
+t0=$(now_ms)
 echo 1 >"$P/reset_netlink"
+check "the writer ended after reset_netlink" tcmu_wait 5 \
+	eval "! kill -0 $writer 2>/dev/null"
+log "the writer ended $(($(now_ms) - t0)) ms after reset_netlink"
 wait "$writer" && fail "reset reconfig succeeded"
 echo 0 >"$P/block_netlink"
 check "dev_size unchanged after reset" test "$(cat "$A/dev_size")" = 67108864

@@ -11,7 +11,11 @@ tcmu_dev_create tm1 32M
 tcmu_handler tm1
 dev=$(tcmu_dev_export tm1) || fail "export"
 sg_reset -d "$dev" >/dev/null 2>&1 || fail "LUN reset failed"
-sleep 1
+# a TMR entry is posted during the reset, before sg_reset returns; the
+# handler parses the ring in order, so once a later READ is done it has
+# logged any TMR entry that came before
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null ||
+	fail "IO after the first reset"
 grep -q "tmr:" /tmp/handler-tm1.log && fail "TMR posted with tmr_notification 0"
 echo 1 >"$HBA/tm1/attrib/tmr_notification"
 sg_reset -d "$dev" >/dev/null 2>&1 || fail "LUN reset failed"
