@@ -3,9 +3,11 @@
 # A handler that writes garbage into the ring breaks its own device and
 # nothing else: one log line, no WARN, the device reports "broken",
 # commands fail instead of hanging, another device keeps working, and
-# reset_ring brings the broken one back.  (The fuzzer goes much further.)
+# reset_ring brings the broken one back: a new handler serves fio verify
+# on it.  (The fuzzer goes much further.)
 . "$(dirname "$0")/test_common.sh"
-trap tcmu_cleanup EXIT
+gpid=''
+trap 'tcmu_stop_pids $gpid; tcmu_cleanup' EXIT
 check "insmod" tcmu_mod_load
 command -v python3 >/dev/null || skip "python3 missing"
 
@@ -17,6 +19,8 @@ tcmu_handler bad
 bdev=$(tcmu_dev_export bad) || fail "export bad"
 tcmu_handler_stop
 tcmu_handler good
+gpid=$HANDLER_PID
+HANDLER_PID=
 gdev=$(tcmu_dev_export good) || fail "export good"
 
 uio=$(grep -lx "tcm-user/1/bad/test/bad" /sys/class/uio/uio*/name)
@@ -53,8 +57,12 @@ grep -qi "sense" <<<"$out" || fail "no sense data from the broken device: $out"
 tcmu_fio_verify "$gdev" --rw=randwrite --bs=4k --iodepth=8 --size=4M ||
 	fail "the good device failed: $(fio_log)"
 
-echo 1 >"$HBA/bad/action/reset_ring"
+echo 1 >"$HBA/bad/action/reset_ring" || fail "reset_ring 1"
 check "reset_ring repairs" info_is bad State ok
+tcmu_handler bad
+tcmu_fio_verify "$bdev" --rw=randwrite --bs=4k --iodepth=8 --size=4M ||
+	fail "the repaired device failed: $(fio_log)"
+tcmu_handler_stop
 poke 64 0x8		# cmd_tail past the (empty) ring head
 check "broken again" info_is bad State broken
 check "logged again after the reset" test "$(count)" = 2

@@ -45,7 +45,11 @@ done
 # one handler that dies by itself after a few commands
 sleep 4
 crash_and_recover --exit-after 40
-sleep 4
+check "the --exit-after handler died by itself" tcmu_wait 60 \
+	eval "! kill -0 $HANDLER_PID 2>/dev/null"
+check "it died on its 40th command" \
+	grep -q "exit-after: got command 40 " /tmp/handler-rs1.log
+check "fio still running (after --exit-after)" kill -0 "$fio_pid"
 crash_and_recover
 log "restarted after --exit-after"
 wait "$fio_pid" || fail "fio verify across restarts: $(fio_log)"
