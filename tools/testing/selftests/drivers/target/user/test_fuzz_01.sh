@@ -22,14 +22,14 @@ seconds=${FUZZ_SECONDS:-0}
 # stops what still runs (never a bare "wait": the handler runs on)
 stop_bg() {
 	# shellcheck disable=SC2086 # empty when not running
-	tcmu_stop_pids $vfio $fpid
-	vfio='' fpid=''
+	tcmu_stop_pids $vfio $fpid $vhpid
+	vfio='' fpid='' vhpid=''
 }
 # a fuzzer that died leaves the kernel expecting replies for the victim
 trap 'stop_bg; echo 0 >"$HBA/victim/attrib/nl_reply_supported" 2>/dev/null
 	tcmu_cleanup' EXIT
 check "insmod" tcmu_mod_load
-vfio='' fpid=''
+vfio='' fpid='' vhpid=''
 
 tcmu_dev_create bystander 32M
 tcmu_handler bystander --threads 4 --ooo
@@ -92,6 +92,12 @@ frc=$?
 fpid=''
 tail -n 30 /tmp/fuzz.out
 ((frc == 0)) || fail "tcmu-fuzz exit $frc (seed $seed)"
+# The honest handler takes the victim over before the keeper stops: the
+# keeper may be rescanning it (sd offlined it near the end), and a rescan
+# that nobody serves spins the disk up for minutes while "wait" waits.
+tcmu_handler victim --threads 2
+vhpid=$HANDLER_PID
+HANDLER_PID=$bpid
 kill "$vfio"
 wait "$vfio" 2>/dev/null
 vfio=''
@@ -113,17 +119,17 @@ grep -q "nl_rounds=[1-9]" /tmp/fuzz.out ||
 grep -q " completed=[1-9]" /tmp/fuzz.out ||
 	fail "the fuzzer never completed a command: the victim had no IO (seed $seed)"
 
-# the victim still works after all that, once revived
+# the victim still works after all that, once revived (its honest
+# handler serves it since the fuzzer ended)
 victim_sized() {
 	[[ $(cat "$sysdev/device/state") == running &&
 		$(cat "$sysdev/size") -gt 0 ]]
 }
-tcmu_handler victim --threads 2
 revive_victim
 echo 1 >"$sysdev/device/rescan"
 tcmu_wait 30 victim_sized || fail "the victim did not come back (seed $seed)"
 tcmu_fio_verify "$vdev" --rw=randwrite --bs=4k --iodepth=4 --size=2M ||
 	fail "victim verify after the fuzz run (seed $seed): $(fio_log)"
-tcmu_handler_stop
-HANDLER_PID=$bpid
+tcmu_stop_pids "$vhpid"
+vhpid=''
 log "pass"
