@@ -15,9 +15,21 @@
  * on.  Every choice comes from one seeded PRNG; the seed is printed.
  *
  * The kernel must survive all of it: no crash, splat, hang or leak, and
- * no effect on other devices.  Exit status: 0 when the run finished and
- * the device was left healthy, 1 on a set-up or usage error, 2 when the
- * device could not be repaired.
+ * no effect on other devices.  Mappings the driver must refuse (a size
+ * or offset other than the whole map, MAP_PRIVATE, growing it with
+ * mremap, a second open while the old file is still mapped) fail the
+ * run when they succeed.
+ *
+ * An attack counts as effective only when it reached the kernel as meant
+ * (an entry mangled on a ring that was up, with a posted command in that
+ * entry; a netlink round whose event arrived before the bad reply went
+ * out; and so on, see the kinds below); the last lines give the counts
+ * per kind, for the test to check that each kind really ran.
+ *
+ * Exit status: 0 when the run finished and the device was left healthy,
+ * 1 on a set-up or usage error, 2 when the device could not be repaired,
+ * 3 on a fatal signal, 4 when a netlink writer hung or got a status that
+ * is no errno, 5 when something the driver must refuse was allowed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -78,7 +90,49 @@ static struct {
 static uint64_t rng_state;
 static unsigned long stats_action[32];
 static unsigned long stats_completed, stats_recovered, stats_sigbus;
-static unsigned long stats_broken;
+static unsigned long stats_broken, stats_not_refused;
+
+/*
+ * What effective means, per kind.  "Live": the device's state was ok
+ * when the iteration began, so the kernel reaps what the attack left on
+ * the ring (a broken ring is not read until reset_ring).
+ */
+enum kind {
+	K_HONEST,	/* live, and at least one posted command completed */
+	K_CMD_TAIL,	/* live, and cmd_tail moved somewhere new */
+	K_UNKNOWN_ID,	/* live, and a posted command's entry was mangled */
+	K_TWICE,	/* live, completed, and completed again */
+	K_LEN_OP,	/* as K_UNKNOWN_ID */
+	K_RESPONSE,	/* as K_UNKNOWN_ID */
+	K_REQUEST,	/* as K_UNKNOWN_ID */
+	K_KICK_STORM,	/* the kicks were written */
+	K_MAILBOX,	/* live, mailbox scribbled and kicked */
+	K_RACE,		/* live, and the racer wrote at least once */
+	K_TOUCH,	/* data area pages probed */
+	K_MAP_SECOND,	/* a second mapping made and touched */
+	K_MAP_REFUSED,	/* wrong sizes, offsets and MAP_PRIVATE refused */
+	K_MREMAP,	/* growing the mapping refused */
+	K_MADVISE,	/* MADV_DONTNEED over the data area done */
+	K_UNMAP_DATA,	/* data area unmapped, part refused, all mapped again */
+	K_FORK,		/* a child with the mapping kicked and exited */
+	K_REOPEN,	/* fd closed while mapped, reopened (after munmap) */
+	K_FREE_KEPT_BUF, /* the bogus id reached the driver */
+	K_RECOVER,	/* repaired through configfs: ok again */
+	K_NL_JUNK,	/* the kernel acked the junk */
+	K_NL_ROUND,	/* the RECONFIG event arrived, then the bad reply */
+	NR_KINDS
+};
+
+static const char *const kind_names[NR_KINDS] = {
+	"honest", "cmd_tail", "unknown_id", "twice", "len_op", "response",
+	"request", "kick_storm", "mailbox", "race", "touch", "map_second",
+	"map_refused", "mremap", "madvise", "unmap_data", "fork", "reopen",
+	"free_kept_buf", "recover", "nl_junk", "nl_round",
+};
+
+static unsigned long effective[NR_KINDS];
+static bool live;	/* the device was ok when this iteration began */
+static volatile unsigned long cur_iter;
 
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
@@ -146,12 +200,33 @@ static uint8_t *ring_at(uint32_t off)
 	return d.map + d.cmdr_off + off;
 }
 
-static void kick(void)
+static bool kick(void)
 {
 	uint32_t v = 0;
 
-	if (write(d.fd, &v, sizeof(v)) != sizeof(v))
-		vsay("write() to the uio fd: %s", strerror(errno));
+	if (write(d.fd, &v, sizeof(v)) == sizeof(v))
+		return true;
+	vsay("write() to the uio fd: %s", strerror(errno));
+	return false;
+}
+
+static void wait_kick(int ms)
+{
+	struct pollfd p = { .fd = d.fd, .events = POLLIN };
+	uint32_t v;
+
+	if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
+		if (read(d.fd, &v, sizeof(v)) < 0)
+			vsay("read: %s", strerror(errno));
+}
+
+static int ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int)((t.tv_sec - t0->tv_sec) * 1000 +
+		     (t.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
 static void set_tail(uint32_t t)
@@ -193,6 +268,18 @@ static void dev_state(char *buf, size_t len)
 	}
 	fclose(f);
 	(void)len;
+}
+
+/*
+ * Something the driver must refuse was allowed: say so now, go on, and
+ * fail the run at its end.
+ */
+static void not_refused(const char *what)
+{
+	stats_not_refused++;
+	printf("tcmu-fuzz: FAIL: %s was allowed (seed %" PRIu64 ", iteration %lu)\n",
+	       what, opt.seed, cur_iter);
+	fflush(stdout);
 }
 
 /* ------------------------------------------------------------------ */
@@ -329,17 +416,23 @@ static uint32_t slot_len(uint32_t off, uint32_t head, uint8_t *op)
 
 /*
  * Complete up to @max posted commands from d.tail with GOOD status; with
- * @mangle, let the caller's hook spoil one of them.  Returns how many.
+ * @mangle, let the caller's hook spoil the first of them and some others.
+ * Returns how many; *@mangled (if given) says how many were spoiled.
+ * Only completions on a live ring count as completed: the kernel reads
+ * no others.
  */
 typedef void (*mangle_fn)(struct tcmu_cmd_entry *ent);
 
-static unsigned int complete(unsigned int max, mangle_fn mangle)
+static unsigned int complete(unsigned int max, mangle_fn mangle,
+			     unsigned int *mangled)
 {
 	uint32_t head = get_head(), len, t = d.tail;
 	struct tcmu_cmd_entry *ent;
-	unsigned int n = 0;
+	unsigned int n = 0, m = 0;
 	uint8_t op;
 
+	if (mangled)
+		*mangled = 0;
 	if (head >= d.cmdr_size || head % TCMU_OP_ALIGN_SIZE)
 		return 0;
 	while (t != head && n < max) {
@@ -350,8 +443,10 @@ static unsigned int complete(unsigned int max, mangle_fn mangle)
 			ent = (struct tcmu_cmd_entry *)ring_at(t);
 			ent->rsp.scsi_status = 0;
 			ent->hdr.uflags = 0;
-			if (mangle && (n == 0 || chance(30)))
+			if (mangle && (n == 0 || chance(30))) {
 				mangle(ent);
+				m++;
+			}
 			n++;
 		}
 		t = (t + len) % d.cmdr_size;
@@ -359,8 +454,40 @@ static unsigned int complete(unsigned int max, mangle_fn mangle)
 	d.tail = t;
 	set_tail(t);
 	kick();
-	stats_completed += n;
+	if (live)
+		stats_completed += n;
+	if (mangled)
+		*mangled = m;
 	return n;
+}
+
+/*
+ * An attack on an entry needs a posted command: on a live ring, wait up
+ * to @ms for the kernel to post one (it kicks us when it does).  Without
+ * this wait most such attacks found the ring empty.
+ */
+static void wait_posted(int ms)
+{
+	struct timespec t0;
+	int left = ms;
+
+	if (!live)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (get_head() == d.tail && left > 0) {
+		wait_kick(left);
+		left = ms - ms_since(&t0);
+	}
+}
+
+/* complete() with @mangle: whether it spoiled a posted command on a live ring */
+static bool mangle_some(unsigned int max, mangle_fn mangle)
+{
+	unsigned int mangled;
+
+	wait_posted(50);
+	complete(max, mangle, &mangled);
+	return live && mangled;
 }
 
 /* ------------------------------------------------------------------ */
@@ -432,44 +559,47 @@ static void m_request(struct tcmu_cmd_entry *ent)
 	ent->req.iov[0].iov_len = rnd64();
 }
 
-static void a_tail(void)
+static bool a_tail(void)
 {
 	uint32_t t = nasty_u32();
 
 	vsay("cmd_tail := %u", t);
 	set_tail(t);
-	kick();
+	return kick() && live && t != d.tail;
 }
 
 /* A completion given twice: cmd_tail moved back over it, or its id reused */
-static void a_twice(void)
+static bool a_twice(void)
 {
-	uint32_t t = d.tail;
+	uint32_t t;
 
-	if (!complete(1, m_remember_id))
-		return;
+	wait_posted(50);
+	t = d.tail;
+	if (!complete(1, m_remember_id, NULL))
+		return false;
 	if (chance(50)) {
 		set_tail(t);
 		kick();
 		set_tail(d.tail);
 		kick();
-	} else {
-		complete(1, m_same_id);
+		return live;
 	}
+	return live && complete(1, m_same_id, NULL);
 }
 
-static void a_kick_storm(void)
+static bool a_kick_storm(void)
 {
 	uint64_t big = 0;
-	int i;
+	int i, n = 0;
 
 	for (i = 0; i < 500; i++)
-		kick();
+		n += kick();
 	if (write(d.fd, &big, 1) < 0 || write(d.fd, &big, 8) < 0)
 		vsay("odd-size write: %s", strerror(errno));
+	return n;
 }
 
-static void a_mailbox(void)
+static bool a_mailbox(void)
 {
 	static const size_t fields[] = {
 		offsetof(struct tcmu_mailbox, version),
@@ -483,10 +613,11 @@ static void a_mailbox(void)
 		*(volatile uint16_t *)(d.map + f) = (uint16_t)rnd64();
 	else
 		*mb_u32(f) = nasty_u32();
-	kick();
+	return kick() && live;
 }
 
 static volatile bool racer_stop;
+static volatile unsigned long racer_writes;
 
 static void *racer(void *arg)
 {
@@ -494,6 +625,7 @@ static void *racer(void *arg)
 	uint32_t off;
 
 	while (!__atomic_load_n(&racer_stop, __ATOMIC_RELAXED)) {
+		racer_writes++;
 		s ^= s << 13;
 		s ^= s >> 7;
 		s ^= s << 17;
@@ -510,24 +642,25 @@ static void *racer(void *arg)
 	return NULL;
 }
 
-static void a_race(void)
+static bool a_race(void)
 {
 	pthread_t t;
 
 	racer_stop = false;
+	racer_writes = 0;
 	if (pthread_create(&t, NULL, racer, (void *)(uintptr_t)(rnd64() | 1)))
-		return;
-	complete(64, NULL);
+		return false;
+	complete(64, NULL, NULL);
 	usleep(1000 * (1 + rnd(30)));
 	__atomic_store_n(&racer_stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
+	return live && racer_writes;
 }
 
 static sigjmp_buf probe_jmp;
 static volatile sig_atomic_t probing;
 
 static volatile sig_atomic_t cur_action = -1;
-static volatile unsigned long cur_iter;
 static void *fault_addr;
 
 /*
@@ -553,7 +686,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 }
 
 /* Touch data area pages at random: unmapped ones must SIGBUS, not oops. */
-static void a_touch(void)
+static bool a_touch(void)
 {
 	volatile uint8_t *p;
 	size_t off;
@@ -572,14 +705,29 @@ static void a_touch(void)
 		}
 		probing = 0;
 	}
+	return true;
+}
+
+/* A mapping the driver must refuse: fail the run if it was allowed */
+static bool refused(size_t len, int flags, off_t off, const char *what)
+{
+	uint8_t *m = mmap(NULL, len, PROT_READ, flags, d.fd, off);
+
+	if (m == MAP_FAILED)
+		return true;
+	not_refused(what);
+	munmap(m, len);
+	return false;
 }
 
 /* A second mapping, partial unmaps, mremap, madvise and a fork */
 static void a_mappings(void)
 {
 	size_t data_len = d.map_size - d.data_off;
+	bool ok;
 	uint8_t *m;
 	pid_t pid;
+	int status;
 
 	switch (rnd(6)) {
 	case 0:
@@ -588,26 +736,31 @@ static void a_mappings(void)
 		if (m != MAP_FAILED) {
 			*(volatile uint32_t *)(m + d.cmdr_off) ^= 0;
 			munmap(m, d.map_size);
+			effective[K_MAP_SECOND]++;
 		}
 		break;
-	case 1:	/* wrong sizes and offsets must be refused */
-		m = mmap(NULL, d.map_size / 2, PROT_READ, MAP_SHARED, d.fd, 0);
-		if (m != MAP_FAILED)
-			munmap(m, d.map_size / 2);
-		m = mmap(NULL, d.map_size, PROT_READ, MAP_PRIVATE, d.fd, 0);
-		if (m != MAP_FAILED)
-			munmap(m, d.map_size);
-		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, d.fd, 4096);
-		if (m != MAP_FAILED)
-			munmap(m, 4096);
+	case 1:	/* the map is all or nothing, and shared */
+		ok = refused(d.map_size / 2, MAP_SHARED, 0, "mapping half the map");
+		ok &= refused(d.map_size + 4096, MAP_SHARED, 0,
+			      "mapping beyond the map");
+		ok &= refused(d.map_size, MAP_PRIVATE, 0, "MAP_PRIVATE");
+		ok &= refused(4096, MAP_SHARED, 4096, "mapping at an offset");
+		effective[K_MAP_REFUSED] += ok;
 		break;
-	case 2:
-		m = mremap(d.map, d.map_size, d.map_size + 4096, 0);
-		if (m != MAP_FAILED)
-			d.map = m;
+	case 2:	/* VM_DONTEXPAND: the mapping cannot grow, moved or not */
+		m = mremap(d.map, d.map_size, d.map_size + 4096,
+			   chance(50) ? MREMAP_MAYMOVE : 0);
+		if (m == MAP_FAILED) {
+			effective[K_MREMAP]++;
+			break;
+		}
+		not_refused("growing the mapping (mremap)");
+		munmap(m + d.map_size, 4096);
+		d.map = m;
 		break;
 	case 3:
-		madvise(d.map + d.data_off, data_len, MADV_DONTNEED);
+		if (!madvise(d.map + d.data_off, data_len, MADV_DONTNEED))
+			effective[K_MADVISE]++;
 		break;
 	case 4:
 		/*
@@ -618,14 +771,17 @@ static void a_mappings(void)
 			break;
 		m = mmap(d.map + d.data_off, data_len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, d.fd, d.data_off);
-		if (m != MAP_FAILED) {
-			say("mapping part of the device was allowed");
+		ok = m == MAP_FAILED;
+		if (!ok) {
+			not_refused("mapping the data area alone");
 			munmap(m, data_len);
 		}
 		munmap(d.map, d.data_off);
 		d.map = NULL;
 		if (map_dev())
 			say("could not map the device again");
+		else if (ok)
+			effective[K_UNMAP_DATA]++;
 		break;
 	default:
 		pid = fork();
@@ -633,16 +789,20 @@ static void a_mappings(void)
 			signal(SIGBUS, SIG_DFL);
 			*(volatile uint32_t *)mb_u32(offsetof(struct tcmu_mailbox,
 							      cmd_tail)) ^= 0;
-			kick();
-			_exit(0);
+			_exit(kick() ? 0 : 1);
 		}
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
+		if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFEXITED(status) && !WEXITSTATUS(status))
+			effective[K_FORK]++;
 	}
 }
 
-/* Close the fd with the mapping live; reopen (EBUSY until unmapped). */
-static void a_reopen(void)
+/*
+ * Close the fd with the mapping live; reopen.  The mapping holds the old
+ * file, so the driver still has its handler: one at a time, EBUSY until
+ * unmapped.
+ */
+static bool a_reopen(void)
 {
 	char path[32];
 	int fd;
@@ -651,23 +811,36 @@ static void a_reopen(void)
 	close(d.fd);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
+		not_refused("a second open while the old file is mapped");
 		d.fd = fd;
-		return;
+		return false;
 	}
 	vsay("reopen with a live mapping: %s", strerror(errno));
 	/* drop the mapping: the kernel sees the handler go, then come back */
 	munmap(d.map, d.map_size);
 	d.map = NULL;
-	if (open_dev())
+	if (open_dev()) {
 		say("could not reopen %s", path);
+		return false;
+	}
+	return true;
 }
 
-static void a_free_kept_buf(void)
+/* Whether the id reached the driver (which refuses it, or frees nothing) */
+static bool a_free_kept_buf(void)
 {
-	char buf[24];
+	char path[640], buf[24];
+	ssize_t n;
+	int fd;
 
 	snprintf(buf, sizeof(buf), "%u", chance(50) ? rnd(65536) : (uint32_t)rnd64());
-	cfs_write("action/free_kept_buf", buf);
+	snprintf(path, sizeof(path), "%s/action/free_kept_buf", d.cfs);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = write(fd, buf, strlen(buf));
+	close(fd);
+	return n >= 0 || errno == EINVAL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -687,6 +860,13 @@ static struct {
 } nl = { .req.fd = -1, .ev.fd = -1 };
 
 static unsigned long stats_nl_rounds, stats_nl_killed, stats_nl_reset;
+static unsigned long stats_nl_no_event;
+
+/* An ack came back: the kernel took the message (genl_request times out) */
+static bool nl_acked(int ret)
+{
+	return ret != -ETIMEDOUT;
+}
 
 /* Send a *_DONE (or any) command with a status; returns the ack. */
 static int nl_send_done(uint8_t cmd, bool with_id, uint32_t id,
@@ -810,20 +990,25 @@ static int32_t nl_garbage_status(void)
 	}
 }
 
-/* Messages nobody asked for, and malformed ones: each must be refused. */
-static void nl_junk(void)
+/*
+ * Messages nobody asked for, and malformed ones: each must be refused.
+ * Returns whether the kernel acked them.
+ */
+static bool nl_junk(void)
 {
 	uint8_t cmd = TCMU_CMD_ADDED_DEVICE_DONE + rnd(3);
 	struct nl_msg m;
 	uint8_t raw[8];
 	unsigned int i;
+	int ret;
 
 	switch (rnd(5)) {
 	case 0:	/* a reply to nothing */
-		nl_send_done(cmd, true, nl_some_id(), true, nl_garbage_status());
+		ret = nl_send_done(cmd, true, nl_some_id(), true,
+				   nl_garbage_status());
 		break;
 	case 1:	/* a reply without its attributes */
-		nl_send_done(cmd, chance(50), nl_some_id(), chance(50), 0);
+		ret = nl_send_done(cmd, chance(50), nl_some_id(), chance(50), 0);
 		break;
 	case 2:	/* attributes of the wrong size */
 		msg_init(&m, nl.family, cmd, NL_VERSION);
@@ -831,17 +1016,21 @@ static void nl_junk(void)
 			raw[i] = (uint8_t)rnd(256);
 		msg_put(&m, TCMU_ATTR_DEVICE_ID, raw, rnd(4));
 		msg_put(&m, TCMU_ATTR_CMD_STATUS, raw, rnd(8));
-		genl_request(&nl.req, &m, NULL, 0);
+		ret = genl_request(&nl.req, &m, NULL, 0);
 		break;
 	case 3:	/* commands the family does not have, or only sends */
-		nl_send_done((uint8_t)(chance(50) ? rnd(4) : 8 + rnd(248)), true,
-			     nl_some_id(), true, 0);
+		ret = nl_send_done((uint8_t)(chance(50) ? rnd(4) : 8 + rnd(248)),
+				   true, nl_some_id(), true, 0);
 		break;
 	default: /* feature flags flapping */
-		nl_set_features(chance(80) ? 1 : (uint8_t)rnd(256));
-		nl_set_features(1);
+		ret = nl_set_features(chance(80) ? 1 : (uint8_t)rnd(256));
+		if (nl_acked(ret))
+			ret = nl_set_features(1);
+		else
+			nl_set_features(1);
 		break;
 	}
+	return nl_acked(ret);
 }
 
 /*
@@ -849,16 +1038,19 @@ static void nl_junk(void)
  * kernel waits for our reply, which comes once, twice, late, wrong,
  * with a garbage status, or never (then the child is killed, or netlink
  * is reset).  The child's write must end, with success or an errno.
+ * Returns whether the round was effective: the event arrived and the
+ * reply (the last one, if several) was acked, or never sent on purpose.
  */
-static void nl_round(void)
+static bool nl_round(void)
 {
 	int how = (int)rnd(6), status, ret;
+	bool event, done = true;
 	pid_t pid;
 	int i;
 
 	pid = fork();
 	if (pid < 0)
-		return;
+		return false;
 	if (!pid) {
 		int fd;
 		char path[640];
@@ -873,46 +1065,57 @@ static void nl_round(void)
 			_exit(errno > 0 && errno < 4096 ? 1 : 101);
 		_exit(ret == (int)strlen(nl.dev_config) ? 0 : 102);
 	}
-	stats_nl_rounds++;
-	if (!nl_wait_event(3000)) {
+	event = nl_wait_event(3000);
+	if (!event) {
 		vsay("netlink: no RECONFIG event");
+		stats_nl_no_event++;
 		how = 5;	/* never */
 	}
 	switch (how) {
 	case 0:
-		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		ret = nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id,
+				   true, 0);
+		done = nl_acked(ret);
 		break;
 	case 1:	/* twice */
 		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
-		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true,
-			     nl_garbage_status());
+		ret = nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id,
+				   true, nl_garbage_status());
+		done = nl_acked(ret);
 		break;
 	case 2:	/* the wrong command first, then the right one */
 		nl_send_done(TCMU_CMD_ADDED_DEVICE_DONE + rnd(2), true, nl.dev_id,
 			     true, 0);
-		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		ret = nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id,
+				   true, 0);
+		done = nl_acked(ret);
 		break;
 	case 3:	/* a status that is no errno */
-		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true,
-			     nl_garbage_status());
+		ret = nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id,
+				   true, nl_garbage_status());
+		done = nl_acked(ret);
 		break;
 	case 4:	/* late */
 		usleep(1000 * rnd(500));
-		nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id, true, 0);
+		ret = nl_send_done(TCMU_CMD_RECONFIG_DEVICE_DONE, true, nl.dev_id,
+				   true, 0);
+		done = nl_acked(ret);
 		break;
 	default: /* never: kill the writer, or reset netlink */
 		usleep(1000 * rnd(300));
 		if (chance(50)) {
 			kill(pid, SIGKILL);
-			stats_nl_killed++;
+			stats_nl_killed += event;
 		} else {
 			write_param("block_netlink", "1");
 			write_param("reset_netlink", "1");
 			write_param("block_netlink", "0");
-			stats_nl_reset++;
+			stats_nl_reset += event;
 		}
 		break;
 	}
+	done = done && event;
+	stats_nl_rounds += done;
 	/* the writer must be done within 5 s whatever we did */
 	for (i = 0; i < 500; i++) {
 		ret = waitpid(pid, &status, WNOHANG);
@@ -932,6 +1135,7 @@ static void nl_round(void)
 		    WEXITSTATUS(status), how, cur_iter);
 		exit(4);
 	}
+	return done;
 }
 
 static void a_netlink(void)
@@ -939,9 +1143,9 @@ static void a_netlink(void)
 	if (!nl.up)
 		return;
 	if (chance(50))
-		nl_junk();
+		effective[K_NL_JUNK] += nl_junk();
 	else
-		nl_round();
+		effective[K_NL_ROUND] += nl_round();
 }
 
 /* Repair a broken device the way an administrator would. */
@@ -957,16 +1161,6 @@ static int recover(void)
 	dev_state(state, sizeof(state));
 	stats_recovered++;
 	return strcmp(state, "ok") ? -1 : 0;
-}
-
-static void wait_kick(int ms)
-{
-	struct pollfd p = { .fd = d.fd, .events = POLLIN };
-	uint32_t v;
-
-	if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
-		if (read(d.fd, &v, sizeof(v)) < 0)
-			vsay("read: %s", strerror(errno));
 }
 
 static struct {
@@ -992,58 +1186,78 @@ static unsigned int pick(void)
 	return i;
 }
 
+/*
+ * The victim's IO is sparse (sd's error handling, commands held on a
+ * broken ring): an attack on an entry often finds no posted command even
+ * after wait_posted().  It is deferred then, and half of the later
+ * honest turns that find posted commands run it instead.
+ */
+static unsigned int deferred;	/* an entry attack waiting, or 0 */
+static unsigned long stats_deferred;
+
+/* the entry attacks: actions 2 to 6, counted as the kinds of that number */
+static bool on_entry(unsigned int a)
+{
+	_Static_assert(K_UNKNOWN_ID == 2 && K_REQUEST == 6, "entry kinds");
+	return a >= 2 && a <= 6;
+}
+
 static void act(unsigned int a)
 {
+	unsigned long before = on_entry(a) ? effective[a] : 0;
+
 	switch (a) {
 	case 0:
-		complete(1 + rnd(64), NULL);
+		effective[K_HONEST] += complete(1 + rnd(64), NULL, NULL) && live;
 		break;
 	case 1:
-		a_tail();
+		effective[K_CMD_TAIL] += a_tail();
 		break;
 	case 2:
-		complete(1 + rnd(4), m_unknown_id);
+		effective[K_UNKNOWN_ID] += mangle_some(1 + rnd(4), m_unknown_id);
 		break;
 	case 3:
-		a_twice();
+		effective[K_TWICE] += a_twice();
 		break;
 	case 4:
-		complete(1 + rnd(4), m_len_op);
+		effective[K_LEN_OP] += mangle_some(1 + rnd(4), m_len_op);
 		break;
 	case 5:
-		complete(1 + rnd(8), m_response);
+		effective[K_RESPONSE] += mangle_some(1 + rnd(8), m_response);
 		break;
 	case 6:
-		complete(1 + rnd(8), m_request);
+		effective[K_REQUEST] += mangle_some(1 + rnd(8), m_request);
 		break;
 	case 7:
-		a_kick_storm();
+		effective[K_KICK_STORM] += a_kick_storm();
 		break;
 	case 8:
-		a_mailbox();
+		effective[K_MAILBOX] += a_mailbox();
 		break;
 	case 9:
-		a_race();
+		effective[K_RACE] += a_race();
 		break;
 	case 10:
-		a_touch();
+		effective[K_TOUCH] += a_touch();
 		break;
 	case 11:
-		a_mappings();
+		a_mappings();	/* counts its own kinds */
 		break;
 	case 12:
-		a_reopen();
+		effective[K_REOPEN] += a_reopen();
 		break;
 	case 13:
-		a_free_kept_buf();
+		effective[K_FREE_KEPT_BUF] += a_free_kept_buf();
 		break;
 	case 14:
-		recover();
+		effective[K_RECOVER] += !recover();
 		break;
 	default:
-		a_netlink();
+		a_netlink();	/* counts its own kinds */
 		break;
 	}
+	if (on_entry(a) && live && effective[a] == before)
+		deferred = a;
 }
 
 static void usage(void)
@@ -1108,6 +1322,14 @@ int main(int argc, char **argv)
 			break;
 		wait_kick(1 + rnd(20));
 		a = pick();
+		dev_state(state, sizeof(state));
+		live = !strcmp(state, "ok");
+		if (!a && deferred && live && get_head() != d.tail &&
+		    chance(50)) {
+			a = deferred;
+			deferred = 0;
+			stats_deferred++;
+		}
 		cur_action = (int)a;
 		cur_iter = i;
 		stats_action[a]++;
@@ -1136,12 +1358,25 @@ int main(int argc, char **argv)
 	       opt.seed, i, stats_completed);
 	printf("broken=%lu recovered=%lu sigbus=%lu ",
 	       stats_broken, stats_recovered, stats_sigbus);
-	printf("nl_rounds=%lu nl_killed=%lu nl_reset=%lu\n",
+	printf("nl_rounds=%lu nl_killed=%lu nl_reset=%lu ",
 	       stats_nl_rounds, stats_nl_killed, stats_nl_reset);
+	printf("nl_no_event=%lu not_refused=%lu deferred=%lu\n",
+	       stats_nl_no_event, stats_not_refused, stats_deferred);
 	for (a = 0; a < ARRAY_SIZE(actions); a++)
 		printf("  %s=%lu", actions[a].name, stats_action[a]);
 	printf("\n");
+	/* one line, key=value, for the test to check that each kind ran */
+	printf("tcmu-fuzz: effective");
+	for (k = 0; k < NR_KINDS; k++)
+		printf(" %s=%lu", kind_names[k], effective[k]);
+	printf("\n");
 	munmap(d.map, d.map_size);
 	close(d.fd);
+	if (stats_not_refused) {
+		printf("tcmu-fuzz: FAIL: the driver allowed %lu things it must refuse ",
+		       stats_not_refused);
+		printf("(seed %" PRIu64 ")\n", opt.seed);
+		return 5;
+	}
 	return 0;
 }
