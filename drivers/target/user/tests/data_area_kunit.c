@@ -223,18 +223,53 @@ static void da_copy_roundtrip(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memcmp(src, dst, len), 0);
 }
 
-/* New pages are zeroed: the handler never sees old kernel data. */
+#define DA_ZERO_BLOCKS	8
+#define DA_ZERO_ROUNDS	4
+
+/*
+ * New pages are zeroed: the handler never sees old kernel data, not even
+ * its own.  Fresh pages from a booted kernel are mostly zero anyway, so
+ * each round dirties the pages it got and trims them; the page allocator
+ * hands the next round the pages it was just given (its per-CPU lists
+ * are last in, first out), which must read zero again.  The test checks
+ * that some pages did come back: without that, a missing __GFP_ZERO could
+ * go unseen.
+ */
 static void da_pages_zeroed(struct kunit *test)
 {
 	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
-	unsigned long idx;
+	u32 blocks[DA_ZERO_BLOCKS], round, nr_pages, seen = 0, i;
+	u32 dirty = 0, reused = 0;
+	unsigned long idx, *pfns;
 	struct page *page;
-	u32 blocks[4];
+	void *addr;
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 4), 0);
-	xa_for_each(&da->pages, idx, page)
-		KUNIT_EXPECT_TRUE(test, !memchr_inv(page_address(page), 0,
-						    PAGE_SIZE));
+	nr_pages = DA_ZERO_BLOCKS * da->blk_pages;
+	pfns = kunit_kcalloc(test, DA_ZERO_ROUNDS * nr_pages, sizeof(*pfns),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pfns);
+	for (round = 0; round < DA_ZERO_ROUNDS; round++) {
+		KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, DA_ZERO_BLOCKS),
+				0);
+		KUNIT_ASSERT_EQ(test, da_pages(da), (unsigned long)nr_pages);
+		xa_for_each(&da->pages, idx, page) {
+			for (i = 0; i < seen; i++)
+				if (pfns[i] == page_to_pfn(page))
+					break;
+			reused += i < seen;
+			addr = kmap_local_page(page);
+			dirty += !!memchr_inv(addr, 0, PAGE_SIZE);
+			memset(addr, 0xa5, PAGE_SIZE);
+			kunmap_local(addr);
+			pfns[seen++] = page_to_pfn(page);
+		}
+		tcmu_da_free(da, blocks, DA_ZERO_BLOCKS);
+		KUNIT_ASSERT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), nr_pages);
+	}
+	kunit_info(test, "%u of %u pages came back after a trim\n", reused,
+		   (DA_ZERO_ROUNDS - 1) * nr_pages);
+	KUNIT_EXPECT_EQ(test, dirty, 0U);
+	KUNIT_EXPECT_GT(test, reused, 0U);
 }
 
 /* The pool's limit holds: a command gets all its new pages or none. */
