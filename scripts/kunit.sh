@@ -3,7 +3,9 @@
 # tree that has this repository's driver grafted in.  The build directory
 # is cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}, keyed by source
 # version, .kunitconfig and compiler; make rebuilds what changed.
-# Prints the kunit.py summary and a last line "kunit: N passed, N failed".
+# Prints the kunit.py summary and a last line "kunit: N passed, N failed";
+# cases that did not run and a splat in the kernel log count as failures
+# (kunit_counts in results.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,12 +29,13 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "[kunit] building and running in $bdir (first build: ~6 min on 2 cores)"
+rm -f "$bdir/test.log"
 rc=0
 python3 "$src/tools/testing/kunit/kunit.py" run "${kunit_run_opts[@]}" \
 	--build_dir="$bdir" --jobs="$(nproc)" --kunitconfig="$kcfg" \
 	--make_options "CC=$cc" >"$log" 2>&1 || rc=$?
 grep -E '^\[[0-9:]+\] ' "$log" | grep -vE 'Building|Starting|Populating|Generating|Regenerating' | tail -n 60 || true
-kunit_counts "$log" "$rc"
+kunit_counts "$log" "$rc" "$bdir/test.log" "$repo/drivers/target/user/tests"
 if [[ -z $kunit_summary ]]; then
 	tail -n 40 "$log"
 fi

@@ -8,8 +8,12 @@
 #                          $counted_failed, all three in $counted_ran);
 #                          status 1 when FILE has none
 #   kunit_run_opts         kunit.py run options of kunit.sh and series.sh
-#   kunit_counts LOG RC    kunit.py's summary as counts (below)
+#   kunit_cases DIR        the cases the KUnit suites in DIR define (below)
+#   kunit_counts LOG RC TESTLOG DIR
+#                          a kunit.py run as counts (below)
 pass=0 failed=0 counted_failed=0 counted_ran=0
+kunit_check_log=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
+	pwd)/tools/testing/selftests/drivers/target/user/vm/check-log.sh
 
 result() {
 	if [[ $2 == 0 ]]; then
@@ -46,17 +50,96 @@ kunit_run_opts=(--arch=x86_64 --qemu_args="-smp 2" --timeout=600
 	--kernel_args=tsc=unstable --kernel_args=i8042.noaux
 	--kernel_args=i8042.nokbd)
 
-# kunit_counts LOG RC: read kunit.py's summary from LOG (RC: its exit
-# status) into kunit_summary, kunit_passed and kunit_failed.  A run with
-# no summary, no test that passed or a nonzero status and no failed test
-# counts as one failure.
+# kunit_cases DIR: the cases the *_kunit.c files in DIR define, as kunit.py
+# counts them (a KUNIT_CASE_PARAM case once per row of its
+# KUNIT_ARRAY_PARAM table): "SUITE N, ..." in kunit_suites, the sum in
+# kunit_defined.  Counted from the sources, so a new case needs no count
+# kept anywhere else.  Status 1 when a file does not read as one suite of
+# KUNIT_CASE and KUNIT_CASE_PARAM entries over tables of one row a line.
+kunit_cases() {
+	local f line
+	kunit_defined=0 kunit_suites=
+	for f in "$1"/*_kunit.c; do
+		line=$(awk '
+		/^static const struct [A-Za-z0-9_]+ [A-Za-z0-9_]+\[\] = \{$/ {
+			tbl = $5; sub(/\[\]$/, "", tbl); rows[tbl] = 0; next
+		}
+		tbl != "" && /^\};/ { tbl = ""; next }
+		tbl != "" && /^\t\{ / { rows[tbl]++; next }
+		/^KUNIT_ARRAY_PARAM\(/ {
+			s = $0; sub(/^KUNIT_ARRAY_PARAM\(/, "", s)
+			split(s, a, /, */); gen[a[1] "_gen_params"] = a[2]; next
+		}
+		/^\tKUNIT_CASE_PARAM\(/ {
+			s = $0; sub(/\).*/, "", s); sub(/.*, */, "", s)
+			if (!(s in gen) || !(gen[s] in rows) || !rows[gen[s]])
+				bad = 1
+			n += rows[gen[s]]; next
+		}
+		/^\tKUNIT_CASE(_SLOW)?\(/ { n++; next }
+		/KUNIT_CASE/ { bad = 1 }
+		/^\t\.name = "/ {
+			s = $0; sub(/^\t\.name = "/, "", s); sub(/".*/, "", s)
+			name = s; suites++
+		}
+		END { if (bad || suites != 1 || !n) exit 1; print name, n }
+		' "$f") || {
+			echo "kunit: cannot count the cases $f defines" >&2
+			return 1
+		}
+		kunit_suites+=${kunit_suites:+, }$line
+		kunit_defined=$((kunit_defined + ${line##* }))
+	done
+	((kunit_defined > 0))
+}
+
+# kunit_counts LOG RC TESTLOG DIR: a kunit.py run as counts: LOG its
+# output, RC its exit status, TESTLOG the kernel log it wrote
+# (BUILD_DIR/test.log; remove it before the run), DIR the directory of
+# the suites' sources.  Sets kunit_summary, kunit_passed and
+# kunit_failed, and prints why anything beyond a failed case counts:
+# every case that failed, crashed or was skipped is one failure, every
+# case the sources define that did not run (kunit_cases) is one, a
+# kernel log with a splat (vm/check-log.sh: lockdep, KASAN, WARN, ...)
+# is one, and so is a nonzero status or a run where nothing passed with
+# no failure counted otherwise.
 kunit_counts() {
-	kunit_summary=$(grep -Eo 'Ran [0-9]+ tests: passed: [0-9]+(, failed: [0-9]+)?' "$1" | tail -n1 || true)
+	local ran=0 n k
+	kunit_summary=$(grep -Eo 'Ran [0-9]+ tests: [a-z]+: [0-9]+(, [a-z]+: [0-9]+)*' "$1" | tail -n1 || true)
 	kunit_passed=0 kunit_failed=0
 	if [[ -n $kunit_summary ]]; then
-		kunit_passed=$(sed -E 's/.*passed: ([0-9]+).*/\1/' <<<"$kunit_summary")
-		[[ $kunit_summary != *failed* ]] ||
-			kunit_failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$kunit_summary")
+		ran=$(sed -E 's/^Ran ([0-9]+).*/\1/' <<<"$kunit_summary")
+		for k in passed failed crashed skipped; do
+			n=$(grep -Eo "$k: [0-9]+" <<<"$kunit_summary" | cut -d' ' -f2 || true)
+			n=${n:-0}
+			if [[ $k == passed ]]; then
+				kunit_passed=$n
+			else
+				kunit_failed=$((kunit_failed + n))
+			fi
+		done
+	fi
+	if ! kunit_cases "$4"; then
+		echo "kunit: the cases to expect are unknown: one failure"
+		kunit_failed=$((kunit_failed + 1))
+	else
+		echo "kunit: $ran cases ran of the $kunit_defined the suites define ($kunit_suites)"
+		if ((ran < kunit_defined)); then
+			echo "kunit: each case that did not run is one failure"
+			kunit_failed=$((kunit_failed + kunit_defined - ran))
+		elif ((ran > kunit_defined)); then
+			echo "kunit: more cases ran than the suites define: one failure"
+			kunit_failed=$((kunit_failed + 1))
+		fi
+	fi
+	if [[ -f $3 ]]; then
+		if ! "$kunit_check_log" "$3"; then
+			echo "kunit: the kernel log has a splat (above): one failure"
+			kunit_failed=$((kunit_failed + 1))
+		fi
+	elif ((ran > 0)); then
+		echo "kunit: no kernel log $3 to check"
+		kunit_failed=$((kunit_failed + 1))
 	fi
 	(($2 == 0 && kunit_passed > 0)) || ((kunit_failed > 0)) || kunit_failed=1
 }

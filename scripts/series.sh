@@ -24,8 +24,10 @@
 #    every patch applies (git apply) in order to a fresh copy of the
 #    pristine tree, which then builds drivers/target/, and the driver's
 #    directory again with W=1 and sparse (C=2), no warning allowed; the final tree
-#    runs the KUnit suites with kunit.py, each case one result (this is
-#    where check.sh runs KUnit; scripts/kunit.sh runs it alone).
+#    runs the KUnit suites with kunit.py, each case one result, and one
+#    more for each case the sources define that did not run and for a
+#    splat in its kernel log (this is where check.sh runs KUnit;
+#    scripts/kunit.sh runs it alone).
 # Everything is cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}/series.
 # SERIES_BUILD=0 stops after checkpatch (no apply, build or KUnit).
 # Last line: "series: N passed, N failed".
@@ -339,13 +341,16 @@ done
 ((k == ${#patches[@]})) && result "the series applies to a clean Linux $ver tree" 0
 
 klog=$work/kunit.log
+rm -f "$work/kunit/test.log"
 rc=0
 python3 "$tree/tools/testing/kunit/kunit.py" run "${kunit_run_opts[@]}" \
 	--build_dir="$work/kunit" --jobs="$(nproc)" \
 	--kunitconfig="$tree/drivers/target/user/.kunitconfig" \
 	--make_options "CC=$cc" >"$klog" 2>&1 || rc=$?
-# every KUnit case counts as one result (check.sh runs KUnit only here)
-kunit_counts "$klog" "$rc"
+# every KUnit case counts as one result (check.sh runs KUnit only here),
+# and so do a case that did not run and a splat in the kernel log
+kunit_counts "$klog" "$rc" "$work/kunit/test.log" \
+	"$tree/drivers/target/user/tests"
 grep -E '^\[[0-9:]+\] .*(\[(PASSED|FAILED|SKIPPED|CRASHED)\]|subtests\))' "$klog" || true
 if ((kunit_failed == 0)); then
 	echo "PASS kunit.py on the patched tree: $kunit_summary"
