@@ -55,7 +55,8 @@ for ((id = 0; id < 256; id++)); do
 		fail "free_kept_buf $id accepted with no buffer kept"
 	fi
 done
-dmesg | sed -n "/$mark/,\$p" | grep -q "free_kept_buf: cmd_id [0-9]* was not completed with KEEP_BUF" ||
+not_kept="free_kept_buf: cmd_id [0-9]* was not completed with KEEP_BUF"
+dmesg | sed -n "/$mark/,\$p" | grep -q "$not_kept" ||
 	fail "no id refused as not kept (is the command's id above 255?)"
 check "the WRITE is still in flight" info_is kb1 InFlight 1
 # with the handler gone, fail it back to the initiator; whatever sd
