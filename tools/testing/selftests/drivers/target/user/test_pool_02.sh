@@ -74,7 +74,7 @@ while any_running; do
 done
 log "$samples samples under the lowered limit"
 # the shrink takes a while under TCG: enough IO must be left after it
-((samples >= 10)) || fail "only $samples samples after the shrink: too little IO left to judge"
+((samples >= 5)) || fail "only $samples samples after the shrink: too little IO left to judge"
 for i in 1 2 3 4; do
 	wait "${fpids[i]}" || fail "fio verify on l$i: $(tail -n 20 /tmp/fio-l$i.out)"
 	check "l$i state ok" test "$(tcmu_info "l$i" State)" = ok
