@@ -5,10 +5,11 @@
 #   make demo    build, boot a VM, serve a LUN with tcmu-runner, run fio
 #   make check   the whole test suite (what CI runs)
 #   make bench   the benchmark against the stock driver and rd_mcp
-#   make soak    fuzzer + stress run in the debug VM, SOAK_MINUTES (60)
+#   make soak    the long forms of the selftests in the debug VM; fuzzer
+#                and stress run for SOAK_MINUTES (60)
 #   make module  build target_core_user.ko against Debian's 6.12 headers
 #   make series  the upstream patch series against linux-source-6.12, checked
-#                (checkpatch, applies, builds per patch, KUnit)
+#                (checkpatch, applies, builds per patch)
 
 all: module
 

@@ -5,14 +5,15 @@
 #      checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
 #      the htmldocs build of Documentation/target (scripts/docs-check.sh)
 #   3. the patch series against linux-source-6.12: checkpatch --strict on
-#      each patch, each applied in order to a clean tree and built, the
-#      result's KUnit suites run with kunit.py, each case one result
-#      (scripts/series.sh).  The patched tree is the driver grafted into
-#      6.12, so this is the KUnit run; scripts/kunit.sh runs it alone.
-#      One kunit.py build instead of two keeps a cold run in CI's limit.
-#   4. the debug kernel (KASAN, lockdep, kmemleak), the module built
-#      against it, the test handler
-#   5. the selftests inside a VM booted on the debug kernel
+#      each patch, each applied in order to a clean tree and built
+#      (drivers/target/, the KUnit suites included) (scripts/series.sh)
+#   4. the debug kernel (KASAN, lockdep, kmemleak, KUnit), the module
+#      built against it twice: with the KUnit suites, and with the
+#      selftests' hooks; the test handler
+#   5. in one VM booted on the debug kernel: the KUnit suites (they run as
+#      their module loads; kunit.py parses the kernel log, each case one
+#      result), then the selftests.  The debug kernel is the only kernel
+#      the suite builds (scripts/kunit.sh runs the KUnit step alone).
 #   6. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
 #      tcmu-runner compatibility test on the installed module
 #      (scripts/dkms-test.sh)
@@ -28,8 +29,24 @@ t0=$SECONDS
 # shellcheck source=scripts/results.sh
 . "$repo/scripts/results.sh"
 
-step() { echo "=== $* ($((SECONDS - t0)) s)"; }
+# step NAME: a stage begins; the one before it ends (its time is kept)
+stage_names=() stage_secs=() stage_t=$SECONDS
+step() {
+	local now=$SECONDS
+	if ((${#stage_names[@]})); then
+		stage_secs+=($((now - stage_t)))
+	fi
+	stage_names+=("$*")
+	stage_t=$now
+	echo "=== $* ($((now - t0)) s)"
+}
 finish() {
+	local i
+	stage_secs+=($((SECONDS - stage_t)))
+	echo "=== stage times"
+	for i in "${!stage_names[@]}"; do
+		printf '%6d s  %s\n' "${stage_secs[i]}" "${stage_names[i]}"
+	done
 	echo "=== done in $((SECONDS - t0)) s"
 	echo "$pass passed, $failed failed"
 	((failed == 0))
@@ -69,7 +86,7 @@ result shellcheck $?
 "$repo/scripts/docs-check.sh"
 result "kernel-doc -Wall and htmldocs" $?
 
-step "patch series and KUnit"
+step "patch series"
 "$repo/scripts/series.sh" | tee "$cache/series.out"
 add_counts series "$cache/series.out" || result "patch series" 1
 
@@ -81,8 +98,17 @@ if ! bdir=$("$vm/kernel.sh" debug); then
 	result "debug kernel build" 1
 	finish
 fi
-# with the selftests' debug hooks (CONFIG_TCM_USER2_DEBUG), and sparse
-# over them too
+# with the KUnit suites (kept aside), then with the selftests' debug hooks
+# (CONFIG_TCM_USER2_DEBUG); sparse over both
+kunit_ko=$cache/kunit-module/target_core_user.ko
+rm -f "$kunit_ko"
+if "$repo/scripts/build-module.sh" "$bdir" W=1 C=2 \
+	CONFIG_TCM_USER2_KUNIT_TEST=y; then
+	install -D -m 644 "$repo/drivers/target/user/target_core_user.ko" \
+		"$kunit_ko"
+else
+	result "module build with the KUnit suites against the debug kernel" 1
+fi
 if ! "$repo/scripts/build-module.sh" "$bdir" W=1 C=2 CONFIG_TCM_USER2_DEBUG=y ||
 	! "$repo/scripts/install-debug-module.sh" "$bdir"; then
 	result "module build against the debug kernel" 1
@@ -93,9 +119,16 @@ if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz"; then
 	finish
 fi
 
-step "selftests in the debug-kernel VM"
+step "KUnit and selftests in the debug-kernel VM"
+# without the KUnit module the VM runs the selftests alone, and every
+# KUnit case counts as not run
+[[ -f $kunit_ko ]] && export TCMU_KUNIT_KO=$kunit_ko
 "$repo/scripts/vm-selftests.sh" debug "$cache/stage" | tee "$cache/vm.out"
 vrc=${PIPESTATUS[0]}
+unset TCMU_KUNIT_KO
+kunit_vm_counts "$cache/stage/out/kunit.dmesg" "$src" \
+	"$repo/drivers/target/user/tests" | tee "$cache/kunit.out"
+add_counts kunit "$cache/kunit.out" || result "KUnit in the VM" 1
 if add_counts selftests "$cache/vm.out"; then
 	# a splat or crash after the last test still fails the run
 	((vrc == 0 || counted_failed > 0)) || result "VM kernel log clean" 1

@@ -7,10 +7,14 @@
 #                          as a failure (its failures and skips also in
 #                          $counted_failed, all three in $counted_ran);
 #                          status 1 when FILE has none
-#   kunit_run_opts         kunit.py run options of kunit.sh and series.sh
 #   kunit_cases DIR        the cases the KUnit suites in DIR define (below)
 #   kunit_counts LOG RC TESTLOG DIR
 #                          a kunit.py run as counts (below)
+#   kunit_vm_counts DMESG SRC DIR
+#                          the kernel log of the KUnit module's load in the
+#                          VM (run_tests.sh) parsed by SRC's kunit.py and
+#                          counted as kunit_counts does; prints the summary
+#                          and "kunit: N passed, N failed"
 pass=0 failed=0 counted_failed=0 counted_ran=0
 kunit_check_log=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
 	pwd)/tools/testing/selftests/drivers/target/user/vm/check-log.sh
@@ -36,19 +40,6 @@ add_counts() {
 	# shellcheck disable=SC2034 # read by the scripts that source this
 	counted_failed=$((f + s)) counted_ran=$((p + f + s))
 }
-
-# The kernel arguments keep asynchronous boot messages off the console
-# while the tests print.  kunit.py loses its place in the KTAP stream when
-# such a line falls between a suite's "KTAP version 1" and its
-# "# Subtest:" (it then reports crashed tests that all passed).  Under TCG
-# the TSC's refined calibration (a second after its initcall, switching
-# the clocksource) and the PS/2 keyboard and mouse probes printed there
-# in 2 of 7 runs.  tsc=unstable makes hpet the clocksource at boot, and
-# the test kernel needs no keyboard or mouse.
-# shellcheck disable=SC2034 # used by the scripts that source this
-kunit_run_opts=(--arch=x86_64 --qemu_args="-smp 2" --timeout=600
-	--kernel_args=tsc=unstable --kernel_args=i8042.noaux
-	--kernel_args=i8042.nokbd)
 
 # kunit_cases DIR: the cases the *_kunit.c files in DIR define, as kunit.py
 # counts them (a KUNIT_CASE_PARAM case once per row of its
@@ -142,4 +133,31 @@ kunit_counts() {
 		kunit_failed=$((kunit_failed + 1))
 	fi
 	(($2 == 0 && kunit_passed > 0)) || ((kunit_failed > 0)) || kunit_failed=1
+}
+
+# Only the KTAP lines go to kunit.py (unindented: the version, plan,
+# results and diagnostics; indented: the suites' own): a kernel message
+# that falls between a suite's "KTAP version 1" and its "# Subtest:" (the
+# clocksource watchdog under TCG, a driver's log line) makes kunit.py
+# report cases as crashed that all passed.  The whole log is what
+# check-log.sh reads.
+kunit_vm_counts() {
+	local log ktap rc=0
+	log=$(mktemp)
+	ktap=$(mktemp)
+	sed -E 's/^\[ *[0-9]+\.[0-9]+\] //' "$1" 2>/dev/null |
+		grep -E '^([[:space:]]|KTAP version|TAP version|1\.\.|ok |not ok |# )' >"$ktap" ||
+		true
+	if [[ -s $ktap ]]; then
+		python3 "$2/tools/testing/kunit/kunit.py" parse "$ktap" >"$log" 2>&1 ||
+			rc=$?
+		grep -E '(\[(PASSED|FAILED|SKIPPED|CRASHED)\]|subtests\))' "$log" || true
+	else
+		echo "kunit: no kernel log of the KUnit module's load ($1)"
+		rc=1
+	fi
+	kunit_counts "$log" "$rc" "$1" "$3"
+	((kunit_failed == 0)) || tail -n 40 "$log"
+	rm -f "$log" "$ktap"
+	echo "kunit: $kunit_passed passed, $kunit_failed failed"
 }

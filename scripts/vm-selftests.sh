@@ -4,12 +4,14 @@
 #   scripts/vm-selftests.sh debug|debian STAGE_DIR [TEST...]
 # The module and the handler must be built already (build-module.sh).
 # Passed into the VM when set: FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS
-# FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT; VM_TIMEOUT (s,
-# default 3600) bounds the whole VM run.  Each test has its own bound
-# (settings); this one only ends a VM that stopped answering.  CI's
-# whole run, these tests included, has taken about 34 minutes; on a
-# slower 2-core host the tests alone took 48, and 3000 s cut off the
+# FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK (1: the
+# long forms, make soak); VM_TIMEOUT (s, default 3600) bounds the whole VM
+# run.  Each test has its own bound (settings); this one only ends a VM
+# that stopped answering.  The selftests alone have taken 29 minutes in
+# CI; on a slower 2-core host they once took 48, and 3000 s cut off the
 # last one.
+# TCMU_KUNIT_KO: the module built with its KUnit suites, loaded first
+# (run_tests.sh), its kernel log in STAGE_DIR/out/kunit.dmesg.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 st=$repo/tools/testing/selftests/drivers/target/user
@@ -21,8 +23,13 @@ mkdir -p "$stage/out"
 rsync -a --exclude='*.o' "$st/" "$stage/user/"
 cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko")
+# the module built with its KUnit suites: run_tests.sh loads it first
+if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
+	cp "$TCMU_KUNIT_KO" "$stage/target_core_user-kunit.ko"
+	envs+=(--env "TCMU_KUNIT_KO=$stage/target_core_user-kunit.ko")
+fi
 for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
-	STRESS_SECONDS TEST_TIMEOUT; do
+	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 cd "$stage/user"

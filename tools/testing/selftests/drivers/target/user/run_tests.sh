@@ -6,12 +6,36 @@
 # A skipped test (exit 4: something it needs is missing) fails the run
 # unless TCMU_ALLOW_SKIP=1: a run that checked nothing is not green.
 # Last line: "selftests: N passed, N failed, N skipped".
+#
+# With TCMU_KUNIT_KO set (the module built with CONFIG_TCM_USER2_KUNIT_TEST
+# against this kernel) the KUnit suites run first: they run as that module
+# loads, and the kernel log of the load goes to $TCMU_OUT/kunit.dmesg for
+# the host to parse (kunit.py parse) and count; nothing is counted here.
+# The test name "kunit" alone runs only the suites.
 cd "$(dirname "$0")" || exit 1
 out=${TCMU_OUT:-/tmp}
 pass=0 failed=0 skipped=0
 tests=("$@")
 ((${#tests[@]})) || tests=(test_*_[0-9][0-9].sh)
 
+run_kunit() {
+	local start=$SECONDS rc=0
+	dmesg -c >/dev/null
+	insmod "$TCMU_KUNIT_KO" || rc=$?
+	# the suites ran in the load; the module goes before the selftests
+	dmesg >"$out/kunit.dmesg"
+	echo "kunit: module loaded (status $rc), suites ran in $((SECONDS - start)) s"
+	# the selftests must not run on it
+	if [[ -d /sys/module/target_core_user ]] && ! rmmod target_core_user; then
+		echo "kunit: the KUnit module stays loaded: no selftest runs"
+		exit 1
+	fi
+}
+
+if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
+	run_kunit
+	[[ ${tests[*]} != kunit ]] || exit 0
+fi
 for t in "${tests[@]}"; do
 	name=${t%.sh}
 	start=$SECONDS
@@ -39,6 +63,9 @@ for t in "${tests[@]}"; do
 	*)
 		failed=$((failed + 1))
 		echo "not ok $t (exit $rc, $((SECONDS - start)) s)"
+		# what failed first: the dumps after it can be long
+		grep -m 3 -E 'FAIL|left the module busy|check-log' \
+			"$out/$name.log" | sed 's/^/#   /'
 		tail -n 25 "$out/$name.log" | sed 's/^/#   /'
 		;;
 	esac
