@@ -1,10 +1,12 @@
 #!/bin/bash
-# The soak: tcmu-fuzz (test_fuzz_01) and the stress run (test_stress_01)
-# in the debug-kernel VM for a given time, half each, with the same
-# checks as the suite (splats, leaks, hung tasks, lost data).
+# The soak: the long form of every selftest whose length is a choice
+# (TCMU_SOAK=1: tcmu_form in test_common.sh; CI runs the short one) in
+# the debug-kernel VM, with the same checks as the suite (splats, leaks,
+# hung tasks, lost data).  MINUTES go to tcmu-fuzz (test_fuzz_01) and the
+# stress run (test_stress_01), half each; the other long forms add their
+# own time (about an hour on 2 cores).
 #   scripts/soak.sh [MINUTES]     (default: $SOAK_MINUTES, else 60)
-# FUZZ_SEED / STRESS_SEED reproduce a run.  Minutes in CI come from the
-# suite itself (test_fuzz_01: 2000 iterations, test_stress_01: 120 s).
+# FUZZ_SEED / STRESS_SEED reproduce a run.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 vm=$repo/tools/testing/selftests/drivers/target/user/vm
@@ -16,11 +18,13 @@ minutes=${1:-${SOAK_MINUTES:-60}}
 }
 half=$((minutes * 30))
 "$vm/deps.sh"
-export FUZZ_SECONDS=$half STRESS_SECONDS=$half
-export TEST_TIMEOUT=$((half + 900)) VM_TIMEOUT=$((minutes * 60 + 2400))
-echo "soak: $minutes min: fuzzer $half s, stress run $half s"
+export TCMU_SOAK=1 FUZZ_SECONDS=$half STRESS_SECONDS=$half
+export TEST_TIMEOUT=$((half + 3600)) VM_TIMEOUT=$((minutes * 60 + 4 * 3600))
+st=$repo/tools/testing/selftests/drivers/target/user
+mapfile -t long < <(cd "$st" && grep -l 'tcmu_form\|FUZZ_SECONDS' test_*_[0-9][0-9].sh)
+echo "soak: $minutes min: fuzzer $half s, stress run $half s; long forms of ${long[*]}"
 rc=0
-"$repo/scripts/stage-run.sh" debug test_fuzz_01.sh test_stress_01.sh || rc=$?
+"$repo/scripts/stage-run.sh" debug "${long[@]}" || rc=$?
 out=$cache/stage-debug/out
 grep -h "tcmu-fuzz: done\|fuzzing victim\|seed .*, [0-9]* s$\|actions:" \
 	"$out/test_fuzz_01.log" "$out/test_stress_01.log" 2>/dev/null || true

@@ -57,6 +57,12 @@ HANDLER_PID=
 TEST_NAME=$(basename "$0" .sh)
 
 log() { echo "[$TEST_NAME] $*"; }
+# tcmu_form CI SOAK: a length whose value is a choice (a size, a count,
+# seconds) in the run's form: the short one CI runs, or the long one of
+# make soak (TCMU_SOAK=1).  The README's test table gives CI's times.
+tcmu_form() {
+	if [[ ${TCMU_SOAK:-0} == 1 ]]; then echo "$2"; else echo "$1"; fi
+}
 fail() {
 	local f
 	echo "[$TEST_NAME] FAIL: $*" >&2

@@ -13,9 +13,10 @@ check "tcmu-runner starts" tcmu_start_runner
 
 dev=$(tcmu_create_lun compat 64M /tmp/compat.raw) || fail "targetcli create"
 log "LUN $dev"
-tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=16 --size=16M ||
-	fail "fio verify: $(fio_log)"
-tcmu_fio_verify "$dev" --rw=write --bs=256k --iodepth=4 --size=32M ||
+tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=16 \
+	--size="$(tcmu_form 16M 64M)" || fail "fio verify: $(fio_log)"
+tcmu_fio_verify "$dev" --rw=write --bs=256k --iodepth=4 \
+	--size="$(tcmu_form 32M 64M)" ||
 	fail "fio verify 256k: $(fio_log)"
 
 # dev_size goes to tcmu-runner as a netlink RECONFIG; its qcow handler
@@ -53,7 +54,7 @@ tcmu_fio_verify "$zdev" --rw=randwrite --bs=4k --iodepth=16 --size=8M ||
 check "zr: 4 KiB took the copy path" test "$(zinfo ZcCmds)" = 0
 for align in 0 512; do
 	tcmu_fio_verify "$zdev" --rw=randrw --bsrange=64k-1m --iodepth=8 \
-		--size=32M --mem_align=$align ||
+		--size="$(tcmu_form 32M 64M)" --mem_align=$align ||
 		fail "zr: fio randrw 64k-1m mem_align=$align: $(fio_log)"
 done
 # O_DIRECT from memory never touched: the block layer gets the shared

@@ -167,7 +167,7 @@ cpid=$!
 
 fi_set probability 10
 tcmu_fio_verify "$fdev" --rw=randwrite --bssplit=4k/40:64k/30:256k/30 \
-	--iodepth=16 --size=24M
+	--iodepth=16 --size="$(tcmu_form 24M 64M)"
 frc=$?
 fi_set probability 0
 kill "$cpid"

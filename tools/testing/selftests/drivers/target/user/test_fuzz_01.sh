@@ -15,13 +15,14 @@
 # reached the kernel as meant: a posted command mangled on a live ring, a
 # netlink reply sent after its event arrived...) a minimum number of
 # times, and a minimum of commands must have completed.  FUZZ_SEED and
-# FUZZ_ITERATIONS reproduce or lengthen a run; FUZZ_SECONDS runs for
-# that long instead (the minimums scale with the iterations run).
+# FUZZ_ITERATIONS reproduce or lengthen a run (default: 2000 in CI,
+# 20000 under make soak); FUZZ_SECONDS runs for that long instead (the
+# minimums scale with the iterations run).
 . "$(dirname "$0")/test_common.sh"
 FUZZ=$here/fuzz/tcmu-fuzz
 [[ -x $FUZZ ]] || skip "$FUZZ is not built"
 seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-iterations=${FUZZ_ITERATIONS:-2000}
+iterations=${FUZZ_ITERATIONS:-$(tcmu_form 2000 20000)}
 seconds=${FUZZ_SECONDS:-0}
 ((seconds == 0)) || iterations=0
 # stops what still runs (never a bare "wait": the handler runs on)

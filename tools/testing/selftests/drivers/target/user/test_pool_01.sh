@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The hard global page pool: 16 devices whose data areas add up to 16 GiB
 # run verified IO at once under a 1 MiB (256-page) global limit.  No IO
-# error, every device finishes, most devices really had to wait for pages,
+# error, every device finishes, the devices really had to wait for pages,
 # and the pages held never pass the limit: neither the pool's own peak
 # (checked at every charge) nor a sampler reading global_data_pages.
 # Idle devices then give all their pages back.
@@ -51,7 +51,7 @@ done
 spid=$!
 
 tcmu_fio_verify_all p --rw=randwrite --bssplit=4k/20:64k/40:256k/40 \
-	--iodepth=16 --size=4M
+	--iodepth=16 --size="$(tcmu_form 4M 16M)"
 kill "$spid"
 wait "$spid" 2>/dev/null
 spid=

@@ -6,12 +6,13 @@
 # restart with block_dev/reset_ring, block and unblock, configfs writes
 # (good and bad), global limit and reclaim changes, CPU hotplug.  The
 # steady devices lose nothing; everything is removed cleanly at the end
-# and every page goes back.  STRESS_SECONDS (default 120) sets the length,
-# STRESS_SEED reproduces the sequence of actions.
+# and every page goes back.  STRESS_SECONDS sets the length (default: 60
+# in CI, 900 under make soak), STRESS_SEED reproduces the sequence of
+# actions.
 . "$(dirname "$0")/test_common.sh"
 P=/sys/module/target_core_user/parameters
 CPU1=/sys/devices/system/cpu/cpu1/online
-seconds=${STRESS_SECONDS:-120}
+seconds=${STRESS_SECONDS:-$(tcmu_form 60 900)}
 seed=${STRESS_SEED:-$((RANDOM * 32768 + RANDOM))}
 RANDOM=$seed
 NS=3 ND=4
