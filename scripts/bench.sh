@@ -16,8 +16,9 @@
 # is ours with completion_inline_depth=0),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
 # skips the memory figures), BENCH_INTERLEAVE (0; 1 runs each point on
-# all targets back to back, without the ceiling: our completion modes are
-# flipped at run time on the same LUNs, stock costs a module swap),
+# all targets back to back, the ceiling only when BENCH_TARGETS names it:
+# our completion modes are flipped at run time on the same LUNs, stock
+# costs a module swap),
 # BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
 set -euo pipefail
 

@@ -7,6 +7,10 @@
 #      (scripts/graft.sh): make SPHINXDIRS=target htmldocs with -W, every
 #      page read afresh (-E) so that no warning hides in a cached read.
 #      Any WARNING or ERROR line fails, and so does a missing page of ours.
+#   3. scripts/docs-names.py: every attribute, action, control option,
+#      module parameter, info field, debugfs file and tracepoint the code
+#      defines is in the admin guide, its tables name nothing else, and
+#      the info lines and parameter table of the README match the code.
 # The HTML goes to ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}/docs.  Needs the
 # Sphinx packages of vm/deps.sh.
 #   scripts/docs-check.sh
@@ -63,6 +67,13 @@ for p in "${pages[@]}"; do
 	fi
 done
 
+# 3. the names the code defines against those the documents use
+if ! python3 "$repo/scripts/docs-names.py" "$repo"; then
+	echo "docs: the documents and the code name different things (above)" >&2
+	failed=1
+fi
+
 ((failed == 0)) || exit 1
 echo "docs: kernel-doc -Wall clean on ${#kfiles[@]} files; htmldocs of" \
-	"Documentation/target clean, ${pages[*]} in $html ($((SECONDS - t0)) s)"
+	"Documentation/target clean, ${pages[*]} in $html; the documents" \
+	"name what the code defines ($((SECONDS - t0)) s)"

@@ -326,8 +326,10 @@ void tcmu_complete_unbind(struct tcmu_dev *udev)
  * tcmu_complete_kick - the handler kicked: have its completions handled
  * @udev: the device
  *
- * Queues the device on its thread and returns; completes inline when no
- * thread runs or completion=inline.
+ * Queues the device on its thread and returns.  Completes inline, in the
+ * handler's write(), when completion=inline, when no thread runs, and
+ * at low depth: with no more than completion_inline_depth commands in
+ * flight a hand-over would only add a wake-up.
  */
 void tcmu_complete_kick(struct tcmu_dev *udev)
 {

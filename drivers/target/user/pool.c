@@ -696,7 +696,7 @@ static const struct kernel_param_ops tcmu_held_ops = {
 };
 module_param_cb(global_data_pages, &tcmu_held_ops, NULL, 0444);
 MODULE_PARM_DESC(global_data_pages,
-		 "Data area pages all devices hold now (read only)");
+		 "Pages all devices hold now against the global limit: data area pages, zero-copy bounce pages and kept copies (read only)");
 
 static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
 {
