@@ -7,6 +7,7 @@
 # The reclaim must really run while fio does (its counter rises between
 # samples), the pool must never hold more than the limit (its own peak
 # and the sampled figure), and once idle the devices give every page back.
+# Then reclaim_idle_ms acts at once, whether raised from 0 or lowered.
 . "$(dirname "$0")/test_common.sh"
 P=/sys/module/target_core_user/parameters
 POOL=/sys/kernel/debug/target_core_user/pool
@@ -61,6 +62,22 @@ log "held peaked at $peak sampled, $ppeak by the pool, limit $LIMIT"
 pool_held_is() { [[ $(cat $P/global_data_pages) == "$1" ]]; }
 tcmu_wait 20 pool_held_is 0 ||
 	fail "pages still held once idle: $(tr '\n' ' ' <$POOL)"
+
+# reclaim_idle_ms acts at once: raised from 0 for a device already idle
+# with cached pages, and lowered below what the armed trim waits for
+echo 2048 >$P/global_max_data_area_mb
+for from in 0 600000; do
+	check "reclaim_idle_ms $from" eval "echo $from >$P/reclaim_idle_ms"
+	tcmu_fio_verify "${dev[1]}" --rw=write --bs=64k --iodepth=4 --size=2M ||
+		fail "fio verify at reclaim_idle_ms=$from: $(fio_log)"
+	sleep 2
+	check "cached pages stay while reclaim_idle_ms is $from" \
+		test "$(cat $P/global_data_pages)" -gt 0
+	check "reclaim_idle_ms 200" eval "echo 200 >$P/reclaim_idle_ms"
+	tcmu_wait 5 pool_held_is 0 ||
+		fail "reclaim_idle_ms $from -> 200: pages held 5 s later:" \
+			"$(tr '\n' ' ' <$POOL)"
+done
 for i in 1 2; do
 	check "rc$i state ok" test "$(tcmu_info "rc$i" State)" = ok
 	tcmu_dev_unexport "rc$i"
