@@ -49,6 +49,14 @@
 struct tcmu_pool tcmu_pool;
 static unsigned int tcmu_reclaim_idle_ms = TCMU_RECLAIM_IDLE_MS_DEF;
 static struct delayed_work tcmu_idle_work;
+/*
+ * The pool's work may be queued: from the end of tcmu_pool_global_init()
+ * to the start of tcmu_pool_global_exit().  Changes and parameter writes
+ * that queue work hold this module's kernel_param_lock (the parameter
+ * code takes it around every write), so a write after the module's exit
+ * began, before its parameters leave sysfs, finds it false.
+ */
+static bool tcmu_pool_live;
 struct dentry *tcmu_debugfs_dir;
 
 /* How often the limbo of pinned pages is looked at, while it has pages */
@@ -638,12 +646,18 @@ int tcmu_pool_global_init(void)
 	tcmu_debugfs_dir = debugfs_create_dir("target_core_user", NULL);
 	debugfs_create_file("pool", 0444, tcmu_debugfs_dir, NULL,
 			    &tcmu_pool_fops);
+	kernel_param_lock(THIS_MODULE);
+	tcmu_pool_live = true;
+	kernel_param_unlock(THIS_MODULE);
 	return 0;
 }
 
 /* After the backend is unregistered: no device is left. */
 void tcmu_pool_global_exit(void)
 {
+	kernel_param_lock(THIS_MODULE);
+	tcmu_pool_live = false;
+	kernel_param_unlock(THIS_MODULE);
 	debugfs_remove_recursive(tcmu_debugfs_dir);
 	cancel_delayed_work_sync(&tcmu_idle_work);
 	cancel_work_sync(&tcmu_pool.work);
@@ -662,7 +676,7 @@ static int tcmu_param_set_max(const char *val, const struct kernel_param *kp)
 		       strim((char *)val), ram_mb);
 		return -EINVAL;
 	}
-	if (tcmu_pool.wq)
+	if (tcmu_pool_live)
 		tcmu_pool_set_max(&tcmu_pool, TCMU_MB_TO_PAGES(mb));
 	else
 		tcmu_pool.max = TCMU_MB_TO_PAGES(mb);	/* at load time */
@@ -698,10 +712,19 @@ module_param_cb(global_data_pages, &tcmu_held_ops, NULL, 0444);
 MODULE_PARM_DESC(global_data_pages,
 		 "Pages all devices hold now against the global limit: data area pages, zero-copy bounce pages and kept copies (read only)");
 
+/*
+ * A new period acts at once: the idle walk runs now, trims the devices
+ * idle for longer and re-arms itself for the next one due, whether the
+ * period was 0 (nothing armed) or longer than the new one.
+ */
 static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
 {
-	return tcmu_param_set_uint_max(val, kp, "reclaim_idle_ms",
-				       TCMU_RECLAIM_IDLE_MS_MAX);
+	int ret = tcmu_param_set_uint_max(val, kp, "reclaim_idle_ms",
+					  TCMU_RECLAIM_IDLE_MS_MAX);
+
+	if (!ret && tcmu_pool_live)
+		mod_delayed_work(tcmu_pool.wq, &tcmu_idle_work, 0);
+	return ret;
 }
 
 static const struct kernel_param_ops tcmu_idle_ops = {
