@@ -132,7 +132,13 @@ log "sd offlined the victim $(wc -l </tmp/victim-revived) times; revived"
 # posted is sparse), 7-20 of each mapping kind and 24-79 of the others;
 # the minimums are about a quarter of the fewest (a sixth for completed),
 # so that a kind that stopped reaching the kernel fails and chance does
-# not.  Before, a run passed with 1 command completed.
+# not.  Before, a run passed with 1 command completed.  What needs a
+# posted command varies more than those runs showed: one on a quiet host
+# (seed 2338769726) found the victim's IO stalled behind sd's error
+# handling for most of its turns: 48 completed, 13 honest turns, 1 of
+# most entry attacks.  Those minimums are now what tells "reached the
+# kernel" from "never did" (completed 10, honest 3, each entry attack
+# 1); the others keep their quarter.
 done_line=$(grep '^tcmu-fuzz: done ' /tmp/fuzz.out) ||
 	fail "the fuzzer printed no summary (seed $seed)"
 eff_line=$(grep '^tcmu-fuzz: effective ' /tmp/fuzz.out) ||
@@ -143,9 +149,9 @@ for kv in ${done_line#tcmu-fuzz: done } ${eff_line#tcmu-fuzz: effective }; do
 done
 ran=${got[iterations]:-0}
 declare -A want=(
-	[completed]=60
-	[honest]=15 [cmd_tail]=10 [unknown_id]=1 [twice]=3 [len_op]=3
-	[response]=4 [request]=1 [kick_storm]=13 [mailbox]=9 [race]=6
+	[completed]=10
+	[honest]=3 [cmd_tail]=10 [unknown_id]=1 [twice]=1 [len_op]=1
+	[response]=1 [request]=1 [kick_storm]=13 [mailbox]=9 [race]=6
 	[touch]=15 [map_second]=2 [map_refused]=3 [mremap]=3 [madvise]=2
 	[unmap_data]=3 [fork]=3 [reopen]=10 [free_kept_buf]=10 [recover]=10
 	[nl_junk]=8 [nl_round]=6
