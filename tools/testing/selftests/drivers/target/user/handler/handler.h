@@ -242,6 +242,7 @@ void hostile_stop(void);
 void hostile_after(struct hcmd *c);
 bool zc_race_before(struct hcmd *c);
 void zc_race_write(struct hcmd *c);
+void zc_race_sigbus(void);
 
 /* store.c */
 int store_init(uint64_t size);

@@ -133,6 +133,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 	(void)sig;
 	(void)uc;
+	zc_race_sigbus();
 	for (i = (int)sizeof(a) * 2 - 1; i >= 0; i--)
 		msg[n++] = hex[(a >> (i * 4)) & 0xf];
 	msg[n++] = '\n';
