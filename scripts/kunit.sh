@@ -19,13 +19,13 @@ cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 src=$("$vm/kernel.sh" src)
 "$repo/scripts/graft.sh" "$src" >/dev/null
 bdir=$("$vm/kernel.sh" debug)
-"$repo/scripts/build-module.sh" "$bdir" CONFIG_TCM_USER2_KUNIT_TEST=y
-ko=$cache/kunit-module/target_core_user.ko
-install -D -m 644 "$repo/drivers/target/user/target_core_user.ko" "$ko"
-# the tree's module is the KUnit one now: the selftests want theirs
-echo "[kunit] note: drivers/target/user/target_core_user.ko has the KUnit suites now"
-TCMU_KUNIT_KO=$ko "$repo/scripts/vm-selftests.sh" debug "$cache/stage-kunit" \
-	kunit || true
+# built in a copy: the tree's module stays the one the selftests use
+"$repo/scripts/build-module.sh" --copy "$cache/kunit-module" "$bdir" \
+	CONFIG_TCM_USER2_KUNIT_TEST=y
+ko=$cache/kunit-module/drivers/target/user/target_core_user.ko
+# "kunit" runs the suites alone: no selftest loads TCMU_KO
+TCMU_KUNIT_KO=$ko TCMU_KO=$ko "$repo/scripts/vm-selftests.sh" debug \
+	"$cache/stage-kunit" kunit || true
 kunit_vm_counts "$cache/stage-kunit/out/kunit.dmesg" "$src" \
 	"$repo/drivers/target/user/tests" | tee "$cache/stage-kunit/kunit.out"
 add_counts kunit "$cache/stage-kunit/kunit.out"
