@@ -2,10 +2,13 @@
 # Stage the built module, test handler and selftests where the VM sees
 # them (it hides the host's /tmp) and run the selftests in a VM.
 #   scripts/vm-selftests.sh debug|debian STAGE_DIR [TEST...]
-# The module and the handler must be built already (build-module.sh).
+# The module and the handler must be built already (build-module.sh);
+# TCMU_KO names the module when it is not the tree's
+# (drivers/target/user/target_core_user.ko).
 # Passed into the VM when set: FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS
 # FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK (1: the
-# long forms, make soak); VM_TIMEOUT (s, default 3600) bounds the whole VM
+# long forms, make soak) TCMU_XTRACE (1: time-stamped traces, see
+# run_tests.sh); VM_TIMEOUT (s, default 3600) bounds the whole VM
 # run.  Each test has its own bound (settings); this one only ends a VM
 # that stopped answering.  The selftests alone have taken 29 minutes in
 # CI; on a slower 2-core host they once took 48, and 3000 s cut off the
@@ -21,7 +24,8 @@ shift 2
 rm -rf "$stage"
 mkdir -p "$stage/out"
 rsync -a --exclude='*.o' "$st/" "$stage/user/"
-cp "$repo/drivers/target/user/target_core_user.ko" "$stage/"
+cp "${TCMU_KO:-$repo/drivers/target/user/target_core_user.ko}" \
+	"$stage/target_core_user.ko"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko")
 # the module built with its KUnit suites: run_tests.sh loads it first
 if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
@@ -29,7 +33,7 @@ if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
 	envs+=(--env "TCMU_KUNIT_KO=$stage/target_core_user-kunit.ko")
 fi
 for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
-	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK; do
+	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 cd "$stage/user"

@@ -36,11 +36,20 @@ if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
 	run_kunit
 	[[ ${tests[*]} != kunit ]] || exit 0
 fi
+# TCMU_XTRACE=1: where the time goes.  Each test runs under bash's
+# xtrace, every line stamped with the wall clock, into
+# $TCMU_OUT/<test>.xtrace (scripts/xtrace-profile.py sums it by line).
+# shellcheck disable=SC2016 # expanded by the test's shell
+xtrace='exec 19>"$1"; BASH_XTRACEFD=19; BASH_ARGV0=./$2
+	PS4="+\${EPOCHREALTIME} \${BASH_SOURCE##*/}:\${LINENO} "
+	set -x; . "./$2"'
 for t in "${tests[@]}"; do
 	name=${t%.sh}
+	run=(bash "./$t")
+	[[ -z ${TCMU_XTRACE:-} ]] || run=(bash -c "$xtrace" _ "$out/$name.xtrace" "$t")
 	start=$SECONDS
 	dmesg -c >/dev/null
-	timeout -k 10 "${TEST_TIMEOUT:-600}" bash "./$t" >"$out/$name.log" 2>&1
+	timeout -k 10 "${TEST_TIMEOUT:-600}" "${run[@]}" >"$out/$name.log" 2>&1
 	rc=$?
 	# every test starts from a freshly loaded module
 	if [[ -d /sys/module/target_core_user ]] && ! rmmod target_core_user; then
