@@ -1,22 +1,28 @@
 #!/bin/bash
 # The whole tcmu-ng test suite, from a fresh Debian 12 machine (as root):
 #   1. install what it needs (vm/deps.sh)
-#   2. static checks: W=1 + sparse (C=2) build against Debian's headers,
-#      checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
-#      the htmldocs build of Documentation/target (scripts/docs-check.sh)
-#   3. the patch series against linux-source-6.12: checkpatch --strict on
-#      each patch, each applied in order to a clean tree and built
-#      (drivers/target/, the KUnit suites included) (scripts/series.sh)
-#   4. the debug kernel (KASAN, lockdep, kmemleak, KUnit), the module
-#      built against it twice: with the KUnit suites, and with the
-#      selftests' hooks; the test handler
-#   5. in one VM booted on the debug kernel: the KUnit suites (they run as
+#   2. the debug kernel (KASAN, lockdep, kmemleak, KUnit), at normal
+#      priority: every VM stage waits for it.  Alongside, at the lowest
+#      CPU priority (nice 19), so that they take only what the critical
+#      path (build, then VM) leaves idle:
+#      - static checks: W=1 + sparse (C=2) build against Debian's headers,
+#        checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
+#        the htmldocs build of Documentation/target (scripts/docs-check.sh)
+#      - the patch series against linux-source-6.12: checkpatch --strict
+#        on each patch, each applied in order to a clean tree and built
+#        (drivers/target/, the KUnit suites included) (scripts/series.sh)
+#      Their output is printed, and counted, in the last stage.
+#   3. the module built against the debug kernel twice, each in its own
+#      copy of the driver (build-module.sh --copy): with the KUnit suites,
+#      and with the selftests' hooks; the test handler
+#   4. in one VM booted on the debug kernel: the KUnit suites (they run as
 #      their module loads; kunit.py parses the kernel log, each case one
 #      result), then the selftests.  The debug kernel is the only kernel
 #      the suite builds (scripts/kunit.sh runs the KUnit step alone).
-#   6. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
+#   5. DKMS: install in a VM on Debian's 6.12 kernel, reboot it, run the
 #      tcmu-runner compatibility test on the installed module
 #      (scripts/dkms-test.sh)
+#   6. the results of the static checks and the series
 # Kernel builds are cached under ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}.
 # The last line is "N passed, N failed".
 set -uo pipefail
@@ -47,6 +53,12 @@ finish() {
 	for i in "${!stage_names[@]}"; do
 		printf '%6d s  %s\n' "${stage_secs[i]}" "${stage_names[i]}"
 	done
+	if [[ -s ${side:-}/times ]]; then
+		echo "=== alongside the stages above, at low priority"
+		while read -r a b what; do
+			printf '%6d s  %s (from %d s to %d s)\n' $((b - a)) "$what" "$a" "$b"
+		done <"$side/times"
+	fi
 	echo "=== done in $((SECONDS - t0)) s"
 	echo "$pass passed, $failed failed"
 	((failed == 0))
@@ -59,63 +71,99 @@ if ! "$vm/deps.sh"; then
 	finish
 fi
 
-step "static checks"
+# static_checks: the checks that need no kernel build of their own;
+# prints a PASS/FAIL line each and "static: N passed, N failed"
+static_checks() {
+	local hdrs kfiles
+	pass=0 failed=0
+	hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
+	"$repo/scripts/build-module.sh" --copy "$cache/module-debian" "$hdrs" \
+		W=1 C=2
+	result "build W=1 C=2 against $(basename "$hdrs")" $?
+	mapfile -t kfiles < <(cd "$repo" &&
+		git ls-files -- 'drivers/*.[ch]' 'include/*.h')
+	(cd "$repo" && "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
+		--terse -f "${kfiles[@]}")
+	result "checkpatch --strict" $?
+	"$repo/scripts/coccicheck.sh"
+	result coccicheck $?
+	shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
+	result shellcheck $?
+	"$repo/scripts/docs-check.sh"
+	result "kernel-doc -Wall and htmldocs" $?
+	echo "static: $pass passed, $failed failed"
+}
+
+# alongside DIR: the static checks, then the patch series, at the lowest
+# CPU priority: they take what the debug kernel's build and the VM leave
+# idle (link steps, a VM waiting on its guest) and never slow the
+# critical path, which is build -> VM.  Output and times go to DIR.
+alongside() {
+	local d=$1 t
+	renice -n 19 -p "$BASHPID" >/dev/null
+	t=$SECONDS
+	static_checks >"$d/static.out" 2>&1
+	echo "$((t - t0)) $((SECONDS - t0)) static checks" >>"$d/times"
+	t=$SECONDS
+	"$repo/scripts/series.sh" >"$d/series.out" 2>&1
+	echo "$((t - t0)) $((SECONDS - t0)) patch series" >>"$d/times"
+}
+
+# collect_alongside: wait for them, print and count their results
+collect_alongside() {
+	wait "$side_pid"
+	cat "$side/static.out"
+	add_counts static "$side/static.out" || result "static checks" 1
+	cat "$side/series.out"
+	cp "$side/series.out" "$cache/series.out"
+	add_counts series "$side/series.out" || result "patch series" 1
+}
+
+step "debug kernel (static checks and patch series alongside)"
 src=$("$vm/kernel.sh" src)
 "$repo/scripts/graft.sh" "$src"
-# The debug kernel of step 4 builds in the background from here on: the
-# static checks and the series leave a core idle for minutes (checkpatch,
-# coccicheck, Sphinx, xz and kunit.py's QEMU run use one), and with a cold
-# cache the steps one after the other come near CI's 90 minutes.
-# kernel.sh holds a lock on the build, so step 4's call waits for it.
-# graft.sh ran first and writes only what changed, so the tree it builds
-# from stays as it is.
+# The debug kernel builds first, at normal priority: every VM stage waits
+# for it.  kernel.sh holds a lock on the build.  graft.sh ran first and
+# writes only what changed, so the tree it builds from stays as it is.
+# Nothing below builds in the repository's driver directory while the
+# checks alongside read it (build-module.sh --copy).
 debug_out=$cache/debug-build.out
 "$vm/kernel.sh" debug >"$debug_out" 2>&1 &
 debug_pid=$!
-hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
-"$repo/scripts/build-module.sh" "$hdrs" W=1 C=2
-result "build W=1 C=2 against $(basename "$hdrs")" $?
-mapfile -t kfiles < <(cd "$repo" && git ls-files -- 'drivers/*.[ch]' 'include/*.h')
-(cd "$repo" && "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
-	--terse -f "${kfiles[@]}")
-result "checkpatch --strict" $?
-"$repo/scripts/coccicheck.sh"
-result coccicheck $?
-shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
-result shellcheck $?
-"$repo/scripts/docs-check.sh"
-result "kernel-doc -Wall and htmldocs" $?
-
-step "patch series"
-"$repo/scripts/series.sh" | tee "$cache/series.out"
-add_counts series "$cache/series.out" || result "patch series" 1
-
-step "debug kernel, module and handler"
+side=$cache/alongside
+rm -rf "$side"
+mkdir -p "$side"
+alongside "$side" &
+side_pid=$!
 wait "$debug_pid"
 cat "$debug_out"
+
+step "module and handler against the debug kernel"
 # up to date now, or built here if the background build failed
 if ! bdir=$("$vm/kernel.sh" debug); then
 	result "debug kernel build" 1
+	collect_alongside
 	finish
 fi
 # with the KUnit suites (kept aside), then with the selftests' debug hooks
 # (CONFIG_TCM_USER2_DEBUG); sparse over both
-kunit_ko=$cache/kunit-module/target_core_user.ko
-rm -f "$kunit_ko"
-if "$repo/scripts/build-module.sh" "$bdir" W=1 C=2 \
-	CONFIG_TCM_USER2_KUNIT_TEST=y; then
-	install -D -m 644 "$repo/drivers/target/user/target_core_user.ko" \
-		"$kunit_ko"
-else
+kunit_ko=$cache/kunit-module/drivers/target/user/target_core_user.ko
+if ! "$repo/scripts/build-module.sh" --copy "$cache/kunit-module" "$bdir" \
+	W=1 C=2 CONFIG_TCM_USER2_KUNIT_TEST=y; then
+	rm -f "$kunit_ko"
 	result "module build with the KUnit suites against the debug kernel" 1
 fi
-if ! "$repo/scripts/build-module.sh" "$bdir" W=1 C=2 CONFIG_TCM_USER2_DEBUG=y ||
-	! "$repo/scripts/install-debug-module.sh" "$bdir"; then
+debug_ko=$cache/debug-module/drivers/target/user/target_core_user.ko
+if ! "$repo/scripts/build-module.sh" --copy "$cache/debug-module" "$bdir" \
+	W=1 C=2 CONFIG_TCM_USER2_DEBUG=y ||
+	! "$repo/scripts/install-debug-module.sh" "$bdir" "$debug_ko"; then
 	result "module build against the debug kernel" 1
+	collect_alongside
 	finish
 fi
 if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz"; then
 	result "test handler and fuzzer build" 1
+	collect_alongside
 	finish
 fi
 
@@ -123,7 +171,8 @@ step "KUnit and selftests in the debug-kernel VM"
 # without the KUnit module the VM runs the selftests alone, and every
 # KUnit case counts as not run
 [[ -f $kunit_ko ]] && export TCMU_KUNIT_KO=$kunit_ko
-"$repo/scripts/vm-selftests.sh" debug "$cache/stage" | tee "$cache/vm.out"
+TCMU_KO=$debug_ko "$repo/scripts/vm-selftests.sh" debug "$cache/stage" |
+	tee "$cache/vm.out"
 vrc=${PIPESTATUS[0]}
 unset TCMU_KUNIT_KO
 kunit_vm_counts "$cache/stage/out/kunit.dmesg" "$src" \
@@ -143,4 +192,7 @@ fi
 step "DKMS: install, reboot, tcmu-runner compatibility (Debian-kernel VM)"
 "$repo/scripts/dkms-test.sh" | tee "$cache/dkms.out"
 add_counts dkms "$cache/dkms.out" || result "DKMS VM run" 1
+
+step "static checks and patch series (ran alongside)"
+collect_alongside
 finish
