@@ -95,9 +95,11 @@ static_checks() {
 }
 
 # alongside DIR: the static checks, then the patch series, at the lowest
-# CPU priority: they take what the debug kernel's build and the VM leave
-# idle (link steps, a VM waiting on its guest) and never slow the
-# critical path, which is build -> VM.  Output and times go to DIR.
+# CPU priority: they take mostly what the debug kernel's build and the VM
+# leave idle (link steps, a VM waiting on its guest), so the critical
+# path, build -> VM, is slowed a little instead of shared half and half
+# (in the cold run the README gives, some tests ran 5-20 % slower beside
+# the series).  Output and times go to DIR.
 alongside() {
 	local d=$1 t
 	renice -n 19 -p "$BASHPID" >/dev/null
