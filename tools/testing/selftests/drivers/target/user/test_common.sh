@@ -39,6 +39,7 @@
 #                                 the same on every ${dev[i]} at once (job
 #                                 PREFIX<i>); fails on the first error
 #   tcmu_info NAME KEY            a value of the device's info (DataPagesHeld)
+#   tcmu_info_of FILE KEY         the same of any info file
 #   info_is NAME KEY VALUE        test it (for tcmu_wait)
 #   info_nonzero NAME KEY         test it is not 0 (for tcmu_wait)
 #   expect_einval FILE VALUE ATTR write VALUE to FILE: must fail with
@@ -213,9 +214,24 @@ fio_log() {
 	tail -n 20 "/tmp/fio-$TEST_NAME.out"
 }
 
+# tcmu_info_of FILE KEY: the value after "KEY:" in an info file; in bash
+# alone, since tests sample it in loops and every program started in the
+# debug guest costs tens of milliseconds
+tcmu_info_of() {
+	local -a w
+	local i
+	read -r -d '' -a w <"$1"
+	for ((i = 0; i + 1 < ${#w[@]}; i++)); do
+		if [[ ${w[i]} == "$2:" ]]; then
+			echo "${w[i + 1]}"
+			return 0
+		fi
+	done
+}
+
 # The device's info line value for KEY (e.g. DataPagesHeld)
 tcmu_info() {
-	tr ' ' '\n' <"$HBA/$1/info" | grep -A1 -x "$2:" | tail -n1
+	tcmu_info_of "$HBA/$1/info" "$2"
 }
 
 # info_is NAME KEY VALUE: for tcmu_wait, which re-runs it
