@@ -14,9 +14,9 @@ check "tcmu-runner starts" tcmu_start_runner
 dev=$(tcmu_create_lun compat 64M /tmp/compat.raw) || fail "targetcli create"
 log "LUN $dev"
 tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=16 \
-	--size="$(tcmu_form 16M 64M)" || fail "fio verify: $(fio_log)"
+	--size="$(tcmu_form 4M 64M)" || fail "fio verify: $(fio_log)"
 tcmu_fio_verify "$dev" --rw=write --bs=256k --iodepth=4 \
-	--size="$(tcmu_form 32M 64M)" ||
+	--size="$(tcmu_form 16M 64M)" ||
 	fail "fio verify 256k: $(fio_log)"
 
 # dev_size goes to tcmu-runner as a netlink RECONFIG; its qcow handler
@@ -29,7 +29,8 @@ fi
 	fail "expected tcmu-runner's EOPNOTSUPP, got: $out"
 check "dev_size unchanged" test \
 	"$(cat "$CORE"/user_*/compat/attrib/dev_size)" = 67108864
-tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=8 --size=8M ||
+tcmu_fio_verify "$dev" --rw=randwrite --bs=4k --iodepth=8 \
+	--size="$(tcmu_form 2M 8M)" ||
 	fail "IO after the refused reconfig: $(fio_log)"
 
 check "no broken ring" grep -q "State: ok" "$CORE"/user_*/compat/info
@@ -48,13 +49,14 @@ for o in dev_config=qcow//tmp/zr.raw dev_size=67108864 hw_max_sectors=2048 \
 done
 echo 1 >"$d/enable" || fail "zr: enable"
 zdev=$(tcmu_loop_export "$d") || fail "zr: export to tcm_loop"
-zinfo() { tr ' ' '\n' <"$d/info" | grep -A1 -x "$1:" | tail -n1; }
-tcmu_fio_verify "$zdev" --rw=randwrite --bs=4k --iodepth=16 --size=8M ||
+zinfo() { tcmu_info_of "$d/info" "$1"; }
+tcmu_fio_verify "$zdev" --rw=randwrite --bs=4k --iodepth=16 \
+	--size="$(tcmu_form 2M 8M)" ||
 	fail "zr: fio verify 4k: $(fio_log)"
 check "zr: 4 KiB took the copy path" test "$(zinfo ZcCmds)" = 0
 for align in 0 512; do
 	tcmu_fio_verify "$zdev" --rw=randrw --bsrange=64k-1m --iodepth=8 \
-		--size="$(tcmu_form 32M 64M)" --mem_align=$align ||
+		--size="$(tcmu_form 16M 64M)" --mem_align=$align ||
 		fail "zr: fio randrw 64k-1m mem_align=$align: $(fio_log)"
 done
 # O_DIRECT from memory never touched: the block layer gets the shared

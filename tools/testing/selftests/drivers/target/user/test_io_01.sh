@@ -14,31 +14,32 @@ tcmu_dev_create io1 64M max_data_area_mb=8 hw_max_sectors=2048
 check "no data page before IO" test "$(tcmu_info io1 DataPagesHeld)" = 0
 check "no peak before IO" test "$(tcmu_info io1 DataPagesPeak)" = 0
 
-# run HANDLER_ARGS BS [FIO_ARGS...]
+# run HANDLER_ARGS BS SIZE [FIO_ARGS...]
 run() {
-	local args bs=$2 dev
+	local args bs=$2 size=$3 dev
 	read -r -a args <<<"$1"
-	shift 2
+	shift 3
 	tcmu_handler io1 "${args[@]}"
 	dev=$(tcmu_dev_export io1) || fail "export ($1)"
 	tcmu_fio_verify "$dev" --rw=randwrite --bs="$bs" --iodepth=16 \
-		--size=16M --numjobs=1 "$@" ||
+		--size="$size" --numjobs=1 "$@" ||
 		fail "fio verify bs=$bs handler '${args[*]}' $*: $(fio_log)"
 	tcmu_dev_unexport io1
 	tcmu_handler_stop
 	log "ok: bs=$bs handler '${args[*]}' $*; peak $(tcmu_info io1 DataPagesPeak) pages"
 }
-run "--threads 1" 4k
-run "--threads 4 --ooo" 4k
+# 4 MiB at 4 KiB: 1,024 writes, then as many reads, 16 in flight
+run "--threads 1" 4k "$(tcmu_form 4M 16M)"
+run "--threads 4 --ooo" 4k "$(tcmu_form 4M 16M)"
 # 4 jobs x 16 x 256 KiB: twice the area in flight, each job on its own
-# quarter of the device
-run "--threads 4 --ooo" 256k --numjobs=4 --offset_increment=16M \
-	--group_reporting
+# quarter of the device (8 MiB: two fills of its queue)
+run "--threads 4 --ooo" 256k "$(tcmu_form 8M 16M)" --numjobs=4 \
+	--offset_increment=16M --group_reporting
 peak=$(tcmu_info io1 DataPagesPeak)
 ((peak <= LIMIT)) || fail "the area held $peak pages, above max_data_area_mb=8 ($LIMIT)"
 # one 256 KiB command (64 pages) short of the limit at most: the rest waited
 ((peak > LIMIT - 64)) ||
 	fail "the area peaked at $peak pages: the IO never reached its $LIMIT-page limit"
-run "--threads 1 --read-len" 64k
+run "--threads 1 --read-len" 64k "$(tcmu_form 8M 16M)"
 check "state ok" test "$(tcmu_info io1 State)" = ok
 log "pass"

@@ -36,7 +36,8 @@ print(max(j[d]["clat_ns"]["percentile"].get("99.000000", 0) for d in ("read", "w
 }
 victim_fio() {
 	fio --name=victim --filename="$1" --direct=1 --ioengine=libaio \
-		--rw=randrw --bs=4k --iodepth=8 --size=8M --verify=crc32c \
+		--rw=randrw --bs=4k --iodepth=8 --size="$(tcmu_form 4M 8M)" \
+		--verify=crc32c \
 		--verify_fatal=1 --do_verify=1 --verify_state_save=0 \
 		--output-format=json --output="$2" >/dev/null 2>&1
 }
