@@ -25,6 +25,8 @@ pkgs=(
 	busybox-static
 	# userspace under test inside the VM
 	tcmu-runner targetcli-fb python3-rtslib-fb dbus fio sg3-utils
+	# mkdir, rmdir, ln, rm and sleep as builtins of the tests' shell
+	bash-builtins
 	# the benchmark's chart
 	gnuplot-nox
 )
