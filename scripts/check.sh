@@ -48,6 +48,11 @@ step() {
 }
 finish() {
 	local i
+	# the checks alongside are waited for and counted on every way out
+	if [[ -n ${side_pid:-} ]]; then
+		step "static checks and patch series (ran alongside)"
+		collect_alongside
+	fi
 	stage_secs+=($((SECONDS - stage_t)))
 	echo "=== stage times"
 	for i in "${!stage_names[@]}"; do
@@ -116,6 +121,7 @@ alongside() {
 # collect_alongside: wait for them, print and count their results
 collect_alongside() {
 	wait "$side_pid"
+	side_pid=
 	cat "$side/static.out"
 	add_counts static "$side/static.out" || result "static checks" 1
 	cat "$side/series.out"
@@ -146,7 +152,6 @@ step "module and handler against the debug kernel"
 # up to date now, or built here if the background build failed
 if ! bdir=$("$vm/kernel.sh" debug); then
 	result "debug kernel build" 1
-	collect_alongside
 	finish
 fi
 # with the KUnit suites (kept aside), then with the selftests' debug hooks
@@ -162,12 +167,10 @@ if ! "$repo/scripts/build-module.sh" --copy "$cache/debug-module" "$bdir" \
 	W=1 C=2 CONFIG_TCM_USER2_DEBUG=y ||
 	! "$repo/scripts/install-debug-module.sh" "$bdir" "$debug_ko"; then
 	result "module build against the debug kernel" 1
-	collect_alongside
 	finish
 fi
 if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz"; then
 	result "test handler and fuzzer build" 1
-	collect_alongside
 	finish
 fi
 
@@ -197,6 +200,4 @@ step "DKMS: install, reboot, tcmu-runner compatibility (Debian-kernel VM)"
 "$repo/scripts/dkms-test.sh" | tee "$cache/dkms.out"
 add_counts dkms "$cache/dkms.out" || result "DKMS VM run" 1
 
-step "static checks and patch series (ran alongside)"
-collect_alongside
 finish
