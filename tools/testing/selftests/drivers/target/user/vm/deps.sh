@@ -31,9 +31,10 @@ pkgs=(
 	gnuplot-nox
 )
 
-# The VM mounts a tmpfs on /etc/target (LIO's config dir) of the read-only
-# host root, so the mount point must exist on the host.
-mkdir -p /etc/target
+# The VM mounts a tmpfs on /etc/target (LIO's config dir) and /var/target
+# (where target core keeps persistent reservations and ALUA state) of the
+# read-only host root, so the mount points must exist on the host.
+mkdir -p /etc/target /var/target
 
 # QEMU from bookworm-backports, not bookworm's 7.2. Multi-threaded TCG in
 # 7.2 can keep a translation of guest code that another vCPU has just

@@ -60,10 +60,14 @@ fi
 r=/newroot
 p9=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o "$p9,ro,cache=loose" host $r || die "cannot mount the host root"
-for d in tmp:1777 var/tmp:1777 run:755 var/log:755 etc/target:755 mnt:755; do
+for d in tmp:1777 var/tmp:1777 run:755 var/log:755 etc/target:755 \
+	var/target:755 mnt:755; do
 	mount -t tmpfs -o "mode=${d#*:}" tmpfs "$r/${d%:*}" ||
-		die "cannot mount tmpfs on /${d%:*} (does it exist? vm/deps.sh creates /etc/target)"
+		die "cannot mount tmpfs on /${d%:*} (vm/deps.sh makes the mount points)"
 done
+# target core writes each device's persistent-reservation state here
+# (even "no registrations"), and fails PERSISTENT RESERVE OUT without it
+mkdir -p $r/var/target/pr $r/var/target/alua
 mkdir $r/mnt/out
 mount -t 9p -o "$p9,cache=mmap" out $r/mnt/out || die "cannot mount the output share"
 mount -t proc none $r/proc
