@@ -43,13 +43,16 @@ fi
 xtrace='exec 19>"$1"; BASH_XTRACEFD=19; BASH_ARGV0=./$2
 	PS4="+\${EPOCHREALTIME} \${BASH_SOURCE##*/}:\${LINENO} "
 	set -x; . "./$2"'
+# each test's bound: kselftest's settings file, as the kselftest runner
+# reads it
+limit=$(sed -n 's/^timeout=//p' settings)
 for t in "${tests[@]}"; do
 	name=${t%.sh}
 	run=(bash "./$t")
 	[[ -z ${TCMU_XTRACE:-} ]] || run=(bash -c "$xtrace" _ "$out/$name.xtrace" "$t")
 	start=$SECONDS
 	dmesg -c >/dev/null
-	timeout -k 10 "${TEST_TIMEOUT:-600}" "${run[@]}" >"$out/$name.log" 2>&1
+	timeout -k 10 "${TEST_TIMEOUT:-$limit}" "${run[@]}" >"$out/$name.log" 2>&1
 	rc=$?
 	# every test starts from a freshly loaded module
 	if [[ -d /sys/module/target_core_user ]] && ! rmmod target_core_user; then
