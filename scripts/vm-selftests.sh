@@ -8,9 +8,10 @@
 # Passed into the VM when set: FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS
 # FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK (1: the
 # long forms, make soak) TCMU_XTRACE (1: time-stamped traces, see
-# run_tests.sh); VM_TIMEOUT (s, default 3600) bounds the whole VM
-# run.  Each test has its own bound (settings); this one only ends a VM
-# that stopped answering.  The selftests alone have taken 29 minutes in
+# run_tests.sh) CU_TESTS CU_CONFIGS (what test_iscsi_01 runs);
+# VM_TIMEOUT (s, default 3600) bounds the whole VM run.  Each test has
+# its own bound (settings); this one only ends a VM that stopped
+# answering.  The selftests alone have taken 29 minutes in
 # CI; on a slower 2-core host they once took 48, and 3000 s cut off the
 # last one.
 # TCMU_KUNIT_KO: the module built with its KUnit suites, loaded first
@@ -33,7 +34,7 @@ if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
 	envs+=(--env "TCMU_KUNIT_KO=$stage/target_core_user-kunit.ko")
 fi
 for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
-	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE; do
+	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE CU_TESTS CU_CONFIGS; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 cd "$stage/user"

@@ -18,6 +18,11 @@
 #                                   (any backend) as LUN 0 of its own
 #                                   tcm_loop target; prints /dev/sdX
 #   tcmu_loop_unexport DEVDIR       remove that target again
+#   tcmu_iscsi_export DEVDIR        export it as LUN 0 of its own iSCSI
+#                                   target on 127.0.0.1:3260 (demo mode:
+#                                   any initiator, no authentication);
+#                                   prints the target's IQN
+#   tcmu_iscsi_unexport DEVDIR      remove that target again
 #   tcmu_teardown                   delete all LIO config, stop tcmu-runner
 # Logs: tcmu-runner writes /tmp/tcmu-runner.log (and .out for its stdio).
 
@@ -153,6 +158,39 @@ tcmu_loop_unexport() {
 	rm -f "$tpg/lun/lun_0/${1##*/}"
 	rmdir "$tpg/lun/lun_0"
 	echo NULL >"$tpg/nexus" 2>/dev/null || true
+	rmdir "$tpg" "${tpg%/tpgt_1}"
+}
+
+# The iSCSI target that tcmu_iscsi_export makes for DEVDIR
+tcmu_iscsi_iqn() {
+	echo "iqn.2003-01.org.linux-iscsi.tcmu-ng:$(tcmu_loop_tag "$1")"
+}
+
+tcmu_iscsi_export() {
+	local devdir=$1 tpg a
+	tpg=/sys/kernel/config/target/iscsi/$(tcmu_iscsi_iqn "$devdir")/tpgt_1
+	# the guest's loopback comes up down
+	ip link set lo up || return
+	mkdir -p "$tpg/lun/lun_0" "$tpg/np/127.0.0.1:3260" || return
+	ln -s "$devdir" "$tpg/lun/lun_0/${devdir##*/}" || return
+	for a in generate_node_acls=1 cache_dynamic_acls=1 \
+		demo_mode_write_protect=0 authentication=0; do
+		echo "${a#*=}" >"$tpg/attrib/${a%=*}" || return
+	done
+	echo 1 >"$tpg/enable" || return
+	tcmu_iscsi_iqn "$devdir"
+}
+
+tcmu_iscsi_unexport() {
+	local tpg np
+	tpg=/sys/kernel/config/target/iscsi/$(tcmu_iscsi_iqn "$1")/tpgt_1
+	[[ -d $tpg ]] || return 0
+	echo 0 >"$tpg/enable"
+	rm -f "$tpg/lun/lun_0/${1##*/}"
+	rmdir "$tpg/lun/lun_0"
+	for np in "$tpg"/np/*/; do
+		[[ -d $np ]] && rmdir "$np"
+	done
 	rmdir "$tpg" "${tpg%/tpgt_1}"
 }
 
