@@ -42,6 +42,12 @@ finish() {
 }
 trap finish EXIT
 check "insmod" tcmu_mod_load
+# target core keeps persistent-reservation state under its dbroot and
+# fails PERSISTENT RESERVE OUT when it cannot write it; targetcli (an
+# earlier test in the same boot) points dbroot at /etc/rtslib-fb-target,
+# which the guest's read-only root lacks.  /var/target is the guest's
+# tmpfs (vm/guest-init.sh); dbroot changes only while no device exists.
+check "dbroot /var/target" bash -c 'echo /var/target >/sys/kernel/config/target/dbroot'
 
 # cu CONFIG DEVDIR: iscsi-test-cu on DEVDIR exported over iSCSI, its
 # results checked against the CONFIG column of the expected list
