@@ -27,8 +27,9 @@ pkgs=(
 	tcmu-runner targetcli-fb python3-rtslib-fb dbus fio sg3-utils
 	# mkdir, rmdir, ln, rm and sleep as builtins of the tests' shell
 	bash-builtins
-	# libiscsi's compliance suite, iscsi-test-cu (test_iscsi_01)
-	libiscsi-bin
+	# libiscsi's compliance suite, iscsi-test-cu, and the kernel
+	# initiator's userspace (test_iscsi_01)
+	libiscsi-bin open-iscsi
 	# the benchmark's chart
 	gnuplot-nox
 )
