@@ -18,6 +18,8 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/unaligned.h>
+#include <scsi/scsi_proto.h>
 #include <target/target_core_backend.h>
 #include "tcmu.h"
 
@@ -302,11 +304,6 @@ static void tcmu_unplug_device(struct se_dev_plug *se_plug)
 	uio_event_notify(&udev->uio_info);
 }
 
-static sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
-{
-	return passthrough_parse_cdb(cmd, tcmu_queue_cmd);
-}
-
 /* The last LBA, as target core wants it */
 static sector_t tcmu_get_blocks(struct se_device *se_dev)
 {
@@ -316,6 +313,116 @@ static sector_t tcmu_get_blocks(struct se_device *se_dev)
 	if (!bs || udev->dev_size < bs)
 		return 0;
 	return div_u64(udev->dev_size - bs, bs);
+}
+
+/*
+ * The blocks a READ or WRITE CDB moves and where they start.  Returns
+ * false for any other CDB; *@write says which of the two it is.
+ */
+static bool tcmu_cdb_rw(const u8 *cdb, u64 *lba, u32 *sectors, bool *write)
+{
+	*write = true;
+	switch (cdb[0]) {
+	case READ_6:
+		*write = false;
+		fallthrough;
+	case WRITE_6:
+		*lba = get_unaligned_be24(&cdb[1]) & 0x1fffff;
+		*sectors = cdb[4] ? : 256;
+		return true;
+	case READ_10:
+		*write = false;
+		fallthrough;
+	case WRITE_10:
+	case WRITE_VERIFY:
+		*lba = get_unaligned_be32(&cdb[2]);
+		*sectors = get_unaligned_be16(&cdb[7]);
+		return true;
+	case READ_12:
+		*write = false;
+		fallthrough;
+	case WRITE_12:
+	case WRITE_VERIFY_12:
+		*lba = get_unaligned_be32(&cdb[2]);
+		*sectors = get_unaligned_be32(&cdb[6]);
+		return true;
+	case READ_16:
+		*write = false;
+		fallthrough;
+	case WRITE_16:
+	case WRITE_VERIFY_16:
+		*lba = get_unaligned_be64(&cdb[2]);
+		*sectors = get_unaligned_be32(&cdb[10]);
+		return true;
+	case COMPARE_AND_WRITE:
+		/* the data to compare, then the data to write */
+		*lba = get_unaligned_be64(&cdb[2]);
+		*sectors = 2 * cdb[13];
+		return true;
+	}
+	return false;
+}
+
+static sense_reason_t tcmu_execute_nothing(struct se_cmd *cmd)
+{
+	target_complete_cmd(cmd, SAM_STAT_GOOD);
+	return TCM_NO_SENSE;
+}
+
+/*
+ * Target core's passthrough path never compares a READ's or WRITE's CDB
+ * with the length the initiator expects (its own backstores do, in
+ * target_cmd_size_check()), so no residual reached the initiator and the
+ * handler got a buffer its CDB disagreed with.  Do what that check does:
+ *  - a READ asking for less than expected is cut to its CDB (underflow);
+ *  - a READ asking for more keeps the initiator's length and reports the
+ *    rest as overflow; the handler still gets the whole CDB's buffer
+ *    (tcmu_cmd_alloc()), and the initiator the part it expects;
+ *  - a WRITE that disagrees is refused, except one the initiator sends
+ *    no data for: there is nothing to write, and it completes here
+ *    (with no data-in either: its buffer was never written).
+ */
+static sense_reason_t tcmu_check_size(struct se_cmd *cmd)
+{
+	struct se_device *dev = cmd->se_dev;
+	u64 lba, size;
+	u32 sectors;
+	bool write;
+
+	if (!tcmu_cdb_rw(cmd->t_task_cdb, &lba, &sectors, &write))
+		return TCM_NO_SENSE;
+	size = (u64)sectors * dev->dev_attrib.block_size;
+	if (size == cmd->data_length)
+		return TCM_NO_SENSE;
+	/* a WRITE the initiator sends no data for has DMA_NONE */
+	if (cmd->data_direction == DMA_TO_DEVICE ||
+	    (write && cmd->data_direction != DMA_NONE)) {
+		pr_warn_ratelimited("%s: CDB 0x%02x moves %llu bytes, the initiator %u; refused\n",
+				    TCMU_DEV(dev)->name, cmd->t_task_cdb[0],
+				    size, cmd->data_length);
+		return TCM_INVALID_FIELD_IN_COMMAND_IU;
+	}
+	if (size < cmd->data_length) {
+		target_set_cmd_data_length(cmd, size);
+		return TCM_NO_SENSE;
+	}
+	if (size > U32_MAX || lba + sectors < lba ||
+	    lba + sectors > tcmu_get_blocks(dev) + 1)
+		return TCM_ADDRESS_OUT_OF_RANGE;
+	cmd->se_cmd_flags |= SCF_OVERFLOW_BIT;
+	cmd->residual_count = size - cmd->data_length;
+	if (write)
+		cmd->execute_cmd = tcmu_execute_nothing;
+	return TCM_NO_SENSE;
+}
+
+static sense_reason_t tcmu_parse_cdb(struct se_cmd *cmd)
+{
+	sense_reason_t ret = passthrough_parse_cdb(cmd, tcmu_queue_cmd);
+
+	if (ret || cmd->execute_cmd != tcmu_queue_cmd)
+		return ret;
+	return tcmu_check_size(cmd);
 }
 
 static struct target_backend_ops tcmu_ops = {

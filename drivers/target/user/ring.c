@@ -113,7 +113,11 @@ static struct tcmu_cmd *tcmu_cmd_alloc(struct tcmu_dev *udev,
 	cmd->se_cmd = se_cmd;
 	cmd->udev = udev;
 
-	nr = DIV_ROUND_UP(se_cmd->data_length, blk_size);
+	cmd->data_len = se_cmd->data_length;
+	if (se_cmd->se_cmd_flags & SCF_OVERFLOW_BIT &&
+	    se_cmd->data_direction != DMA_TO_DEVICE)
+		cmd->data_len += se_cmd->residual_count;
+	nr = DIV_ROUND_UP(cmd->data_len, blk_size);
 	if (se_cmd->se_cmd_flags & SCF_BIDI) {
 		for_each_sg(se_cmd->t_bidi_data_sg, sg,
 			    se_cmd->t_bidi_data_nents, i)
@@ -253,7 +257,7 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 		n = tcmu_zc_fill_iovs(&udev->zc, cmd, entry->req.iov);
 	} else {
 		n = tcmu_da_fill_iovs(&udev->da, cmd->blocks, nr_data,
-				      se_cmd->data_length, entry->req.iov);
+				      cmd->data_len, entry->req.iov);
 	}
 	entry->req.iov_cnt = n;
 	if (cmd->nr_bidi_blocks)
@@ -290,8 +294,7 @@ static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 	if (cmd->zc_slot) {
 		tcmu_zc_release(udev, cmd);
 		/* a zero-copy command is never BIDI */
-		cmd->nr_blocks = DIV_ROUND_UP(cmd->se_cmd->data_length,
-					      udev->da.blk_size);
+		cmd->nr_blocks = DIV_ROUND_UP(cmd->data_len, udev->da.blk_size);
 	} else {
 		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
 	}

@@ -493,6 +493,10 @@ enum tcmu_cmd_flag {
  * @queue_entry: on qfull_queue or inflight_queue (ring_lock), or on the
  *	private list of a reap_lock holder
  * @cmd_id: ring id, 0 while not on the ring
+ * @data_len: data-out/data-in bytes the handler sees: the se_cmd's
+ *	data_length, or more for a READ whose CDB asks for more than the
+ *	initiator expects (target core reports that overflow; the handler
+ *	still gets its CDB's whole buffer)
  * @blocks: data area blocks, data-out/data-in first, then BIDI data-in
  * @nr_blocks: entries in @blocks
  * @nr_bidi_blocks: trailing entries of @blocks that hold BIDI data-in
@@ -510,6 +514,7 @@ struct tcmu_cmd {
 	struct tcmu_dev *udev;
 	struct list_head queue_entry;
 	u16 cmd_id;
+	u32 data_len;
 	u32 *blocks;
 	u32 nr_blocks;
 	u32 nr_bidi_blocks;

@@ -355,8 +355,9 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	struct tcmu_zc_slot *s;
 	u32 nr, slot, bounce = 0;
 
+	/* the window shows the se_cmd's pages, and nothing past them */
 	if (!tcmu_zc_enabled(zc) || !se_cmd->data_length ||
-	    !se_cmd->t_data_nents)
+	    !se_cmd->t_data_nents || cmd->data_len != se_cmd->data_length)
 		return -ENOENT;
 	if (se_cmd->data_length < READ_ONCE(udev->zc_min_bytes)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_SMALL, 1);
