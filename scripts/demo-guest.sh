@@ -1,5 +1,7 @@
 #!/bin/bash
-# Runs inside the demo VM (scripts/demo.sh): tcmu-ng + tcmu-runner + fio.
+# Runs inside the demo VM (scripts/demo.sh): tcmu-ng + tcmu-runner + fio,
+# through tcm_loop or (DEMO_FABRIC=iscsi) LIO's iSCSI target and the
+# kernel's iSCSI initiator on the guest's loopback.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
@@ -8,14 +10,37 @@ cd "$(dirname "$0")"
 step() { echo "--- $*"; }
 info() { cat /sys/kernel/config/target/core/user_*/demo/info; }
 
-step "loading target core, tcm_loop and tcmu-ng ($TCMU_KO)"
-modprobe -a target_core_mod tcm_loop sd_mod
+fabric=${DEMO_FABRIC:-loopback}
+iqn=iqn.2003-01.org.linux-iscsi.tcmu-ng:demo
+if [[ $fabric == iscsi ]]; then
+	step "loading target core, LIO's iSCSI target, the iSCSI initiator and tcmu-ng ($TCMU_KO)"
+	# the chroot'ed guest cannot autoload: iSCSI's digests need crc32c
+	modprobe -a target_core_mod iscsi_target_mod iscsi_tcp sd_mod crc32c
+else
+	step "loading target core, tcm_loop and tcmu-ng ($TCMU_KO)"
+	modprobe -a target_core_mod tcm_loop sd_mod
+fi
 tcmu_load_module "$TCMU_KO"
 echo "module: $(modinfo -F description "$TCMU_KO")"
 step "starting dbus and tcmu-runner"
 tcmu_start_runner
-step "creating user:qcow backstore 'demo' (raw file, 256 MiB) on tcm_loop"
-dev=$(tcmu_create_lun demo 256M /tmp/demo.raw)
+if [[ $fabric == iscsi ]]; then
+	step "creating user:qcow backstore 'demo' (raw file, 256 MiB), exported over iSCSI"
+	truncate -s 256M /tmp/demo.raw
+	ip link set lo up
+	# what an administrator types (README, Exporting over iSCSI)
+	targetcli /backstores/user:qcow create name=demo size=256M \
+		cfgstring=/tmp/demo.raw
+	targetcli /iscsi create "$iqn"
+	targetcli "/iscsi/$iqn/tpg1/luns" create /backstores/user:qcow/demo
+	targetcli "/iscsi/$iqn/tpg1" set attribute authentication=0 \
+		demo_mode_write_protect=0 generate_node_acls=1 cache_dynamic_acls=1
+	step "logging in with open-iscsi (iscsiadm) on 127.0.0.1:3260"
+	dev=$(tcmu_iscsi_login "$iqn")
+else
+	step "creating user:qcow backstore 'demo' (raw file, 256 MiB) on tcm_loop"
+	dev=$(tcmu_create_lun demo 256M /tmp/demo.raw)
+fi
 echo "LUN is $dev"
 step "device before IO"
 info
@@ -34,5 +59,6 @@ echo "data pages held by all tcmu-ng devices:" \
 	"$(cat /sys/module/target_core_user/parameters/global_data_pages)"
 echo "ring: $(grep -o 'State: [a-z]*' /sys/kernel/config/target/core/user_*/demo/info)"
 step "tearing down"
+[[ $fabric != iscsi ]] || tcmu_iscsi_logout "$iqn"
 tcmu_teardown
 echo "DEMO: SUCCESS"

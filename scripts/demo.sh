@@ -4,6 +4,8 @@
 # Debian's 6.12 kernel in QEMU, load target core, tcm_loop and this module,
 # serve a LUN with tcmu-runner (qcow handler on a raw file) set up by
 # targetcli, run fio with crc32c verification on it and show what happened.
+# DEMO_FABRIC=iscsi exports the LUN over LIO's iSCSI target instead, on the
+# guest's 127.0.0.1:3260, and logs the kernel's initiator in (open-iscsi).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,10 +26,11 @@ echo "=== [3/4] booting Debian's kernel in QEMU (TCG) and running the demo"
 rc=0
 (cd "$stage" && "$vm/vm.sh" --kernel debian --smp 2 --mem 2G --timeout 900 \
 	--out "$stage/out" --env "TCMU_KO=$stage/target_core_user.ko" \
+	--env "DEMO_FABRIC=${DEMO_FABRIC:-loopback}" \
 	-- bash ./demo-guest.sh) || rc=$?
 echo "=== [4/4] result"
 if ((rc == 0)) && grep -q '^DEMO: SUCCESS' "$stage/out/console.log"; then
-	echo "SUCCESS: tcmu-ng served fio with verification through tcmu-runner"
+	echo "SUCCESS: tcmu-ng served fio with verification through tcmu-runner (${DEMO_FABRIC:-loopback})"
 else
 	echo "FAILURE: see $stage/out/console.log"
 	exit 1

@@ -23,6 +23,10 @@
 #                                   any initiator, no authentication);
 #                                   prints the target's IQN
 #   tcmu_iscsi_unexport DEVDIR      remove that target again
+#   tcmu_iscsi_login IQN            log the kernel's iSCSI initiator
+#                                   (open-iscsi; starts iscsid) in to IQN
+#                                   on 127.0.0.1:3260; prints /dev/sdX
+#   tcmu_iscsi_logout IQN           log that session out, forget the node
 #   tcmu_teardown                   delete all LIO config, stop tcmu-runner
 # Logs: tcmu-runner writes /tmp/tcmu-runner.log (and .out for its stdio).
 
@@ -192,6 +196,56 @@ tcmu_iscsi_unexport() {
 		[[ -d $np ]] && rmdir "$np"
 	done
 	rmdir "$tpg" "${tpg%/tpgt_1}"
+}
+
+# The initiator side: iscsid keeps its node records under /etc/iscsi,
+# read-only in the guest, so a copy of it on the guest's /tmp is mounted
+# there first.  iscsid runs until the VM stops.
+tcmu_iscsid() {
+	command -v iscsiadm >/dev/null ||
+		{ echo "open-iscsi is not installed" >&2; return 1; }
+	# built in on the debug kernel
+	modprobe iscsi_tcp 2>/dev/null
+	if ! grep -q ' /etc/iscsi ' /proc/mounts; then
+		mkdir -p /tmp/etc-iscsi &&
+			cp -a /etc/iscsi/. /tmp/etc-iscsi/ &&
+			mount --bind /tmp/etc-iscsi /etc/iscsi || return
+	fi
+	[[ -s /run/iscsid.pid ]] && kill -0 "$(</run/iscsid.pid)" 2>/dev/null &&
+		return 0
+	iscsid || return
+	tcmu_wait 30 test -s /run/iscsid.pid
+}
+
+# The disk of IQN's session, once the SCSI scan found it
+tcmu_iscsi_disk() {
+	local s f
+	for s in /sys/class/iscsi_session/session*; do
+		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
+		for f in "$s"/device/target*/*/block/*; do
+			if [[ -b /dev/${f##*/} ]]; then
+				echo "/dev/${f##*/}"
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+
+tcmu_iscsi_login() {
+	local iqn=$1 p=127.0.0.1:3260
+	tcmu_iscsid || return
+	iscsiadm -m node -o new -T "$iqn" -p "$p" >/dev/null || return
+	iscsiadm -m node -T "$iqn" -p "$p" --login >&2 || return
+	tcmu_wait 60 tcmu_iscsi_disk "$iqn" >/dev/null ||
+		{ echo "no disk appeared for $iqn" >&2; return 1; }
+	tcmu_iscsi_disk "$iqn"
+}
+
+tcmu_iscsi_logout() {
+	local iqn=$1 p=127.0.0.1:3260
+	iscsiadm -m node -T "$iqn" -p "$p" --logout >&2 || return
+	iscsiadm -m node -o delete -T "$iqn" -p "$p"
 }
 
 # any storage object or fabric target in LIO's configfs
