@@ -134,7 +134,7 @@ PY
 		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
 			die "scripts/series/undo/$1.diff does not apply to the driver: refresh it (see the README, Patch series)"
 		;;
-	hostile | hostile-selftests)
+	hostile | hostile-selftests | residuals)
 		# the step's whole change, reversed: new files are deleted
 		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
 			die "scripts/series/undo/$1.diff does not apply: refresh it (see the README, Patch series)"
