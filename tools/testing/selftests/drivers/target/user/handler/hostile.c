@@ -72,8 +72,13 @@ static struct {
 	volatile int nowhere;	/* the store got SIGBUS: the slot was free */
 } race = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* set while the race thread stores: its SIGBUS returns there */
-static __thread sigjmp_buf *race_jmp;
+/*
+ * Set while the race thread stores: its SIGBUS returns there.  volatile:
+ * only the signal handler reads it, so the compiler would otherwise drop
+ * the store before the racing one as dead (gcc -O2 did, and the SIGBUS
+ * that ends the race as "nowhere" killed the handler instead).
+ */
+static __thread sigjmp_buf *volatile race_jmp;
 
 static int pin_start(void)
 {
