@@ -213,6 +213,9 @@ tcmu_iscsid() {
 	fi
 	[[ -s /run/iscsid.pid ]] && kill -0 "$(</run/iscsid.pid)" 2>/dev/null &&
 		return 0
+	# iscsid and iscsiadm lock their records here (systemd's tmpfiles
+	# make it on a host)
+	mkdir -p /run/lock/iscsi || return
 	iscsid || return
 	tcmu_wait 30 test -s /run/iscsid.pid
 }
