@@ -77,6 +77,9 @@ round() {
 	check "$name: IO completes again" tcmu_wait 120 disk_ios_over "$dev" "$served"
 	wait "$fio_pid" || fail "$name: fio verify across the crash: $(fio_log)"
 	check "$name: no broken ring" test "$(tcmu_info_of "$d/info" State)" = ok
+	[[ " $* " != *" zero_copy=1 "* ]] ||
+		check "$name: commands went zero copy" \
+			test "$(tcmu_info_of "$d/info" ZcCmds)" -gt 0
 	check "$name: iscsiadm logout" tcmu_iscsi_logout "$iqn"
 	iqns=()
 	check "$name: the session's disk is gone" test ! -b "$dev"
