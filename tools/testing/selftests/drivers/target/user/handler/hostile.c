@@ -73,12 +73,13 @@ static struct {
 } race = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /*
- * Set while the race thread stores: its SIGBUS returns there.  volatile:
- * only the signal handler reads it, so the compiler would otherwise drop
- * the store before the racing one as dead (gcc -O2 did, and the SIGBUS
- * that ends the race as "nowhere" killed the handler instead).
+ * Set while the race thread stores: its SIGBUS returns there.  Only the
+ * signal handler reads it, so its stores are fenced for that handler
+ * (atomic_signal_fence): without, gcc -O2 dropped the one before the
+ * racing store as dead, and the SIGBUS that ends the race as "nowhere"
+ * killed the handler instead.
  */
-static __thread sigjmp_buf *volatile race_jmp;
+static __thread sigjmp_buf *race_jmp;
 
 static int pin_start(void)
 {
@@ -268,7 +269,9 @@ static void *race_store(void *arg)
 		return NULL;
 	}
 	race_jmp = &jb;
+	atomic_signal_fence(memory_order_seq_cst);
 	race.at[0] = RACE_BYTE;
+	atomic_signal_fence(memory_order_seq_cst);
 	race_jmp = NULL;
 	return NULL;
 }
