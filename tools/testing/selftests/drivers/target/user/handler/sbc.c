@@ -305,13 +305,16 @@ static void compare_and_write(struct hcmd *c)
 	uint32_t nb = c->cdb[13];
 	int64_t off;
 
-	if (!protect_ok(c) || !sbc_lba_ok(c, lba, nb) || !nb)
+	if (!protect_ok(c) || !sbc_lba_ok(c, lba, nb))
 		return;
+	/* also when the 8-bit block count wrapped to 0 */
 	len = (uint64_t)nb * lu.block_size;
 	if (c->data_len != 2 * len) {
 		invalid_field(c);
 		return;
 	}
+	if (!nb)
+		return;
 	off = store_compare_write(c, lba * lu.block_size, len);
 	if (off >= 0)
 		sense_info(c, SK_MISCOMPARE, ASC_MISCOMPARE_VERIFY, off);

@@ -98,13 +98,17 @@ static size_t std_inquiry(uint8_t *b)
 	b[0] = 0x00;		/* direct access block device */
 	b[2] = 0x06;		/* SPC-4 */
 	b[3] = 0x12;		/* HISUP, response data format 2 */
-	b[4] = 36 - 5;
+	b[4] = 74 - 5;
 	b[5] = 0x08;		/* 3PC: EXTENDED COPY */
 	b[7] = 0x02;		/* CMDQUE */
 	memcpy(b + 8, VENDOR, 8);
 	memcpy(b + 16, PRODUCT, 16);
 	memcpy(b + 32, REVISION, 4);
-	return 36;
+	/* version descriptors: initiators take SBC-3 from here alone */
+	put_be(b + 58, 0x00a0, 2);	/* SAM-5 */
+	put_be(b + 60, 0x0460, 2);	/* SPC-4 */
+	put_be(b + 62, 0x04c0, 2);	/* SBC-3 */
+	return 74;
 }
 
 /* Block Limits, SBC-3's 0x3c bytes long (libiscsi checks the length) */
