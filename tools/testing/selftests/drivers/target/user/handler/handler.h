@@ -7,7 +7,9 @@
  *   uio.c      finding, opening and mapping the UIO device; the mailbox
  *   ring.c     the reader thread and the completion path (ring protocol)
  *   worker.c   the worker pool and the fault options
- *   scsi.c     the mini SCSI target (CDB decoding and emulation)
+ *   scsi.c     the SCSI target: dispatch, sense, the primary commands
+ *   sbc.c      the block commands
+ *   xcopy.c    EXTENDED COPY and RECEIVE COPY RESULTS
  *   store.c    the backing stores and iovec data movement
  *   netlink.c  the generic netlink responder ("TCM-USER")
  *   hostile.c  what a hostile handler does to the kernel's resources
@@ -147,6 +149,7 @@ struct hcmd {
 	uint8_t status;		/* SAM status */
 	bool unknown;		/* handler did not know the op */
 	bool data_in;		/* iovecs were filled for the initiator */
+	uint64_t in_len;	/* of which this many bytes are data */
 	bool zc;		/* hdr.kflags has TCMU_KFLAG_ZERO_COPY */
 	bool kept;		/* completed with TCMU_UFLAG_KEEP_BUF */
 	uint8_t sense[TCMU_SENSE_BUFFERSIZE];
@@ -249,7 +252,18 @@ int store_init(uint64_t size);
 void store_exit(void);
 void store_read(const struct hcmd *c, uint64_t off, uint64_t len);
 void store_write(const struct hcmd *c, uint64_t off, uint64_t len);
+int64_t store_compare(const struct hcmd *c, uint64_t off, uint64_t len,
+		      uint64_t unit);
+int64_t store_compare_write(const struct hcmd *c, uint64_t off, uint64_t len);
+void store_write_same(const struct hcmd *c, uint64_t off, uint64_t len,
+		      uint64_t unit);
+void store_unmap(uint64_t off, uint64_t len);
+void store_copy(uint64_t dst, uint64_t src, uint64_t len);
+bool store_zero(uint64_t off, uint64_t len);
+void store_prefetch(uint64_t off, uint64_t len);
 void iov_fill(const struct hcmd *c, const void *buf, uint64_t len);
+uint64_t iov_read(const struct hcmd *c, uint64_t off, void *dst, uint64_t len);
+bool iov_zero(const struct hcmd *c, uint64_t len);
 
 /* netlink.c */
 int nl_start(const char *dev_name);

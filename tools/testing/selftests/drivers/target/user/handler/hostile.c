@@ -331,6 +331,7 @@ bool zc_race_before(struct hcmd *c)
 	count(&cnt.zc_race, 1);
 	c->status = 0;
 	c->data_in = true;
+	c->in_len = c->data_len;
 	info("zc race: cmd %u: store in flight, completing the READ", c->id);
 	return true;
 }

@@ -359,9 +359,11 @@ static uint8_t rsp_uflags(const struct tdev *d, const struct hcmd *c,
 	*read_len = 0;
 	if (c->unknown)
 		return TCMU_UFLAG_UNKNOWN_OP;
-	if (d->read_len && c->data_in && !c->status) {
+	/* --read-len on every data-in, else only where the data is short */
+	if ((d->caps & TCMU_MAILBOX_FLAG_CAP_READ_LEN) && c->data_in &&
+	    !c->status && (d->read_len || c->in_len < c->data_len)) {
 		f |= TCMU_UFLAG_READ_LEN;
-		*read_len = c->data_len > UINT32_MAX ? UINT32_MAX : c->data_len;
+		*read_len = c->in_len > UINT32_MAX ? UINT32_MAX : c->in_len;
 	}
 	if (d->keep_buf && (!opt.keep_every || !(c->id % opt.keep_every)))
 		f |= TCMU_UFLAG_KEEP_BUF;
