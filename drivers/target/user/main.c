@@ -354,12 +354,11 @@ static bool tcmu_cdb_rw(const u8 *cdb, u64 *lba, u32 *sectors, bool *write)
 		*lba = get_unaligned_be64(&cdb[2]);
 		*sectors = get_unaligned_be32(&cdb[10]);
 		return true;
-	case COMPARE_AND_WRITE:
-		/* the data to compare, then the data to write */
-		*lba = get_unaligned_be64(&cdb[2]);
-		*sectors = 2 * cdb[13];
-		return true;
 	}
+	/*
+	 * Not COMPARE AND WRITE: target core checks its block count against
+	 * the LU's limit first, which is the handler's to know
+	 */
 	return false;
 }
 
