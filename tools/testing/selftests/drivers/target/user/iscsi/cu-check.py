@@ -3,12 +3,18 @@
 """Check an iscsi-test-cu run against the expected results.
 
 usage: cu-check.py LOG EXPECTED CONFIG [TESTS]
+       cu-check.py --started LOG
 
 LOG is iscsi-test-cu's output in its verbose mode (the default): CUnit
 prints "Suite: NAME", then "Test: NAME ..." and, after whatever the test
 logs, "passed" or "FAILED".  A test that passed after logging
 "[SKIPPED]" (libiscsi's way of saying the target lacks the command or
-feature) counts as SKIP.
+feature) counts as SKIP.  LOG may hold several runs, each ended by the
+line "=== iscsi-test-cu exit STATUS" that test_iscsi_01.sh writes: a
+test that had started when a run ended with a status of 128 or more
+(the client killed by a signal, as glibc's abort on heap corruption
+does) counts as CRASH.  --started prints the tests LOG shows started,
+as ALL.Suite.Test, one a line: what a run after a crash leaves out.
 
 EXPECTED lists every test whose result is not PASS in some configuration
 (see its header); CONFIG names its column.  TESTS, a file of the tests
@@ -19,12 +25,14 @@ counts and every difference; exits 1 on any difference, 2 on a bad input.
 import re
 import sys
 
-RESULTS = ("PASS", "FAIL", "SKIP", "ANY")
+RESULTS = ("PASS", "FAIL", "SKIP", "CRASH", "ANY")
 
 
 def parse_log(path):
-    """{Suite.Test: PASS|FAIL|SKIP}, in the order they ran"""
+    """({Suite.Test: PASS|FAIL|SKIP|CRASH}, [Suite.Test started]), in
+    the order they ran"""
     res = {}
+    started = []
     suite = test = None
     skipped = False
     text = open(path, errors="replace").read()
@@ -32,12 +40,20 @@ def parse_log(path):
     # same line when the test logs nothing; "[FAILED]" in brackets is a
     # test's own log line, not CUnit's verdict
     tok = re.compile(r"^Suite: (\S+)|Test: (\S+) \.\.\.|\[SKIPPED\]|"
-                     r"(?<!\[)\b(passed|FAILED)\b(?!\])", re.M)
+                     r"(?<!\[)\b(passed|FAILED)\b(?!\])|"
+                     r"^=== iscsi-test-cu exit (\d+)$", re.M)
     for m in tok.finditer(text):
         if m.group(1):
             suite, test = m.group(1), None
         elif m.group(2):
             test, skipped = m.group(2), False
+            if suite is not None:
+                started.append(suite + "." + test)
+        elif m.group(4):
+            if test is not None and suite is not None and \
+                    int(m.group(4)) >= 128:
+                res[suite + "." + test] = "CRASH"
+            suite = test = None
         elif m.group(0) == "[SKIPPED]":
             skipped = True
         elif test is not None and suite is not None:
@@ -47,7 +63,7 @@ def parse_log(path):
                 r = "SKIP" if skipped else "PASS"
             res[suite + "." + test] = r
             test = None
-    return res
+    return res, started
 
 
 def parse_expected(path, config):
@@ -82,6 +98,10 @@ def parse_expected(path, config):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--started":
+        for t in parse_log(sys.argv[2])[1]:
+            print("ALL." + t)
+        return 0
     if len(sys.argv) not in (4, 5):
         sys.exit(__doc__)
     log, expected, config = sys.argv[1:4]
@@ -89,15 +109,17 @@ def main():
     if len(sys.argv) == 5:
         asked = {t.strip().split(".", 1)[1] for t in open(sys.argv[4])
                  if t.count(".") == 2}
-    got = parse_log(log)
+    got = parse_log(log)[0]
     if not got:
         print("cu-check: no test result in %s" % log)
         return 2
     exp, why = parse_expected(expected, config)
     counts = {r: sum(1 for v in got.values() if v == r)
-              for r in ("PASS", "FAIL", "SKIP")}
-    print("cu-check %s: %d tests: %d passed, %d failed, %d skipped" %
-          (config, len(got), counts["PASS"], counts["FAIL"], counts["SKIP"]))
+              for r in ("PASS", "FAIL", "SKIP", "CRASH")}
+    print("cu-check %s: %d tests: %d passed, %d failed, %d skipped, "
+          "%d crashed the client" %
+          (config, len(got), counts["PASS"], counts["FAIL"], counts["SKIP"],
+           counts["CRASH"]))
     bad = 0
     for t, r in got.items():
         e = exp.get(t, "PASS")
