@@ -224,7 +224,7 @@ static bool unmap_descs(struct hcmd *c, uint32_t n, bool apply)
 
 static void unmap(struct hcmd *c)
 {
-	uint64_t plen = get_be16(c->cdb + 7);
+	uint64_t plen;
 	uint8_t h[8];
 	uint32_t n;
 
@@ -232,14 +232,8 @@ static void unmap(struct hcmd *c)
 		invalid_field(c);
 		return;
 	}
-	if (!plen)
+	if (!param_list_len(c, get_be16(c->cdb + 7), sizeof(h), &plen))
 		return;
-	if (plen > c->data_len)
-		plen = c->data_len;
-	if (plen < 8) {
-		sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
-		return;
-	}
 	iov_read(c, 0, h, sizeof(h));
 	n = get_be16(h + 2) / 16;	/* block descriptor data length */
 	if (n > (plen - 8) / 16) {

@@ -78,6 +78,25 @@ void invalid_field(struct hcmd *c)
 	sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 }
 
+/*
+ * The length of a data-out CDB's parameter list: @cdb_len, what the CDB
+ * says, cut to the bytes the initiator sent.  False when there is nothing
+ * more to do: a length of 0 (no error) or one below @min (PARAMETER LIST
+ * LENGTH ERROR set).
+ */
+bool param_list_len(struct hcmd *c, uint64_t cdb_len, uint64_t min,
+		    uint64_t *len)
+{
+	*len = cdb_len < c->data_len ? cdb_len : c->data_len;
+	if (!cdb_len)
+		return false;
+	if (*len < min) {
+		sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+		return false;
+	}
+	return true;
+}
+
 static void invalid_opcode(struct hcmd *c)
 {
 	sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);

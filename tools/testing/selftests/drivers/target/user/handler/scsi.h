@@ -108,6 +108,8 @@ extern struct scsi_lu lu;
 void sense(struct hcmd *c, uint8_t key, uint16_t asc);
 void sense_info(struct hcmd *c, uint8_t key, uint16_t asc, uint32_t info);
 void invalid_field(struct hcmd *c);
+bool param_list_len(struct hcmd *c, uint64_t cdb_len, uint64_t min,
+		    uint64_t *len);
 void data_in(struct hcmd *c, const uint8_t *buf, size_t len, size_t alloc);
 uint16_t get_be16(const uint8_t *p);
 uint32_t get_be32(const uint8_t *p);

@@ -147,21 +147,15 @@ void xcopy_extended_copy(struct hcmd *c)
 {
 	uint8_t p[XCOPY_HDR_LEN + MAX_LIST_LEN];
 	struct segment seg[MAX_SEGMENTS];
-	uint64_t plen = get_be32(c->cdb + 10), tdll, sdll, bs = lu.block_size;
+	uint64_t plen, tdll, sdll, bs = lu.block_size;
 	int i, nseg;
 
 	if (c->cdb[1] & 0x1f) {		/* LID4 and the rest: no */
 		invalid_field(c);
 		return;
 	}
-	if (!plen)
+	if (!param_list_len(c, get_be32(c->cdb + 10), XCOPY_HDR_LEN, &plen))
 		return;
-	if (plen > c->data_len)
-		plen = c->data_len;
-	if (plen < XCOPY_HDR_LEN) {
-		param_error(c, ASC_PARAM_LIST_LENGTH);
-		return;
-	}
 	iov_read(c, 0, p, XCOPY_HDR_LEN);
 	tdll = get_be16(p + 2);
 	sdll = get_be32(p + 8);
