@@ -47,10 +47,7 @@ fi
 SIZE=256M
 FILEIO=$CORE/fileio_1
 finish() {
-	local d
-	for d in "$HBA"/*/ "$FILEIO"/*/; do
-		[[ -d $d ]] && tcmu_iscsi_unexport "${d%/}"
-	done
+	tcmu_iscsi_unexport_all "$HBA" "$FILEIO"
 	tcmu_teardown >/dev/null 2>&1
 	tcmu_cleanup
 }

@@ -20,9 +20,7 @@ finish() {
 	for i in "${iqns[@]}"; do
 		tcmu_iscsi_logout "$i" >/dev/null 2>&1
 	done
-	for i in "$HBA"/*/; do
-		[[ -d $i ]] && tcmu_iscsi_unexport "${i%/}"
-	done
+	tcmu_iscsi_unexport_all "$HBA"
 	tcmu_teardown >/dev/null 2>&1
 	tcmu_cleanup
 }

@@ -23,6 +23,8 @@
 #                                   any initiator, no authentication);
 #                                   prints the target's IQN
 #   tcmu_iscsi_unexport DEVDIR      remove that target again
+#   tcmu_iscsi_unexport_all HBADIR... unexport every storage object of
+#                                   those HBAs
 #   tcmu_iscsi_login IQN            log the kernel's iSCSI initiator
 #                                   (open-iscsi; starts iscsid) in to IQN
 #                                   on 127.0.0.1:3260; prints /dev/sdX
@@ -183,6 +185,18 @@ tcmu_iscsi_export() {
 	done
 	echo 1 >"$tpg/enable" || return
 	tcmu_iscsi_iqn "$devdir"
+}
+
+# tcmu_iscsi_unexport_all HBADIR...: unexport every storage object of
+# those HBAs (a test's clean-up; the objects stay)
+tcmu_iscsi_unexport_all() {
+	local h d
+	for h; do
+		for d in "$h"/*/; do
+			[[ -d $d ]] && tcmu_iscsi_unexport "${d%/}"
+		done
+	done
+	return 0
 }
 
 tcmu_iscsi_unexport() {
