@@ -12,11 +12,16 @@
 # 2. Each step of scripts/series/NN-*.txt (subject, blank line, message)
 #    is one commit; the tree before a step is made from the tree after it
 #    by undoing that step (undo_step below), from the last step down.
-#    The driver's own steps (data area, pool, completion threads, zero
-#    copy, tracepoints) are undone by removing the files the step adds and
-#    applying scripts/series/undo/NAME.diff, the step's changes to the
-#    other files, reversed; when the driver changes, they are refreshed as
-#    the README says (Patch series).
+#    The driver comes bottom up, a file or two a step, each adding its
+#    object to drivers/target/user/Makefile (one a line): the pool (with
+#    the shared header and the tracepoints), data area, zero copy, ring,
+#    completion threads, netlink, UIO glue, configfs, then the core, which
+#    wires the directory in under the old driver's Kconfig symbol and
+#    removes drivers/target/target_core_user.c.  Until then the old
+#    driver builds as before and the new files build on their own (make
+#    drivers/target/user/, below).  Every step is undone by deleting what
+#    it adds and filtering the Makefile: no hand-kept diff, nothing that
+#    can drift from the driver.
 #    git format-patch writes the series and a cover letter that carries
 #    scripts/series/00-cover.txt, the benchmark tables of bench/ and the
 #    patch list with line counts.
@@ -97,6 +102,37 @@ assert n == 1, "TCMU_NG_VERSION block of main.c not found"
 open(d + "/main.c", "w").write(c)
 PY
 
+# the driver's files each step adds (drivers/target/user/)
+declare -A step_files=(
+	[pool]="tcmu.h trace.h pool.c" [data-area]=data_area.c
+	[zero-copy]=zero_copy.c [ring]=ring.c [completion]=complete.c
+	[netlink]=netlink.c [uio]=mmap.c [configfs]=configfs.c
+	[core]="main.c debug.c Kconfig")
+
+# drop_files DIR "FILE...": delete those files of the driver and their
+# objects' lines in its Makefile; the directory goes with its last file
+drop_files() {
+	local u=$1/drivers/target/user f
+	for f in $2; do
+		[[ -f $u/$f ]] || die "step_files: $u/$f does not exist"
+		rm "$u/$f"
+	done
+	if ! compgen -G "$u/*.[ch]" >/dev/null; then
+		rm -rf "$u"
+		return
+	fi
+	python3 - "$u" <<'PY'
+import os, re, sys
+u = sys.argv[1]
+mk = open(u + "/Makefile").read()
+def keep(line):
+    m = re.match(r"(?:target_core_user-\S+ \+= |CFLAGS_)(\w+)\.o\b", line)
+    return not m or os.path.exists("%s/%s.c" % (u, m.group(1)))
+open(u + "/Makefile", "w").write(
+    "".join(l for l in mk.splitlines(True) if keep(l)))
+PY
+}
+
 # undo_step NAME DIR: turn the tree after step NAME into the tree before it
 undo_step() {
 	local d=$2
@@ -123,24 +159,11 @@ assert n == 1, "KUnit objects of the Makefile not found"
 open(d + "/Makefile", "w").write(mk)
 PY
 		;;
-	tracepoints | zero-copy | completion | pool | data-area)
-		# the files the step adds, then its changes to the others
-		case $1 in
-		tracepoints) rm "$d/drivers/target/user/trace.h" ;;
-		zero-copy) rm "$d/drivers/target/user/zero_copy.c" ;;
-		completion) rm "$d/drivers/target/user/complete.c" ;;
-		pool) rm "$d/drivers/target/user/pool.c" ;;
-		esac
-		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
-			die "scripts/series/undo/$1.diff does not apply to the driver: refresh it (see the README, Patch series)"
+	pool | data-area | zero-copy | ring | completion | netlink | uio | configfs)
+		drop_files "$d" "${step_files[$1]}"
 		;;
-	hostile | hostile-selftests | residuals)
-		# the step's whole change, reversed: new files are deleted
-		(cd "$d" && git apply "$sdir/undo/$1.diff") ||
-			die "scripts/series/undo/$1.diff does not apply: refresh it (see the README, Patch series)"
-		;;
-	driver)
-		rm -rf "$d/drivers/target/user"
+	core)
+		drop_files "$d" "${step_files[$1]}"
 		cp "$base"/drivers/target/{Kconfig,Makefile,target_core_user.c} \
 			"$d/drivers/target/"
 		;;
