@@ -34,7 +34,8 @@ static struct tcmu_dev *tcmu_action_dev(struct config_item *item)
 static ssize_t tcmu_cmd_time_out_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%lu\n",
-			  tcmu_attr_dev(item)->cmd_time_out / MSEC_PER_SEC);
+			  READ_ONCE(tcmu_attr_dev(item)->cmd_time_out) /
+			  MSEC_PER_SEC);
 }
 
 static ssize_t tcmu_cmd_time_out_store(struct config_item *item,
@@ -52,14 +53,14 @@ static ssize_t tcmu_cmd_time_out_store(struct config_item *item,
 		tcmu_bad(udev, "cmd_time_out", page);
 		return -EINVAL;
 	}
-	udev->cmd_time_out = val * MSEC_PER_SEC;
+	WRITE_ONCE(udev->cmd_time_out, val * MSEC_PER_SEC);
 	return count;
 }
 CONFIGFS_ATTR(tcmu_, cmd_time_out);
 
 static ssize_t tcmu_qfull_time_out_show(struct config_item *item, char *page)
 {
-	int tmo = tcmu_attr_dev(item)->qfull_time_out;
+	int tmo = READ_ONCE(tcmu_attr_dev(item)->qfull_time_out);
 
 	return sysfs_emit(page, "%d\n", tmo <= 0 ? tmo :
 			  tmo / (int)MSEC_PER_SEC);
@@ -76,7 +77,7 @@ static ssize_t tcmu_qfull_time_out_store(struct config_item *item,
 		tcmu_bad(udev, "qfull_time_out", page);
 		return -EINVAL;
 	}
-	udev->qfull_time_out = val > 0 ? val * MSEC_PER_SEC : val;
+	WRITE_ONCE(udev->qfull_time_out, val > 0 ? val * MSEC_PER_SEC : val);
 	return count;
 }
 CONFIGFS_ATTR(tcmu_, qfull_time_out);

@@ -381,6 +381,7 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	struct tcmu_dev *udev = cmd->udev;
 	size_t cdb_len = scsi_command_size(cmd->se_cmd->t_task_cdb);
 	u32 len = cmd->ring_len;
+	unsigned int tmo;
 	u32 id;
 	int ret;
 
@@ -408,8 +409,9 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 
 	list_move_tail(&cmd->queue_entry, &udev->inflight_queue);
 	WRITE_ONCE(udev->nr_inflight, udev->nr_inflight + 1);
-	if (udev->cmd_time_out)
-		tcmu_arm_timer(cmd, udev->cmd_time_out, &udev->cmd_timer);
+	tmo = READ_ONCE(udev->cmd_time_out);
+	if (tmo)
+		tcmu_arm_timer(cmd, tmo, &udev->cmd_timer);
 	return 0;
 }
 
@@ -436,19 +438,18 @@ static void tcmu_qfull_rearm(struct tcmu_dev *udev)
 static int tcmu_qfull_add(struct tcmu_cmd *cmd, sense_reason_t *sense)
 {
 	struct tcmu_dev *udev = cmd->udev;
+	int qfull_tmo = READ_ONCE(udev->qfull_time_out);
 	unsigned int tmo;
 
 	lockdep_assert_held(&udev->ring_lock);
-	if (!udev->qfull_time_out) {
+	if (!qfull_tmo) {
 		*sense = TCM_OUT_OF_RESOURCES;
 		return -EBUSY;
 	}
-	if (udev->qfull_time_out > 0)
-		tmo = udev->qfull_time_out;
-	else if (udev->cmd_time_out)
-		tmo = udev->cmd_time_out;
+	if (qfull_tmo > 0)
+		tmo = qfull_tmo;
 	else
-		tmo = TCMU_CMD_TIME_OUT_DEF;
+		tmo = READ_ONCE(udev->cmd_time_out) ?: TCMU_CMD_TIME_OUT_DEF;
 	tcmu_arm_timer(cmd, tmo, &udev->qfull_timer);
 	list_add_tail(&cmd->queue_entry, &udev->qfull_queue);
 	return 0;
@@ -910,7 +911,7 @@ static bool tcmu_reap(struct tcmu_dev *udev, u32 budget, bool *more)
 	lockdep_assert_held(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
 	freed = __tcmu_reap(udev, &done, budget, more);
-	if (freed && udev->cmd_time_out)
+	if (freed && READ_ONCE(udev->cmd_time_out))
 		tcmu_rearm_timer(&udev->inflight_queue, &udev->cmd_timer);
 	spin_unlock(&udev->ring_lock);
 	tcmu_finish_reaped(&done);
@@ -1088,7 +1089,7 @@ void tcmu_timeout_work_fn(struct work_struct *work)
 
 	mutex_lock(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
-	if (udev->cmd_time_out)
+	if (READ_ONCE(udev->cmd_time_out))
 		WRITE_ONCE(udev->nr_inflight, udev->nr_inflight -
 			   tcmu_take_expired(&udev->inflight_queue,
 					     &udev->cmd_timer, &inflight));
@@ -1131,7 +1132,9 @@ void tcmu_block_dev(struct tcmu_dev *udev)
 void tcmu_unblock_dev(struct tcmu_dev *udev)
 {
 	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
 	clear_bit(TCMU_DEV_BLOCKED, &udev->flags);
+	spin_unlock(&udev->ring_lock);
 	mutex_unlock(&udev->reap_lock);
 }
 

@@ -73,7 +73,8 @@
  * one thread's llist, and the thread reaps it under reap_lock.
  *
  * The handler's mapping is hostile: every value read from it is copied
- * once and bounded before use.  Such places carry a "UAM" comment.
+ * once and bounded before use.  Such places carry a "UAM" (user-accessible
+ * memory) comment.
  */
 #ifndef _TCMU_H
 #define _TCMU_H
@@ -353,7 +354,11 @@ enum tcmu_dev_flag {
  * @node: on tcmu_devices, under tcmu_devices_lock
  * @flags: enum tcmu_dev_flag bits
  * @uio_info: UIO registration; name is "tcm-user/<hba>/<name>/<config>"
- * @mb: vmalloc'ed mailbox + ring, shared with the handler
+ * @mb: vmalloc'ed mailbox + ring, shared with the handler; set and
+ *	cleared under reap_lock (configure, the area's free), so paths
+ *	outside the enabled device's own (configfs, reclaim) read it under
+ *	reap_lock; the data path and the fault handler run only while it
+ *	is set (an enabled device, a VMA's reference)
  * @cmdr: the ring (@mb + TCMU_CMDR_OFF)
  * @cmdr_size: ring size in bytes
  * @cmd_head: where the next entry goes; the kernel's own copy, ring_lock
@@ -380,8 +385,11 @@ enum tcmu_dev_flag {
  * @timeout_work: expires commands after either timer fired
  * @qfull_work: retries the qfull queue on behalf of a submitter, which
  *	cannot take reap_lock
- * @cmd_time_out: in ms, 0 = never
- * @qfull_time_out: in ms; 0 = fail at once; -1 = use cmd_time_out
+ * @cmd_time_out: in ms, 0 = never; configfs writes it with WRITE_ONCE
+ *	at any time, readers READ_ONCE it once per decision: a command
+ *	takes the value it reads
+ * @qfull_time_out: in ms; 0 = fail at once; -1 = use cmd_time_out; as
+ *	@cmd_time_out
  * @dev_size: in bytes
  * @dev_config: "subtype/cfgstring" for the handler
  * @nl_reply_supported: >0 wait for netlink replies, <0 never
