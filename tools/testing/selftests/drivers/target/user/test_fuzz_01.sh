@@ -138,7 +138,11 @@ log "sd offlined the victim $(wc -l </tmp/victim-revived) times; revived"
 # handling for most of its turns: 48 completed, 13 honest turns, 1 of
 # most entry attacks.  Those minimums are now what tells "reached the
 # kernel" from "never did" (completed 10, honest 3, each entry attack
-# 1); the others keep their quarter.
+# 1); the others keep their quarter.  Even 1 was chance: seed 2889378351
+# (CI, 83 commands completed) ran the request attack with no command
+# posted every time.  An entry attack that never found one now gets
+# turns after the run, on a repaired ring, for up to 30 s (topup= in
+# the summary).
 done_line=$(grep '^tcmu-fuzz: done ' /tmp/fuzz.out) ||
 	fail "the fuzzer printed no summary (seed $seed)"
 eff_line=$(grep '^tcmu-fuzz: effective ' /tmp/fuzz.out) ||
