@@ -281,24 +281,23 @@ static u32 __tcmu_da_take_empty(struct tcmu_data_area *da, u32 *blocks,
  * the pool.  The new blocks are busy while their pages are allocated,
  * outside the spinlock.
  *
- * Return: 0, -ENOSPC when fewer than @nr blocks are free, -ENOMEM when
- * the pool cannot give the pages now (the device is in its line and is
- * woken when they free up), -EAGAIN when the page allocator failed (no
- * wake-up is owed: the caller must retry or bounce the command), -E2BIG
- * when they exceed the pool's whole limit.  On failure the command holds
- * no block.
+ * Return: TCMU_GOT; TCMU_WAIT when fewer than @nr blocks are free (a
+ * completion frees some) or the pool cannot give the pages now (the
+ * device is in its line and is woken when they free up); TCMU_FAIL when
+ * the page allocator failed (no wake-up is owed) or the pages exceed the
+ * pool's whole limit.  Unless TCMU_GOT, the command holds no block.
  */
-int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
+enum tcmu_get tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 {
 	unsigned long blk = 0;
 	u32 i, cached = 0, fresh, done;
+	enum tcmu_get got;
 	long charge;
-	int ret;
 
 	spin_lock(&da->lock);
 	if (da->nr_blocks - da->nr_used < nr) {
 		spin_unlock(&da->lock);
-		return -ENOSPC;
+		return TCMU_WAIT;
 	}
 	for (; cached < nr; cached++, blk++) {
 		blk = find_next_andnot_bit(da->populated, da->used,
@@ -315,16 +314,16 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 		/* the counters said there was room: give it all back */
 		__tcmu_da_put(da, blocks, cached, false);
 		spin_unlock(&da->lock);
-		return -ENOSPC;
+		return TCMU_WAIT;
 	}
 	spin_unlock(&da->lock);
 	if (!fresh)
-		return 0;
+		return TCMU_GOT;
 
 	charge = (long)fresh * da->blk_pages;
-	ret = tcmu_pool_charge(da->pool, &da->waiter, charge);
+	got = tcmu_pool_charge(da->pool, &da->waiter, charge);
 	done = 0;
-	if (!ret)
+	if (got == TCMU_GOT)
 		for (; done < fresh; done++)
 			if (tcmu_da_populate(da, blocks[cached + done]))
 				break;
@@ -344,14 +343,14 @@ int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 		__tcmu_da_put(da, blocks + cached + done, fresh - done, true);
 	}
 	spin_unlock(&da->lock);
-	if (ret)
-		return ret;
+	if (got != TCMU_GOT)
+		return got;
 	if (done < fresh) {
 		tcmu_pool_uncharge(da->pool,
 				   (long)(fresh - done) * da->blk_pages);
-		return -EAGAIN;
+		return TCMU_FAIL;
 	}
-	return 0;
+	return TCMU_GOT;
 }
 
 /* Return a command's blocks; their pages stay cached. */

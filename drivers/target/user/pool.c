@@ -215,16 +215,17 @@ static void __tcmu_pool_dequeue(struct tcmu_pool *pool,
  * @w: the data area's waiter
  * @pages: how many
  *
- * Return: 0 when the pages may be allocated; -ENOMEM when the pool cannot
- * give them now: @w is queued and the pool work retries the device once
- * pages are freed; -E2BIG when @pages exceed the whole limit (not queued).
+ * Return: TCMU_GOT when the pages may be allocated; TCMU_WAIT when the
+ * pool cannot give them now: @w is queued and the pool work retries the
+ * device once pages are freed; TCMU_FAIL when @pages exceed the whole
+ * limit (not queued).
  *
  * Several submitters of one data area may charge at once; whether @w is
  * queued only changes under the pool lock, and a racy look at it outside
  * the lock merely picks the slow path.
  */
-int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
-		     long pages)
+enum tcmu_get tcmu_pool_charge(struct tcmu_pool *pool,
+			       struct tcmu_pool_waiter *w, long pages)
 {
 	struct tcmu_pool_waiter *first;
 	bool queued = false, more;
@@ -235,13 +236,13 @@ int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 					   tcmu_pool_max(pool));
 		/* waiting would hold up the line for good */
 		tcmu_pool_cancel_wait(pool, w);
-		return -E2BIG;
+		return TCMU_FAIL;
 	}
 	/* not in line: take what the line's first does not need */
 	if (list_empty_careful(&w->node) &&
 	    tcmu_pool_take(pool, pages, READ_ONCE(pool->nr_waiters) ?
 				       READ_ONCE(pool->head_want) : 0))
-		return 0;
+		return TCMU_GOT;
 
 	spin_lock(&pool->lock);
 	first = list_first_entry_or_null(&pool->waiters,
@@ -255,7 +256,7 @@ int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 		/* the next in line may fit as well */
 		if (more)
 			tcmu_pool_kick(pool);
-		return 0;
+		return TCMU_GOT;
 	}
 	w->want = pages;
 	if (list_empty(&w->node)) {
@@ -277,7 +278,7 @@ int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 	 */
 	if (queued)
 		tcmu_pool_kick(pool);
-	return -ENOMEM;
+	return TCMU_WAIT;
 }
 
 void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages)

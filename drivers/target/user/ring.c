@@ -303,27 +303,27 @@ static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 
 /*
  * Take @cmd's blocks and copy its data-out into them, with no device lock
- * held.  Returns 0 when it is ready for the ring, -EAGAIN when the data
- * area is full (it holds nothing then; a completion or the pool wakes the
- * qfull queue), or another error with *@sense set.  A failed allocation
- * is such an error (TASK SET FULL, which initiators retry): nothing would
- * wake a command parked for it.
+ * held.  TCMU_GOT: it is ready for the ring; TCMU_WAIT: the data area or
+ * the pool is full (it holds nothing then; a completion or the pool wakes
+ * the qfull queue); TCMU_FAIL with *@sense set.  A failed page allocation
+ * fails (TASK SET FULL, which initiators retry): nothing would wake a
+ * command parked for it.
  */
-static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
+static enum tcmu_get tcmu_cmd_prepare(struct tcmu_cmd *cmd,
+				      sense_reason_t *sense)
 {
 	struct tcmu_dev *udev = cmd->udev;
 	struct se_cmd *se_cmd = cmd->se_cmd;
 	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
 	size_t cdb_len = scsi_command_size(se_cmd->t_task_cdb);
+	enum tcmu_get got;
 	unsigned int iovs;
 	size_t len;
-	int ret;
 
 	/* an early look, so that a refused command takes no blocks */
-	ret = tcmu_dev_refuses(udev, sense);
-	if (ret)
-		return ret;
-	if (!tcmu_zc_map(udev, cmd)) {
+	if (tcmu_dev_refuses(udev, sense))
+		return TCMU_FAIL;
+	if (tcmu_zc_map(udev, cmd)) {
 		/* its data is in the window: no block, nothing to copy */
 		cmd->nr_blocks = 0;
 		len = tcmu_cmd_entry_size(cmd->zc_iovs, cdb_len);
@@ -332,23 +332,21 @@ static int tcmu_cmd_prepare(struct tcmu_cmd *cmd, sense_reason_t *sense)
 			goto too_big;
 		}
 		cmd->ring_len = len;
-		return 0;
+		return TCMU_GOT;
 	}
 	if (cmd->nr_blocks > udev->da.nr_blocks) {
 		pr_warn_ratelimited("%s: %u-block command exceeds the %u-block data area\n",
 				    udev->name, cmd->nr_blocks,
 				    udev->da.nr_blocks);
 		*sense = TCM_INVALID_CDB_FIELD;
-		return -EINVAL;
+		return TCMU_FAIL;
 	}
 
-	ret = tcmu_da_alloc(&udev->da, cmd->blocks, cmd->nr_blocks);
-	if (ret == -EAGAIN || ret == -E2BIG) {
+	got = tcmu_da_alloc(&udev->da, cmd->blocks, cmd->nr_blocks);
+	if (got == TCMU_FAIL)
 		*sense = TCM_OUT_OF_RESOURCES;
-		return -ENOMEM;
-	}
-	if (ret)
-		return -EAGAIN;
+	if (got != TCMU_GOT)
+		return got;
 
 	iovs = tcmu_da_iov_count(cmd->blocks, nr_data) +
 	       tcmu_da_iov_count(cmd->blocks + nr_data, cmd->nr_bidi_blocks);
@@ -359,7 +357,7 @@ too_big:
 		pr_warn_ratelimited("%s: %zu-byte ring entry exceeds half the %u-byte ring\n",
 				    udev->name, len, udev->cmdr_size);
 		*sense = TCM_INVALID_CDB_FIELD;
-		return -EINVAL;
+		return TCMU_FAIL;
 	}
 	cmd->ring_len = len;
 
@@ -367,16 +365,17 @@ too_big:
 	    se_cmd->se_cmd_flags & SCF_BIDI)
 		tcmu_da_copy_from_sg(&udev->da, cmd->blocks, se_cmd->t_data_sg,
 				     se_cmd->t_data_nents, se_cmd->data_length);
-	return 0;
+	return TCMU_GOT;
 }
 
 /*
- * Put a prepared @cmd on the ring and the inflight list.  Returns 0,
- * -EAGAIN when the ring or the id space is full, or another error with
+ * Put a prepared @cmd on the ring and the inflight list: TCMU_GOT,
+ * TCMU_WAIT when the ring or the id space is full, or TCMU_FAIL with
  * *@sense set.  The caller gives the blocks back on failure and kicks
  * the handler on success, after dropping ring_lock.
  */
-static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
+static enum tcmu_get tcmu_post_cmd(struct tcmu_cmd *cmd,
+				   sense_reason_t *sense)
 {
 	struct tcmu_dev *udev = cmd->udev;
 	size_t cdb_len = scsi_command_size(cmd->se_cmd->t_task_cdb);
@@ -388,18 +387,17 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	lockdep_assert_held(&udev->ring_lock);
 
 	/* decided here, where block_dev and the reap set the flags */
-	ret = tcmu_dev_refuses(udev, sense);
-	if (ret)
-		return ret;
+	if (tcmu_dev_refuses(udev, sense))
+		return TCMU_FAIL;
 	if (!tcmu_ring_has_room(udev, len))
-		return -EAGAIN;
+		return TCMU_WAIT;
 	ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),
 			      &udev->next_cmd_id, GFP_NOWAIT);
 	if (ret < 0) {
 		if (ret != -ENOMEM)
-			return -EAGAIN;	/* no free id */
+			return TCMU_WAIT;	/* no free id */
 		*sense = TCM_OUT_OF_RESOURCES;
-		return -ENOMEM;
+		return TCMU_FAIL;
 	}
 	cmd->cmd_id = id;
 
@@ -412,7 +410,7 @@ static int tcmu_post_cmd(struct tcmu_cmd *cmd, sense_reason_t *sense)
 	tmo = READ_ONCE(udev->cmd_time_out);
 	if (tmo)
 		tcmu_arm_timer(cmd, tmo, &udev->cmd_timer);
-	return 0;
+	return TCMU_GOT;
 }
 
 /*
@@ -460,8 +458,9 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 	struct tcmu_dev *udev = TCMU_DEV(se_cmd->se_dev);
 	sense_reason_t sense = TCM_CHECK_CONDITION_ABORT_CMD;
 	bool prepared = false, first = false;
+	enum tcmu_get got = TCMU_WAIT;
 	struct tcmu_cmd *cmd;
-	int ret = -EAGAIN;
+	int ret;
 
 	if (se_cmd->transport_state & CMD_T_ABORTED)
 		return sense;
@@ -471,24 +470,24 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 
 	/* keep arrival order: nobody overtakes a waiting command */
 	if (list_empty_careful(&udev->qfull_queue)) {
-		ret = tcmu_cmd_prepare(cmd, &sense);
-		prepared = !ret;
+		got = tcmu_cmd_prepare(cmd, &sense);
+		prepared = got == TCMU_GOT;
 	}
 	if (prepared) {
 		spin_lock(&udev->ring_lock);
-		ret = list_empty(&udev->qfull_queue) ?
-		      tcmu_post_cmd(cmd, &sense) : -EAGAIN;
-		if (!ret)
+		got = list_empty(&udev->qfull_queue) ?
+		      tcmu_post_cmd(cmd, &sense) : TCMU_WAIT;
+		if (got == TCMU_GOT)
 			se_cmd->priv = cmd;	/* visible to TMRs from here */
 		spin_unlock(&udev->ring_lock);
-		if (!ret) {
+		if (got == TCMU_GOT) {
 			tcmu_kick(udev);
 			return TCM_NO_SENSE;
 		}
 		/* before the retry can see the command and take blocks */
 		tcmu_cmd_unprepare(cmd);
 	}
-	if (ret == -EAGAIN) {
+	if (got == TCMU_WAIT) {
 		spin_lock(&udev->ring_lock);
 		ret = tcmu_qfull_add(cmd, &sense);
 		if (!ret) {
@@ -503,12 +502,11 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 		 */
 		if (!ret && (first || prepared))
 			queue_work(system_unbound_wq, &udev->qfull_work);
+		if (!ret)
+			return TCM_NO_SENSE;
 	}
-	if (ret) {
-		tcmu_cmd_free(cmd);
-		return sense;
-	}
-	return TCM_NO_SENSE;
+	tcmu_cmd_free(cmd);
+	return sense;
 }
 
 /* Take @cmd off the qfull queue; under reap_lock. */
@@ -527,7 +525,7 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 {
 	struct tcmu_cmd *cmd;
 	sense_reason_t sense;
-	int ret;
+	enum tcmu_get got;
 
 	lockdep_assert_held(&udev->reap_lock);
 	for (;;) {
@@ -543,18 +541,18 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 			tcmu_cmd_free(cmd);
 			continue;
 		}
-		ret = tcmu_cmd_prepare(cmd, &sense);
-		if (!ret) {
+		got = tcmu_cmd_prepare(cmd, &sense);
+		if (got == TCMU_GOT) {
 			spin_lock(&udev->ring_lock);
-			ret = tcmu_post_cmd(cmd, &sense);
+			got = tcmu_post_cmd(cmd, &sense);
 			spin_unlock(&udev->ring_lock);
-			if (!ret) {
+			if (got == TCMU_GOT) {
 				tcmu_kick(udev);
 				continue;
 			}
 			tcmu_cmd_unprepare(cmd);
 		}
-		if (ret == -EAGAIN)
+		if (got == TCMU_WAIT)
 			break;
 		tcmu_qfull_del(udev, cmd);
 		tcmu_cmd_fail(cmd, sense);

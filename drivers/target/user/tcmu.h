@@ -112,6 +112,23 @@
 #define TCMU_PAGES_TO_MB(pages)	((pages) >> (20 - PAGE_SHIFT))
 
 /**
+ * enum tcmu_get - how getting room for a command ended: pool pages
+ *	(tcmu_pool_charge()), data blocks (tcmu_da_alloc()), both with the
+ *	data-out copied (tcmu_cmd_prepare()), a ring entry (tcmu_post_cmd())
+ * @TCMU_GOT: the command has it
+ * @TCMU_WAIT: not now: the command waits on the qfull queue, and what
+ *	frees room (a completion, the pool's work) retries it
+ * @TCMU_FAIL: not at all, or nothing would wake a waiter (the page
+ *	allocator failed, more than the pool's whole limit, a command the
+ *	device refuses or cannot hold): the command fails
+ */
+enum tcmu_get {
+	TCMU_GOT,
+	TCMU_WAIT,
+	TCMU_FAIL,
+};
+
+/**
  * struct tcmu_pool_waiter - a data area's place in the pool's wait FIFO
  * @node: on tcmu_pool.waiters while waiting, else empty; pool lock
  * @name: the device name, for tracepoints
@@ -599,7 +616,7 @@ long tcmu_da_revoke(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
 void tcmu_da_free_revoked(struct tcmu_data_area *da, const u32 *blocks,
 			  u32 nr);
 
-int tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
+enum tcmu_get tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr);
 void tcmu_da_free(struct tcmu_data_area *da, const u32 *blocks, u32 nr);
 /*
  * tcmu_da_trim(): runs zapped at once; batches per call where the work
@@ -629,8 +646,8 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 extern struct tcmu_pool tcmu_pool;
 void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
 		    struct workqueue_struct *wq, work_func_t fn);
-int tcmu_pool_charge(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
-		     long pages);
+enum tcmu_get tcmu_pool_charge(struct tcmu_pool *pool,
+			       struct tcmu_pool_waiter *w, long pages);
 void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages);
 bool tcmu_pool_try_charge(struct tcmu_pool *pool, long pages);
 void tcmu_pool_cancel_wait(struct tcmu_pool *pool,
@@ -745,7 +762,7 @@ int tcmu_zc_init(struct tcmu_zc *zc, struct tcmu_pool *pool, pgoff_t base,
 		 u32 slot_pages);
 void tcmu_zc_exit(struct tcmu_zc *zc);
 void tcmu_zc_set_mapping(struct tcmu_zc *zc, struct address_space *mapping);
-int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
+bool tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd);
 u32 tcmu_zc_fill_iovs(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
 		      struct iovec *iov);
 void tcmu_zc_copy_back(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,

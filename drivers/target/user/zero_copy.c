@@ -337,53 +337,97 @@ static u32 tcmu_zc_count_iovs(const struct tcmu_zc_page *pages, u32 nr)
 	return n;
 }
 
-/**
- * tcmu_zc_map - show a command's data in the window
- * @udev: the device
- * @cmd: the command, not on the ring yet
- *
- * Return: 0 when the command goes zero copy (cmd->zc_slot and
- * cmd->zc_iovs are set); -ENOENT when it takes the copy path.
+/*
+ * Whether @cmd can use the window: the slot pages its data needs, with
+ * *@bounce (which the caller zeroed) counting the bounce pages among
+ * them, or 0 when it takes the copy path (the reason counted).
  */
-int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+static u32 tcmu_zc_fits(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
+			u32 *bounce)
 {
 	struct tcmu_zc *zc = &udev->zc;
 	struct se_cmd *se_cmd = cmd->se_cmd;
-	struct tcmu_zc_fill f = {
-		.to_dev = se_cmd->data_direction == DMA_TO_DEVICE,
-	};
-	struct tcmu_zc_slot *s;
-	u32 nr, slot, bounce = 0;
+	u32 nr;
 
 	/* the window shows the se_cmd's pages, and nothing past them */
 	if (!tcmu_zc_enabled(zc) || !se_cmd->data_length ||
 	    !se_cmd->t_data_nents || cmd->data_len != se_cmd->data_length)
-		return -ENOENT;
+		return 0;
 	if (se_cmd->data_length < READ_ONCE(udev->zc_min_bytes)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_SMALL, 1);
-		return -ENOENT;
+		return 0;
 	}
 	if (se_cmd->se_cmd_flags & SCF_BIDI ||
 	    (se_cmd->data_direction != DMA_TO_DEVICE &&
 	     se_cmd->data_direction != DMA_FROM_DEVICE)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_BIDI, 1);
-		return -ENOENT;
+		return 0;
 	}
-	if (!f.to_dev && !READ_ONCE(udev->zc_read)) {
+	if (se_cmd->data_direction == DMA_FROM_DEVICE &&
+	    !READ_ONCE(udev->zc_read)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_READ, 1);
-		return -ENOENT;
+		return 0;
 	}
 	nr = tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
-			    se_cmd->data_length, tcmu_zc_count_partial,
-			    &bounce);
+			    se_cmd->data_length, tcmu_zc_count_partial, bounce);
 	if (nr > zc->slot_pages) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_SIZE, 1);
-		return -ENOENT;
+		return 0;
 	}
+	return nr;
+}
+
+/*
+ * Fill @slot with the @nr chunks of @se_cmd's data (@f: what they came
+ * to) and make it live.  False when there was no memory for its page
+ * table or a bounce page; the slot is as before then.
+ */
+static bool tcmu_zc_fill_slot(struct tcmu_zc *zc, u32 slot,
+			      struct se_cmd *se_cmd, u32 nr,
+			      struct tcmu_zc_fill *f)
+{
+	struct tcmu_zc_slot *s = &zc->slots[slot];
+
+	f->to_dev = se_cmd->data_direction == DMA_TO_DEVICE;
+	f->pages = kcalloc(nr, sizeof(*f->pages), GFP_NOIO | __GFP_NOWARN);
+	if (!f->pages)
+		return false;
+	if (tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
+			   se_cmd->data_length, tcmu_zc_fill_one, f) != nr) {
+		tcmu_zc_put_own(f->pages, nr);
+		kfree(f->pages);
+		return false;
+	}
+	s->pages = f->pages;
+	s->nr_pages = nr;
+	s->ro = f->to_dev;
+	s->faulted = false;
+	/* a fault that sees LIVE sees the pages */
+	smp_store_release(&s->state, TCMU_ZC_S_LIVE);
+	return true;
+}
+
+/**
+ * tcmu_zc_map - show a command's data in the window
+ * @udev: the device
+ * @cmd: the command, not on the ring yet
+ *
+ * Return: true when the command goes zero copy (cmd->zc_slot and
+ * cmd->zc_iovs are set); false when it takes the copy path.
+ */
+bool tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
+{
+	struct tcmu_zc *zc = &udev->zc;
+	struct tcmu_zc_fill f = { };
+	u32 nr, slot, bounce = 0;
+
+	nr = tcmu_zc_fits(udev, cmd, &bounce);
+	if (!nr)
+		return false;
 	/* bounce pages count against the pool like data area pages */
 	if (!tcmu_pool_try_charge(zc->pool, bounce)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
-		return -ENOENT;
+		return false;
 	}
 
 	spin_lock(&zc->slot_lock);
@@ -394,25 +438,17 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	if (slot >= zc->nr_slots) {
 		tcmu_pool_uncharge(zc->pool, bounce);
 		tcmu_zc_count(zc, TCMU_ZC_FB_FULL, 1);
-		return -ENOENT;
+		return false;
 	}
 
-	f.pages = kcalloc(nr, sizeof(*f.pages), GFP_NOIO | __GFP_NOWARN);
-	if (!f.pages)
-		goto nomem;
-	if (tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
-			   se_cmd->data_length, tcmu_zc_fill_one, &f) != nr) {
-		tcmu_zc_put_own(f.pages, nr);
-		goto nomem;
+	if (!tcmu_zc_fill_slot(zc, slot, cmd->se_cmd, nr, &f)) {
+		tcmu_pool_uncharge(zc->pool, bounce);
+		spin_lock(&zc->slot_lock);
+		__clear_bit(slot, zc->busy);
+		spin_unlock(&zc->slot_lock);
+		tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
+		return false;
 	}
-
-	s = &zc->slots[slot];
-	s->pages = f.pages;
-	s->nr_pages = nr;
-	s->ro = f.to_dev;
-	s->faulted = false;
-	/* a fault that sees LIVE sees the pages */
-	smp_store_release(&s->state, TCMU_ZC_S_LIVE);
 
 	cmd->zc_slot = slot + 1;
 	cmd->zc_iovs = tcmu_zc_count_iovs(f.pages, nr);
@@ -421,17 +457,8 @@ int tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	tcmu_zc_count(zc, TCMU_ZC_PAGES, nr - f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_BOUNCED, f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_UNMAPPABLE, f.unmappable);
-	trace_tcmu_zc_map(udev->name, slot, nr, f.bounced, s->ro);
-	return 0;
-
-nomem:
-	kfree(f.pages);
-	tcmu_pool_uncharge(zc->pool, bounce);
-	spin_lock(&zc->slot_lock);
-	__clear_bit(slot, zc->busy);
-	spin_unlock(&zc->slot_lock);
-	tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
-	return -ENOENT;
+	trace_tcmu_zc_map(udev->name, slot, nr, f.bounced, f.to_dev);
+	return true;
 }
 
 /* Write @cmd's iovecs (offsets in the mapping); returns how many. */

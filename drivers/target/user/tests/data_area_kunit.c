@@ -77,7 +77,7 @@ static void da_lazy_alloc(struct kunit *test)
 	int i;
 
 	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 5), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 5), TCMU_GOT);
 	for (i = 0; i < 5; i++)
 		KUNIT_EXPECT_EQ(test, blocks[i], (u32)i);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 5U);
@@ -95,14 +95,14 @@ static void da_reuse_cached_first(struct kunit *test)
 	u32 blocks[8], again[3];
 	u32 holes[2];
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 8), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 8), TCMU_GOT);
 	holes[0] = blocks[2];
 	holes[1] = blocks[5];
 	tcmu_da_free(da, holes, 2);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 8U);
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 3), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 3), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, again[0], 2U);
 	KUNIT_EXPECT_EQ(test, again[1], 5U);
 	KUNIT_EXPECT_EQ(test, again[2], 8U);	/* only now a new block */
@@ -116,12 +116,12 @@ static void da_enospc(struct kunit *test)
 	struct tcmu_data_area *da = da_setup(test, 8);
 	u32 blocks[9];
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 3), -ENOSPC);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 3), TCMU_WAIT);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 2), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 2), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), 0U);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 1), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 1), TCMU_WAIT);
 }
 
 /* Trim frees holes as well as the tail, and never a used block. */
@@ -132,7 +132,7 @@ static void da_trim_holes(struct kunit *test)
 	long before;
 	u32 i;
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 10), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 10), TCMU_GOT);
 	tcmu_da_free(da, holes, 4);
 	before = tcmu_pool_held(da->pool);
 	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), 4U * da->blk_pages);
@@ -157,14 +157,14 @@ static void da_trim_all(struct kunit *test)
 	struct tcmu_data_area *da = da_setup(test, DA_BLOCKS);
 	u32 blocks[7];
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 7), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 7), TCMU_GOT);
 	tcmu_da_free(da, blocks, 7);
 	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL), 7U * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 0U);
 	KUNIT_EXPECT_EQ(test, da->blk_hi, 0U);
 	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
 	/* and grows again from block 0 */
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 1), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 1), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, blocks[0], 0U);
 }
 
@@ -205,7 +205,7 @@ static void da_copy_roundtrip(struct kunit *test)
 		src[i] = i * 7 + 3;
 
 	/* make the blocks non-contiguous */
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, nr + 1), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, nr + 1), TCMU_GOT);
 	tcmu_da_free(da, &blocks[0], 1);
 	blocks[0] = blocks[nr];
 
@@ -250,7 +250,7 @@ static void da_pages_zeroed(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, pfns);
 	for (round = 0; round < DA_ZERO_ROUNDS; round++) {
 		KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, DA_ZERO_BLOCKS),
-				0);
+				TCMU_GOT);
 		KUNIT_ASSERT_EQ(test, da_pages(da), (unsigned long)nr_pages);
 		xa_for_each(&da->pages, idx, page) {
 			for (i = 0; i < seen; i++)
@@ -280,20 +280,20 @@ static void da_pool_limit(struct kunit *test)
 	struct tcmu_data_area *da = da_setup_pool(test, DA_BLOCKS, pool);
 	u32 blocks[8], more[7];
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 4), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 4, 3), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 4), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 4, 3), TCMU_WAIT);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 4U);
 	KUNIT_EXPECT_EQ(test, da->nr_populated, 4U);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L * da->blk_pages);
 	KUNIT_EXPECT_FALSE(test, list_empty(&da->waiter.node));
 	/* two cached blocks and one new one fit */
 	tcmu_da_free(da, blocks + 2, 2);
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks + 2, 3), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks + 2, 3), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L * da->blk_pages);
 	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
 	KUNIT_EXPECT_EQ(test, da->peak_pages, 5U * da->blk_pages);
 	/* more new pages than the whole pool: no wait */
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, more, 7), -E2BIG);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, more, 7), TCMU_FAIL);
 	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L * da->blk_pages);
 }
@@ -310,17 +310,17 @@ static void da_pool_fair(struct kunit *test)
 	struct tcmu_data_area *b = da_setup_pool(test, DA_BLOCKS, pool);
 	u32 ablk[4], bblk[2];
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 4), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(b, bblk, 2), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 4), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(b, bblk, 2), TCMU_WAIT);
 	tcmu_da_free(a, ablk, 4);
 	KUNIT_EXPECT_EQ(test, tcmu_da_trim(a, TCMU_TRIM_ALL), 4U * a->blk_pages);
 	KUNIT_EXPECT_EQ(test, a->reclaimed_pages, 4ULL * a->blk_pages);
 	/* a is not first in line: it waits behind b */
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), TCMU_WAIT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(b, bblk, 2), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), -ENOMEM);
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 2), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(b, bblk, 2), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(a, ablk, 3), TCMU_WAIT);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(a, ablk, 2), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L * c->blk_pages);
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
 	KUNIT_EXPECT_EQ(test, b->waiter.waits, 1ULL);
@@ -335,7 +335,7 @@ static void da_pool_too_big(struct kunit *test)
 	struct tcmu_data_area *da = da_setup_pool(test, DA_BLOCKS, pool);
 	u32 blocks[3];
 
-	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 3), -E2BIG);
+	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 3), TCMU_FAIL);
 	KUNIT_EXPECT_TRUE(test, list_empty(&da->waiter.node));
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 0L);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 0U);
@@ -388,17 +388,17 @@ static int da_race_alloc_fn(void *data)
 	struct da_race_worker *w = data;
 	struct da_race *race = w->race;
 	u32 blocks[4], nr, n, tag;
-	int ret;
+	enum tcmu_get got;
 
 	for (n = 0; n < DA_RACE_LOOPS; n++) {
 		nr = 1 + (n + w->id) % 4;
 		tag = (w->id << 24) | n;
-		ret = tcmu_da_alloc(race->da, blocks, nr);
-		if (ret == -ENOSPC) {
+		got = tcmu_da_alloc(race->da, blocks, nr);
+		if (got == TCMU_WAIT) {
 			cond_resched();
 			continue;
 		}
-		if (ret) {
+		if (got != TCMU_GOT) {
 			atomic_inc(&race->errors);
 			break;
 		}
@@ -492,7 +492,7 @@ static void da_revoke(struct kunit *test)
 	long before;
 	u32 i;
 
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 6), TCMU_GOT);
 	kept[0] = blocks[1];
 	kept[1] = blocks[4];
 	before = tcmu_pool_held(da->pool);
@@ -516,7 +516,7 @@ static void da_revoke(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, da->nr_revoked, 0U);
 	KUNIT_EXPECT_EQ(test, da_pages(da), 4UL * da->blk_pages);
 	/* back empty: the next allocation populates them with new pages */
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 2), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, again, 2), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, again[0], kept[0]);
 	KUNIT_EXPECT_EQ(test, again[1], kept[1]);
 	idx = (unsigned long)kept[0] * da->blk_pages;
@@ -538,7 +538,7 @@ static void da_trim_batches(struct kunit *test)
 	holes = kunit_kcalloc(test, nr, sizeof(*holes), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, blocks);
 	KUNIT_ASSERT_NOT_NULL(test, holes);
-	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 2 * nr), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, blocks, 2 * nr), TCMU_GOT);
 	for (i = 0; i < nr; i++)
 		holes[i] = 2 * i;
 	tcmu_da_free(da, holes, nr);

@@ -68,7 +68,8 @@ static int pool_stress_fn(void *data)
 	struct pool_stress *ps = data;
 	struct tcmu_pool_waiter w;
 	long held[POOL_HOLD], pages;
-	int i, n = 0, oldest = 0, ret;
+	int i, n = 0, oldest = 0;
+	enum tcmu_get got;
 
 	pool_waiter_init(&w, "stress");
 	for (i = 0; i < POOL_ROUNDS; i++) {
@@ -78,9 +79,9 @@ static int pool_stress_fn(void *data)
 			n--;
 		}
 		pages = 1 + get_random_u32_below(POOL_CHARGE);
-		ret = tcmu_pool_charge(ps->pool, &w, pages);
-		if (ret) {
-			if (ret == -ENOMEM)
+		got = tcmu_pool_charge(ps->pool, &w, pages);
+		if (got != TCMU_GOT) {
+			if (got == TCMU_WAIT)
 				ps->refused++;
 			else
 				ps->errors++;
@@ -169,31 +170,31 @@ static void pool_fifo(struct kunit *test)
 	pool_waiter_init(&b, "b");
 	pool_waiter_init(&c, "c");
 	pool_waiter_init(&d, "d");
-	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &d, 10), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &d, 10), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), TCMU_WAIT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), TCMU_WAIT);
 	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &a);
 	KUNIT_EXPECT_EQ(test, pool->head_want, 6L);
 
 	tcmu_pool_uncharge(pool, 5);
 	/* 5 free: nothing fits next to a's 6 */
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), TCMU_WAIT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), TCMU_WAIT);
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 3U);
 	tcmu_pool_uncharge(pool, 1);
 	/* 6 free: all of it is a's */
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), TCMU_WAIT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), TCMU_GOT);
 	KUNIT_EXPECT_PTR_EQ(test, tcmu_pool_first_waiter(pool), &b);
 
 	tcmu_pool_uncharge(pool, 4 + 6);
 	/* 10 free: c's 1 fits next to b's 6, and b is served as well */
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &c, 1), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 6), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, pool->nr_waiters, 0U);
 	KUNIT_EXPECT_EQ(test, pool->head_want, 0L);
 	/* nobody waits: anyone takes what is free */
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 3), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &d, 3), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 10L);
 	KUNIT_EXPECT_EQ(test, pool->waits, 3ULL);
 	KUNIT_EXPECT_EQ(test, c.waits, 1ULL);
@@ -208,12 +209,12 @@ static void pool_cancel(struct kunit *test)
 
 	pool_waiter_init(&a, "a");
 	pool_waiter_init(&b, "b");
-	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 3), 0);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 3), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), -ENOMEM);
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 3), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 3), TCMU_WAIT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), TCMU_WAIT);
 	tcmu_pool_cancel_wait(pool, &a);
 	KUNIT_EXPECT_TRUE(test, list_empty(&a.node));
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &b, 1), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 4L);
 	tcmu_pool_uncharge(pool, 4);
 }
@@ -225,16 +226,16 @@ static void pool_lowered_limit(struct kunit *test)
 	struct tcmu_pool_waiter a;
 
 	pool_waiter_init(&a, "a");
-	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 10), 0);
+	KUNIT_ASSERT_EQ(test, tcmu_pool_charge(pool, &a, 10), TCMU_GOT);
 	tcmu_pool_set_max(pool, 5);
 	KUNIT_EXPECT_TRUE(test, tcmu_pool_pressure(pool));
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), TCMU_WAIT);
 	tcmu_pool_uncharge(pool, 6);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 2), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), 0);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 2), TCMU_WAIT);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 1), TCMU_GOT);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(pool), 5L);
 	KUNIT_EXPECT_FALSE(test, tcmu_pool_pressure(pool));
-	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), -E2BIG);
+	KUNIT_EXPECT_EQ(test, tcmu_pool_charge(pool, &a, 6), TCMU_FAIL);
 	tcmu_pool_uncharge(pool, 5);
 }
 
