@@ -106,7 +106,7 @@ PY
 declare -A step_files=(
 	[pool]="tcmu.h trace.h pool.c" [data-area]=data_area.c
 	[zero-copy]=zero_copy.c [ring]=ring.c [completion]=complete.c
-	[netlink]=netlink.c [uio]=mmap.c [configfs]=configfs.c
+	[netlink]=netlink.c [uio]=uio.c [configfs]=configfs.c
 	[core]="main.c debug.c Kconfig")
 
 # drop_files DIR "FILE...": delete those files of the driver and their

@@ -31,6 +31,33 @@ static struct tcmu_dev *tcmu_action_dev(struct config_item *item)
 	pr_err("%s: %s: invalid value '%s'\n", (udev)->name, attr,	\
 	       strim((char *)(val)))
 
+/*
+ * Tell an enabled device's handler that @attr (netlink @nl_attr) changes
+ * to @config or @val (tcmu_nl_reconfig()); a refusal is logged and
+ * returned.  A device not enabled has no handler to ask: 0.
+ */
+static int tcmu_reconfig(struct tcmu_dev *udev, const char *attr,
+			 int nl_attr, const char *config, u64 val)
+{
+	int ret;
+
+	if (!target_dev_configured(&udev->se_dev))
+		return 0;
+	ret = tcmu_nl_reconfig(udev, nl_attr, config, val);
+	if (ret)
+		pr_err("%s: %s: handler refused: %d\n", udev->name, attr, ret);
+	return ret;
+}
+
+/* The actions need an enabled device: -EINVAL and a log line if not. */
+static int tcmu_action_enabled(struct tcmu_dev *udev, const char *action)
+{
+	if (target_dev_configured(&udev->se_dev))
+		return 0;
+	pr_err("%s: %s: device is not enabled\n", udev->name, action);
+	return -EINVAL;
+}
+
 static ssize_t tcmu_cmd_time_out_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%lu\n",
@@ -126,14 +153,9 @@ static ssize_t tcmu_dev_config_store(struct config_item *item,
 	config = kstrndup(page, len, GFP_KERNEL);
 	if (!config)
 		return -ENOMEM;
-	if (target_dev_configured(&udev->se_dev)) {
-		ret = tcmu_nl_dev_config(udev, config);
-		if (ret) {
-			pr_err("%s: dev_config: handler refused: %d\n",
-			       udev->name, ret);
-			goto out;
-		}
-	}
+	ret = tcmu_reconfig(udev, "dev_config", TCMU_ATTR_DEV_CFG, config, 0);
+	if (ret)
+		goto out;
 	strscpy(udev->dev_config, config, TCMU_CONFIG_LEN);
 	ret = target_dev_configured(&udev->se_dev) ?
 	      tcmu_uio_set_name(udev) : 0;
@@ -159,14 +181,9 @@ static ssize_t tcmu_dev_size_store(struct config_item *item, const char *page,
 		tcmu_bad(udev, "dev_size", page);
 		return -EINVAL;
 	}
-	if (target_dev_configured(&udev->se_dev)) {
-		ret = tcmu_nl_dev_size(udev, val);
-		if (ret) {
-			pr_err("%s: dev_size: handler refused: %d\n",
-			       udev->name, ret);
-			return ret;
-		}
-	}
+	ret = tcmu_reconfig(udev, "dev_size", TCMU_ATTR_DEV_SIZE, NULL, val);
+	if (ret)
+		return ret;
 	udev->dev_size = val;
 	return count;
 }
@@ -212,14 +229,10 @@ static ssize_t tcmu_emulate_write_cache_store(struct config_item *item,
 		tcmu_bad(udev, "emulate_write_cache", page);
 		return -EINVAL;
 	}
-	if (target_dev_configured(&udev->se_dev)) {
-		ret = tcmu_nl_write_cache(udev, val);
-		if (ret) {
-			pr_err("%s: emulate_write_cache: handler refused: %d\n",
-			       udev->name, ret);
-			return ret;
-		}
-	}
+	ret = tcmu_reconfig(udev, "emulate_write_cache", TCMU_ATTR_WRITECACHE,
+			    NULL, val);
+	if (ret)
+		return ret;
 	udev->se_dev.dev_attrib.emulate_write_cache = val;
 	return count;
 }
@@ -355,12 +368,11 @@ static ssize_t tcmu_block_dev_store(struct config_item *item,
 				    const char *page, size_t count)
 {
 	struct tcmu_dev *udev = tcmu_action_dev(item);
+	int ret = tcmu_action_enabled(udev, "block_dev");
 	u8 val;
 
-	if (!target_dev_configured(&udev->se_dev)) {
-		pr_err("%s: block_dev: device is not enabled\n", udev->name);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	if (kstrtou8(page, 0, &val) || val > 1) {
 		tcmu_bad(udev, "block_dev", page);
 		return -EINVAL;
@@ -377,12 +389,11 @@ static ssize_t tcmu_reset_ring_store(struct config_item *item,
 				     const char *page, size_t count)
 {
 	struct tcmu_dev *udev = tcmu_action_dev(item);
+	int ret = tcmu_action_enabled(udev, "reset_ring");
 	u8 val;
 
-	if (!target_dev_configured(&udev->se_dev)) {
-		pr_err("%s: reset_ring: device is not enabled\n", udev->name);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	if (kstrtou8(page, 0, &val) || (val != 1 && val != 2)) {
 		tcmu_bad(udev, "reset_ring", page);
 		return -EINVAL;
@@ -396,14 +407,11 @@ static ssize_t tcmu_free_kept_buf_store(struct config_item *item,
 					const char *page, size_t count)
 {
 	struct tcmu_dev *udev = tcmu_action_dev(item);
+	int ret = tcmu_action_enabled(udev, "free_kept_buf");
 	u16 cmd_id;
-	int ret;
 
-	if (!target_dev_configured(&udev->se_dev)) {
-		pr_err("%s: free_kept_buf: device is not enabled\n",
-		       udev->name);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	if (kstrtou16(page, 0, &cmd_id)) {
 		tcmu_bad(udev, "free_kept_buf", page);
 		return -EINVAL;

@@ -241,47 +241,40 @@ void tcmu_nl_dev_removed(struct tcmu_dev *udev)
 			ret);
 }
 
-int tcmu_nl_dev_config(struct tcmu_dev *udev, const char *config)
+/*
+ * RECONFIG_DEVICE: @attr changes to @config (TCMU_ATTR_DEV_CFG) or to
+ * @val (TCMU_ATTR_DEV_SIZE, TCMU_ATTR_WRITECACHE); the handler's reply,
+ * where it gives one, decides.
+ */
+int tcmu_nl_reconfig(struct tcmu_dev *udev, int attr, const char *config,
+		     u64 val)
 {
 	struct sk_buff *skb;
 	void *hdr;
+	int ret;
 
 	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
 	if (!skb)
 		return -ENOMEM;
-	if (nla_put_string(skb, TCMU_ATTR_DEV_CFG, config)) {
-		nlmsg_free(skb);
-		return -EMSGSIZE;
+	switch (attr) {
+	case TCMU_ATTR_DEV_CFG:
+		ret = nla_put_string(skb, attr, config);
+		break;
+	case TCMU_ATTR_DEV_SIZE:
+		ret = nla_put_u64_64bit(skb, attr, val, TCMU_ATTR_PAD);
+		break;
+	case TCMU_ATTR_WRITECACHE:
+		ret = nla_put_u8(skb, attr, val);
+		break;
+	default:
+		WARN_ON_ONCE(1);
+		ret = -EINVAL;
+		break;
 	}
-	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
-}
-
-int tcmu_nl_dev_size(struct tcmu_dev *udev, u64 size)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
-	if (!skb)
-		return -ENOMEM;
-	if (nla_put_u64_64bit(skb, TCMU_ATTR_DEV_SIZE, size, TCMU_ATTR_PAD)) {
+	if (ret) {
+		/* nla_put_*() fail with -EMSGSIZE */
 		nlmsg_free(skb);
-		return -EMSGSIZE;
-	}
-	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
-}
-
-int tcmu_nl_write_cache(struct tcmu_dev *udev, u8 wce)
-{
-	struct sk_buff *skb;
-	void *hdr;
-
-	skb = tcmu_nl_new(udev, TCMU_CMD_RECONFIG_DEVICE, &hdr);
-	if (!skb)
-		return -ENOMEM;
-	if (nla_put_u8(skb, TCMU_ATTR_WRITECACHE, wce)) {
-		nlmsg_free(skb);
-		return -EMSGSIZE;
+		return ret;
 	}
 	return tcmu_nl_send(udev, TCMU_CMD_RECONFIG_DEVICE, skb, hdr);
 }

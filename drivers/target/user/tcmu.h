@@ -8,7 +8,7 @@
  *   tcmu_devices_lock (mutex, main.c)
  *	the list of configured devices and their number, walked by the
  *	reclaim work; never held across one device's work.
- *   tcmu_dev.vma_lock (mutex, mmap.c)
+ *   tcmu_dev.vma_lock (mutex, uio.c)
  *	the VMAs of the handler's mapping: their count and the
  *	address_space they map, which it hands to the data area and the
  *	zero-copy window.  Taken inside the mm's mmap_lock and UIO's
@@ -776,7 +776,7 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 			   pgoff_t index);
 int tcmu_zc_show(struct tcmu_dev *udev, char *b);
 
-/* mmap.c */
+/* uio.c */
 int tcmu_uio_register(struct tcmu_dev *udev);
 void tcmu_uio_unregister(struct tcmu_dev *udev);
 bool tcmu_uio_mapped(struct tcmu_dev *udev);
@@ -796,9 +796,8 @@ int tcmu_nl_init(void);
 void tcmu_nl_exit(void);
 int tcmu_nl_dev_added(struct tcmu_dev *udev);
 void tcmu_nl_dev_removed(struct tcmu_dev *udev);
-int tcmu_nl_dev_config(struct tcmu_dev *udev, const char *config);
-int tcmu_nl_dev_size(struct tcmu_dev *udev, u64 size);
-int tcmu_nl_write_cache(struct tcmu_dev *udev, u8 wce);
+int tcmu_nl_reconfig(struct tcmu_dev *udev, int attr, const char *config,
+		     u64 val);
 void tcmu_nl_dev_init(struct tcmu_dev *udev);
 
 /* configfs.c */
