@@ -152,11 +152,15 @@ kc = open(d + "/Kconfig").read()
 kc, n = re.subn(r'\nconfig TCM_USER2_KUNIT_TEST\n(?:\t.*\n|\n(?=\t))*', '', kc)
 assert n == 1, "KUnit entry of Kconfig not found"
 open(d + "/Kconfig", "w").write(kc)
-mk = open(d + "/Makefile").read()
-mk, n = re.subn(r'\ntarget_core_user-\$\(CONFIG_TCM_USER2_KUNIT_TEST\).*\n'
-                r'(?:\t.*\n)*', '', mk)
-assert n == 1, "KUnit objects of the Makefile not found"
-open(d + "/Makefile", "w").write(mk)
+# each suite is built into the file it tests, included at its end
+n = 0
+for f in ("pool.c", "data_area.c", "ring.c", "complete.c"):
+    c = open(d + "/" + f).read()
+    c, k = re.subn(r'\n#if IS_ENABLED\(CONFIG_TCM_USER2_KUNIT_TEST\)\n'
+                   r'#include "tests/\w+_kunit\.c"\n#endif\n', '', c)
+    n += k
+    open(d + "/" + f, "w").write(c)
+assert n == 4, "the KUnit suites' includes not found"
 PY
 		;;
 	pool | data-area | zero-copy | ring | completion | netlink | uio | configfs)

@@ -51,6 +51,28 @@
 #include "tcmu.h"
 #include "trace.h"
 
+/**
+ * struct tcmu_cthread - a completion thread
+ * @task: the kthread, "tcmu_comp/<cpu>"
+ * @queue: devices kicked and not yet taken (struct tcmu_dev.cnode)
+ * @cpu: the CPU it prefers
+ * @nr_devs: devices bound to it
+ * @handoffs: kicks queued to it
+ * @batches: times it took its queue; written by the thread only
+ * @reaped: devices reaped; written by the thread only
+ * @max_batch: most devices taken at once; written by the thread only
+ */
+struct tcmu_cthread {
+	struct task_struct *task;
+	struct llist_head queue;
+	unsigned int cpu;
+	atomic_t nr_devs;
+	atomic64_t handoffs;
+	u64 batches;
+	u64 reaped;
+	u32 max_batch;
+};
+
 /* completion= */
 enum {
 	TCMU_COMPLETE_PERCPU,
@@ -118,7 +140,7 @@ MODULE_PARM_DESC(completion_inline_depth,
 		 "percpu mode: reap in the handler's write() while the device has at most this many commands on the ring (0: always hand over; default 1)");
 
 /* A stable hash of a device index onto @n slots */
-unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n)
+static unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n)
 {
 	return jhash_1word(dev_index, 0) % n;
 }
@@ -130,7 +152,7 @@ unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n)
  *
  * Return: the CPU.  The same device index always gets the same CPU.
  */
-unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus)
+static unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus)
 {
 	return cpumask_nth(tcmu_complete_slot(dev_index, cpumask_weight(cpus)),
 			   cpus);
@@ -145,8 +167,8 @@ unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus)
  * That CPU's thread if it runs, else the next live one after it.
  * Return: the thread, or NULL when none runs.
  */
-struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
-				       unsigned int nr, unsigned int cpu)
+static struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
+					      unsigned int nr, unsigned int cpu)
 {
 	struct tcmu_cthread *t;
 	unsigned int i;
@@ -168,8 +190,8 @@ struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
  * A device queued again while this batch runs lands in the next batch.
  * Return: the number of devices reaped.
  */
-unsigned int tcmu_complete_drain(struct llist_head *queue,
-				 void (*reap)(struct tcmu_dev *udev))
+static unsigned int tcmu_complete_drain(struct llist_head *queue,
+					void (*reap)(struct tcmu_dev *udev))
 {
 	struct llist_node *batch = llist_reverse_order(llist_del_all(queue));
 	struct tcmu_dev *udev, *next;
@@ -436,3 +458,7 @@ void tcmu_complete_exit(void)
 	kfree(tcmu_cthreads);
 	tcmu_cthreads = NULL;
 }
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+#include "tests/complete_kunit.c"
+#endif

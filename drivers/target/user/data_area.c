@@ -116,17 +116,6 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	da->scratch = NULL;
 }
 
-/* Blocks neither used nor busy */
-u32 tcmu_da_free_blocks(struct tcmu_data_area *da)
-{
-	u32 nr;
-
-	spin_lock(&da->lock);
-	nr = da->nr_blocks - da->nr_used;
-	spin_unlock(&da->lock);
-	return nr;
-}
-
 /* Blocks with pages that no command uses: what a trim would free */
 bool tcmu_da_has_cached(struct tcmu_data_area *da)
 {
@@ -675,3 +664,7 @@ vm_fault_t tcmu_da_fault(struct tcmu_data_area *da, struct vm_fault *vmf,
 		return vmf_error(ret);
 	return VM_FAULT_NOPAGE;
 }
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+#include "tests/data_area_kunit.c"
+#endif

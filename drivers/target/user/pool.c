@@ -33,6 +33,7 @@
  * when memory is short because the pages it frees let IO complete, which
  * is what WQ_MEM_RECLAIM's rescuer guarantees.  It is idle unless kicked.
  */
+#include <kunit/visibility.h>
 #include <linux/debugfs.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -64,8 +65,9 @@ struct dentry *tcmu_debugfs_dir;
 
 static void tcmu_pool_limbo_fn(struct work_struct *work);
 
-void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
-		    struct workqueue_struct *wq, work_func_t fn)
+VISIBLE_IF_KUNIT void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
+				     struct workqueue_struct *wq,
+				     work_func_t fn)
 {
 	memset(pool, 0, sizeof(*pool));
 	atomic_long_set(&pool->held, 0);
@@ -141,7 +143,7 @@ static void tcmu_pool_limbo_fn(struct work_struct *work)
  * The pool goes away: no user is left.  Pages still pinned are left to
  * whoever pins them; they are freed when that reference goes.
  */
-void tcmu_pool_exit(struct tcmu_pool *pool)
+VISIBLE_IF_KUNIT void tcmu_pool_exit(struct tcmu_pool *pool)
 {
 	struct page *page, *tmp;
 	long n = 0;
@@ -338,7 +340,7 @@ void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 	*wait_ms = div_u64(ns, NSEC_PER_MSEC);
 }
 
-struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool)
+static struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool)
 {
 	struct tcmu_pool_waiter *w;
 
@@ -349,7 +351,7 @@ struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool)
 	return w;
 }
 
-void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages)
+static void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages)
 {
 	WRITE_ONCE(pool->max, max_pages);
 	/* raised: waiters may fit; lowered: reclaim down to it */
@@ -735,3 +737,7 @@ static const struct kernel_param_ops tcmu_idle_ops = {
 module_param_cb(reclaim_idle_ms, &tcmu_idle_ops, &tcmu_reclaim_idle_ms, 0644);
 MODULE_PARM_DESC(reclaim_idle_ms,
 		 "A device idle this long gives its cached data pages back, in ms (0: only when pages are short; default 5000)");
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+#include "tests/pool_kunit.c"
+#endif

@@ -39,6 +39,46 @@
 #include <target/target_core_base.h>
 #include "tcmu.h"
 
+/* A TMR notification waiting for ring space */
+struct tcmu_tmr {
+	struct list_head queue_entry;
+	u8 tmr_type;
+	u32 cmd_cnt;
+	u16 cmd_ids[] __counted_by(cmd_cnt);
+};
+
+/*
+ * Ring arithmetic.  The ring size need not be a power of two; one byte
+ * stays unused so that head == tail means empty.
+ */
+static u32 tcmu_ring_used(u32 head, u32 tail, u32 size)
+{
+	return head >= tail ? head - tail : size - (tail - head);
+}
+
+static u32 tcmu_ring_free(u32 head, u32 tail, u32 size)
+{
+	return size - tcmu_ring_used(head, tail, size) - 1;
+}
+
+/*
+ * Bytes needed to post an entry of @len at @head: the entry, plus a PAD
+ * entry up to the end of the ring when the entry does not fit before it.
+ */
+static u32 tcmu_ring_needed(u32 head, u32 len, u32 size)
+{
+	return size - head >= len ? len : len + (size - head);
+}
+
+/* Ring entry size of a command with @iov_cnt iovecs and a @cdb_len CDB */
+static size_t tcmu_cmd_entry_size(size_t iov_cnt, size_t cdb_len)
+{
+	size_t base = max(offsetof(struct tcmu_cmd_entry, req.iov[iov_cnt]),
+			  sizeof(struct tcmu_cmd_entry));
+
+	return base + round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
+}
+
 static struct kmem_cache *tcmu_cmd_cache;
 
 int tcmu_ring_init(void)
@@ -1250,3 +1290,7 @@ void tcmu_ring_destroy(struct tcmu_dev *udev)
 	spin_unlock(&udev->ring_lock);
 	mutex_unlock(&udev->reap_lock);
 }
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+#include "tests/ring_kunit.c"
+#endif

@@ -269,46 +269,7 @@ enum tcmu_zc_stat {
 	TCMU_ZC_NR_STATS,
 };
 
-/* What a window slot shows */
-enum tcmu_zc_state {
-	TCMU_ZC_S_FREE,		/* nothing: faults get SIGBUS */
-	TCMU_ZC_S_LIVE,		/* the command's pages */
-	TCMU_ZC_S_REVOKED,	/* the scratch page, for every page */
-	TCMU_ZC_S_KEPT,		/* our copies of a kept buffer */
-};
-
-/**
- * struct tcmu_zc_page - one page of a window slot
- * @page: what the handler sees there
- * @sg_page: for a bounce page, the request page it stands for
- * @off: the command's bytes start here in the page
- * @len: and are this long
- * @own: @page is ours (bounce page or kept copy), charged to the pool
- */
-struct tcmu_zc_page {
-	struct page *page;
-	struct page *sg_page;
-	u32 off;
-	u32 len;
-	bool own;
-};
-
-/**
- * struct tcmu_zc_slot - the window pages of one command
- * @pages: @nr_pages entries, set before the slot goes live
- * @nr_pages: pages in use
- * @state: enum tcmu_zc_state; leaves LIVE only under tcmu_zc.lock held
- *	for write
- * @ro: WRITE data: the handler may not write it
- * @faulted: a PTE may exist; set by faults, cleared by the zap
- */
-struct tcmu_zc_slot {
-	struct tcmu_zc_page *pages;
-	u32 nr_pages;
-	u8 state;
-	bool ro;
-	bool faulted;
-};
+struct tcmu_zc_slot;
 
 /**
  * struct tcmu_zc - the zero-copy window of a device (zero_copy.c)
@@ -552,46 +513,6 @@ struct tcmu_cmd {
 	struct tcmu_cmd_entry rsp;
 };
 
-/* A TMR notification waiting for ring space */
-struct tcmu_tmr {
-	struct list_head queue_entry;
-	u8 tmr_type;
-	u32 cmd_cnt;
-	u16 cmd_ids[] __counted_by(cmd_cnt);
-};
-
-/*
- * Ring arithmetic.  The ring size need not be a power of two; one byte
- * stays unused so that head == tail means empty.
- */
-static inline u32 tcmu_ring_used(u32 head, u32 tail, u32 size)
-{
-	return head >= tail ? head - tail : size - (tail - head);
-}
-
-static inline u32 tcmu_ring_free(u32 head, u32 tail, u32 size)
-{
-	return size - tcmu_ring_used(head, tail, size) - 1;
-}
-
-/*
- * Bytes needed to post an entry of @len at @head: the entry, plus a PAD
- * entry up to the end of the ring when the entry does not fit before it.
- */
-static inline u32 tcmu_ring_needed(u32 head, u32 len, u32 size)
-{
-	return size - head >= len ? len : len + (size - head);
-}
-
-/* Ring entry size of a command with @iov_cnt iovecs and a @cdb_len CDB */
-static inline size_t tcmu_cmd_entry_size(size_t iov_cnt, size_t cdb_len)
-{
-	size_t base = max(offsetof(struct tcmu_cmd_entry, req.iov[iov_cnt]),
-			  sizeof(struct tcmu_cmd_entry));
-
-	return base + round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
-}
-
 /* main.c */
 extern struct mutex tcmu_devices_lock;
 extern struct list_head tcmu_devices;
@@ -606,7 +527,6 @@ int tcmu_param_set_uint_max(const char *val, const struct kernel_param *kp,
 int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base);
 void tcmu_da_exit(struct tcmu_data_area *da);
-u32 tcmu_da_free_blocks(struct tcmu_data_area *da);
 
 bool tcmu_da_has_cached(struct tcmu_data_area *da);
 u32 tcmu_da_held(struct tcmu_data_area *da);
@@ -644,22 +564,23 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 
 /* pool.c */
 extern struct tcmu_pool tcmu_pool;
-void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
-		    struct workqueue_struct *wq, work_func_t fn);
 enum tcmu_get tcmu_pool_charge(struct tcmu_pool *pool,
 			       struct tcmu_pool_waiter *w, long pages);
 void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages);
 bool tcmu_pool_try_charge(struct tcmu_pool *pool, long pages);
 void tcmu_pool_cancel_wait(struct tcmu_pool *pool,
 			   struct tcmu_pool_waiter *w);
-struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool);
 void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 			    u64 *waits, u64 *wait_ms);
 void tcmu_pool_kick(struct tcmu_pool *pool);
-void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages);
 void tcmu_pool_note_reclaim(struct tcmu_pool *pool, long pages);
 bool tcmu_pool_put_page(struct tcmu_pool *pool, struct page *page);
+#if IS_ENABLED(CONFIG_KUNIT)
+/* pools of their own for the data area's KUnit tests */
+void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
+		    struct workqueue_struct *wq, work_func_t fn);
 void tcmu_pool_exit(struct tcmu_pool *pool);
+#endif
 
 static inline long tcmu_pool_held(struct tcmu_pool *pool)
 {
@@ -682,11 +603,6 @@ static inline bool tcmu_pool_pressure(struct tcmu_pool *pool)
 	return free < 0 ||
 	       (READ_ONCE(pool->nr_waiters) && free < READ_ONCE(pool->head_want));
 }
-
-#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
-struct kunit;
-struct tcmu_pool *tcmu_kunit_pool(struct kunit *test, long max_pages);
-#endif
 
 void tcmu_pool_dev_idle(struct tcmu_dev *udev);
 void tcmu_pool_dev_forget(struct tcmu_dev *udev);
@@ -722,39 +638,11 @@ void tcmu_ring_destroy(struct tcmu_dev *udev);
 
 /* complete.c */
 
-/**
- * struct tcmu_cthread - a completion thread
- * @task: the kthread, "tcmu_comp/<cpu>"
- * @queue: devices kicked and not yet taken (struct tcmu_dev.cnode)
- * @cpu: the CPU it prefers
- * @nr_devs: devices bound to it
- * @handoffs: kicks queued to it
- * @batches: times it took its queue; written by the thread only
- * @reaped: devices reaped; written by the thread only
- * @max_batch: most devices taken at once; written by the thread only
- */
-struct tcmu_cthread {
-	struct task_struct *task;
-	struct llist_head queue;
-	unsigned int cpu;
-	atomic_t nr_devs;
-	atomic64_t handoffs;
-	u64 batches;
-	u64 reaped;
-	u32 max_batch;
-};
-
 int tcmu_complete_init(struct dentry *debugfs_dir);
 void tcmu_complete_exit(void);
 void tcmu_complete_bind(struct tcmu_dev *udev);
 void tcmu_complete_unbind(struct tcmu_dev *udev);
 void tcmu_complete_kick(struct tcmu_dev *udev);
-unsigned int tcmu_complete_slot(u32 dev_index, unsigned int n);
-unsigned int tcmu_complete_cpu(u32 dev_index, const struct cpumask *cpus);
-struct tcmu_cthread *tcmu_cthread_pick(struct tcmu_cthread **threads,
-				       unsigned int nr, unsigned int cpu);
-unsigned int tcmu_complete_drain(struct llist_head *queue,
-				 void (*reap)(struct tcmu_dev *udev));
 
 /* zero_copy.c */
 u32 tcmu_zc_slot_pages(u64 max_bytes);

@@ -71,6 +71,47 @@
 #include "tcmu.h"
 #include "trace.h"
 
+/* What a window slot shows */
+enum tcmu_zc_state {
+	TCMU_ZC_S_FREE,		/* nothing: faults get SIGBUS */
+	TCMU_ZC_S_LIVE,		/* the command's pages */
+	TCMU_ZC_S_REVOKED,	/* the scratch page, for every page */
+	TCMU_ZC_S_KEPT,		/* our copies of a kept buffer */
+};
+
+/**
+ * struct tcmu_zc_page - one page of a window slot
+ * @page: what the handler sees there
+ * @sg_page: for a bounce page, the request page it stands for
+ * @off: the command's bytes start here in the page
+ * @len: and are this long
+ * @own: @page is ours (bounce page or kept copy), charged to the pool
+ */
+struct tcmu_zc_page {
+	struct page *page;
+	struct page *sg_page;
+	u32 off;
+	u32 len;
+	bool own;
+};
+
+/**
+ * struct tcmu_zc_slot - the window pages of one command
+ * @pages: @nr_pages entries, set before the slot goes live
+ * @nr_pages: pages in use
+ * @state: enum tcmu_zc_state; leaves LIVE only under tcmu_zc.lock held
+ *	for write
+ * @ro: WRITE data: the handler may not write it
+ * @faulted: a PTE may exist; set by faults, cleared by the zap
+ */
+struct tcmu_zc_slot {
+	struct tcmu_zc_page *pages;
+	u32 nr_pages;
+	u8 state;
+	bool ro;
+	bool faulted;
+};
+
 static const char * const tcmu_zc_stat_names[TCMU_ZC_NR_STATS] = {
 	[TCMU_ZC_CMDS] = "ZcCmds",
 	[TCMU_ZC_PAGES] = "ZcPages",

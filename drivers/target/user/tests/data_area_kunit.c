@@ -11,6 +11,18 @@
 #include <linux/kthread.h>
 #include <linux/scatterlist.h>
 #include "../tcmu.h"
+#include "kunit_pool.h"
+
+/* Blocks neither used nor busy */
+static u32 da_free_blocks(struct tcmu_data_area *da)
+{
+	u32 nr;
+
+	spin_lock(&da->lock);
+	nr = da->nr_blocks - da->nr_used;
+	spin_unlock(&da->lock);
+	return nr;
+}
 
 #define DA_BASE		(8 << 20)	/* where the area starts in the map */
 #define DA_BLOCKS	64
@@ -85,7 +97,7 @@ static void da_lazy_alloc(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, da_pages(da), 5UL * da->blk_pages);
 	KUNIT_EXPECT_EQ(test, tcmu_pool_held(da->pool) - before,
 			5L * da->blk_pages);
-	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), DA_BLOCKS - 5U);
+	KUNIT_EXPECT_EQ(test, da_free_blocks(da), DA_BLOCKS - 5U);
 }
 
 /* Freed blocks keep their pages and are taken again before new ones. */
@@ -120,7 +132,7 @@ static void da_enospc(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 3), TCMU_WAIT);
 	KUNIT_EXPECT_EQ(test, da->nr_used, 6U);
 	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks + 6, 2), TCMU_GOT);
-	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), 0U);
+	KUNIT_EXPECT_EQ(test, da_free_blocks(da), 0U);
 	KUNIT_EXPECT_EQ(test, tcmu_da_alloc(da, blocks, 1), TCMU_WAIT);
 }
 
@@ -510,7 +522,7 @@ static void da_revoke(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, revoked, 2ULL * da->blk_pages);
 	/* nothing cached to trim, and the revoked blocks are not free */
 	KUNIT_EXPECT_FALSE(test, tcmu_da_has_cached(da));
-	KUNIT_EXPECT_EQ(test, tcmu_da_free_blocks(da), DA_BLOCKS - 6U);
+	KUNIT_EXPECT_EQ(test, da_free_blocks(da), DA_BLOCKS - 6U);
 
 	tcmu_da_free_revoked(da, kept, 2);
 	KUNIT_EXPECT_EQ(test, da->nr_revoked, 0U);
