@@ -41,7 +41,12 @@ elif [[ -n ${CU_TESTS:-} ]]; then
 elif [[ ${TCMU_SOAK:-0} != 1 ]]; then
 	loops='Read(6|12|16)|Write(12|16)|WriteVerify(12|16)|Verify(12|16)|WriteSame16'
 	each='Simple|BeyondEol|Mismatch|MismatchNoCmp|Unmap|UnmapUntilEnd|Check'
-	grep -vE "^ALL\.($loops)\.($each)\$" $TESTS.all >$TESTS
+	# and iSCSITMF.LUNResetSimpleAsync, whose failure path (a logout
+	# right after a LUN RESET that aborts its WRITE) once left LIO
+	# waiting for that WRITE for good (iscsi/expected says more): one
+	# hang ends the whole suite
+	grep -vE "^ALL\.(($loops)\.($each)|iSCSITMF\.LUNResetSimpleAsync)\$" \
+		$TESTS.all >$TESTS
 else
 	cp $TESTS.all $TESTS
 fi
