@@ -10,6 +10,10 @@
 #   make module  build target_core_user.ko against Debian's 6.12 headers
 #   make series  the upstream patch series against linux-source-6.12, checked
 #                (checkpatch, applies, builds per patch)
+#   make kunit   the driver's KUnit suites alone, in the debug-kernel VM
+#   make selftests             every selftest in the debug-kernel VM
+#   make selftest T=test_io_01 one selftest (or several: T="a b")
+#   make help    this list
 
 all: module
 
@@ -32,4 +36,17 @@ module:
 	bash scripts/build-module.sh \
 		"$$(tools/testing/selftests/drivers/target/user/vm/kernel.sh debian | sed -n 2p)"
 
-.PHONY: all demo check bench soak series module
+kunit:
+	bash scripts/kunit.sh
+
+selftests:
+	bash scripts/stage-run.sh debug
+
+selftest:
+	@test -n "$(T)" || { echo "usage: make selftest T=test_io_01" >&2; exit 2; }
+	bash scripts/stage-run.sh debug $(addsuffix .sh,$(basename $(T)))
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+.PHONY: all demo check bench soak series module kunit selftests selftest help

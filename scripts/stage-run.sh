@@ -1,12 +1,16 @@
 #!/bin/bash
-# Developer helper: run selftests in a VM on the debug or Debian kernel
-# with the current tree.  scripts/stage-run.sh debug|debian [TEST...]
+# Run selftests in a VM on the debug or Debian kernel with the current
+# tree (make selftests, make selftest T=...): installs what it needs,
+# builds the kernel (cached) and the module, stages them.  Output under
+# ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}/stage-KIND/out.
+#   scripts/stage-run.sh debug|debian [TEST...]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 st=$repo/tools/testing/selftests/drivers/target/user
 cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 kind=${1:?usage: $0 debug|debian [TEST...]}
 shift
+"$st/vm/deps.sh"
 debug=()
 if [[ $kind == debug ]]; then
 	kdir=$("$st/vm/kernel.sh" debug)
