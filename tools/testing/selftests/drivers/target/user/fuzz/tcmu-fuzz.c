@@ -1189,10 +1189,12 @@ static unsigned int pick(void)
 /*
  * The victim's IO is sparse (sd's error handling, commands held on a
  * broken ring): an attack on an entry often finds no posted command even
- * after wait_posted().  It is deferred then, and half of the later
- * honest turns that find posted commands run it instead.
+ * after wait_posted().  It is deferred then, and a later honest turn
+ * that finds posted commands runs it instead: always while some entry
+ * attack has not yet reached the kernel (that one first), else half of
+ * those turns.
  */
-static unsigned int deferred;	/* an entry attack waiting, or 0 */
+static unsigned int deferred;	/* bit a: entry attack a waits */
 static unsigned long stats_deferred;
 
 /* How long each entry attack may wait for its turn after the run */
@@ -1204,6 +1206,25 @@ static bool on_entry(unsigned int a)
 {
 	_Static_assert(K_UNKNOWN_ID == 2 && K_REQUEST == 6, "entry kinds");
 	return a >= 2 && a <= 6;
+}
+
+/* The deferred entry attack to run now, or 0 */
+static unsigned int take_deferred(void)
+{
+	unsigned int a;
+
+	for (a = 2; on_entry(a); a++)
+		if ((deferred & (1u << a)) && !effective[a])
+			goto take;
+	if (!chance(50))
+		return 0;
+	for (a = 2; on_entry(a); a++)
+		if (deferred & (1u << a))
+			goto take;
+	return 0;
+take:
+	deferred &= ~(1u << a);
+	return a;
 }
 
 static void act(unsigned int a)
@@ -1261,7 +1282,7 @@ static void act(unsigned int a)
 		break;
 	}
 	if (on_entry(a) && live && effective[a] == before)
-		deferred = a;
+		deferred |= 1u << a;
 }
 
 static void usage(void)
@@ -1328,11 +1349,9 @@ int main(int argc, char **argv)
 		a = pick();
 		dev_state(state, sizeof(state));
 		live = !strcmp(state, "ok");
-		if (!a && deferred && live && get_head() != d.tail &&
-		    chance(50)) {
-			a = deferred;
-			deferred = 0;
-			stats_deferred++;
+		if (!a && deferred && live && get_head() != d.tail) {
+			a = take_deferred();
+			stats_deferred += !!a;
 		}
 		cur_action = (int)a;
 		cur_iter = i;
