@@ -535,15 +535,17 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 			first = list_is_singular(&udev->qfull_queue);
 		}
 		spin_unlock(&udev->ring_lock);
-		/*
-		 * The space this command missed may have been freed before
-		 * it parked, and blocks it gave back may be what the first
-		 * waiter needs: either way the retry must look again.
-		 */
-		if (!ret && (first || prepared))
-			queue_work(system_unbound_wq, &udev->qfull_work);
-		if (!ret)
+		if (!ret) {
+			/*
+			 * The space this command missed may have been freed
+			 * before it parked, and blocks it gave back may be
+			 * what the first waiter needs: either way the retry
+			 * must look again.
+			 */
+			if (first || prepared)
+				queue_work(system_unbound_wq, &udev->qfull_work);
 			return TCM_NO_SENSE;
+		}
 	}
 	tcmu_cmd_free(cmd);
 	return sense;
