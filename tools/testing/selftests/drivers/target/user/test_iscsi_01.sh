@@ -70,7 +70,7 @@ check "dbroot /var/target" bash -c 'echo /var/target >/sys/kernel/config/target/
 # results checked against the CONFIG column of the expected list
 cu() {
 	local config=$1 devdir=$2 iqn start=$SECONDS rc=0
-	local log=/tmp/cu-$config.log todo=/tmp/cu-todo-$config.txt status
+	local log=/tmp/cu-$config.log todo=/tmp/cu-todo-$config.txt status started
 	local times=${TCMU_OUT:-/tmp}/$TEST_NAME-cu-$config.times runs=0
 	iqn=$(tcmu_iscsi_export "$devdir") || fail "$config: iSCSI export"
 	cp $TESTS "$todo"
@@ -93,11 +93,11 @@ cu() {
 		# killed by a signal (libiscsi 1.19 aborts now and then on heap
 		# corruption after iSCSITMF.LUNResetSimpleAsync, fileio too):
 		# the test it was in counts as CRASH, the rest run on
-		python3 "$here/iscsi/cu-check.py" --started "$log" |
-			grep -vxFf - $TESTS >"$todo"
+		started=$(python3 "$here/iscsi/cu-check.py" --started "$log")
+		grep -vxFf - $TESTS <<<"$started" >"$todo"
 		[[ -s $todo ]] || break
 		log "$config: iscsi-test-cu died (exit $status) in" \
-			"$(python3 "$here/iscsi/cu-check.py" --started "$log" | tail -n 1);" \
+			"$(tail -n 1 <<<"$started");" \
 			"running the $(wc -l <"$todo") tests it had left"
 	done
 	cp "$log" "${TCMU_OUT:-/tmp}/$TEST_NAME-cu-$config.log" 2>/dev/null
