@@ -4,10 +4,12 @@
 # test.log) for splats: BUG/WARNING/Oops/panic, KASAN/UBSAN reports,
 # lockdep reports, kmemleak leaks or kmemleak turning itself off, hung
 # tasks, soft lockups, RCU stalls, and any other stack dump ("Call
-# Trace:").  The one stack dump allowed is an allocation-failure report
-# (warn_alloc) between the markers a fault-injection test writes to
-# /dev/kmsg ("tcmu-selftest: allocation failures expected" ... "end"):
-# there the failures are the test's own doing.  Prints the offending
+# Trace:").  The stack dumps allowed are an allocation-failure report
+# (warn_alloc) and fault injection's own report of where it failed an
+# allocation (should_fail_ex, with verbose=2), between the markers a
+# fault-injection test writes to /dev/kmsg ("tcmu-selftest: allocation
+# failures expected" ... "end"): there the failures are the test's own
+# doing.  Prints the offending
 # lines and exits 1 if any is found, 0 if the log is clean.
 set -euo pipefail
 
@@ -26,7 +28,8 @@ pat+='|Kernel panic|Oops|general protection fault|UBSAN'
 pat+='|detected stalls|self-detected stall|kmemleak: .*disabled'
 
 # A "Call Trace:" is judged by the frames after it: within the marked
-# region, one whose first frames name warn_alloc is an injected failure.
+# region, one whose first frames name warn_alloc or should_fail_ex is an
+# injected failure.
 hits=$(tr -d '\r' <"$1" | awk -v pat="$pat" '
 	function flush() {
 		if (trace)
@@ -36,7 +39,7 @@ hits=$(tr -d '\r' <"$1" | awk -v pat="$pat" '
 	/tcmu-selftest: allocation failures expected/ { inject = 1 }
 	/tcmu-selftest: allocation failures end/ { inject = 0 }
 	$0 ~ pat { print NR ":" $0 }
-	trace != "" && /warn_alloc/ && inject { trace = "" }
+	trace != "" && /warn_alloc|should_fail_ex/ && inject { trace = "" }
 	trace != "" && NR > trace_nr + 8 { flush() }
 	/Call Trace:/ { flush(); trace = NR ":" $0; trace_nr = NR }
 	END { flush() }
