@@ -15,9 +15,9 @@
 #    The driver comes bottom up, a file or two a step, each adding its
 #    object to drivers/target/user/Makefile (one a line): the pool (with
 #    the shared header and the tracepoints), data area, zero copy, ring,
-#    completion threads, netlink, UIO glue, configfs, then the core, which
-#    wires the directory in under the old driver's Kconfig symbol and
-#    removes drivers/target/target_core_user.c.  Until then the old
+#    reclaim, completion threads, netlink, UIO glue, configfs, then the
+#    core, which wires the directory in under the old driver's Kconfig
+#    symbol and removes drivers/target/target_core_user.c.  Until then the old
 #    driver builds as before and the new files build on their own (make
 #    drivers/target/user/, below).  Every step is undone by deleting what
 #    it adds and filtering the Makefile: no hand-kept diff, nothing that
@@ -105,7 +105,8 @@ PY
 # the driver's files each step adds (drivers/target/user/)
 declare -A step_files=(
 	[pool]="tcmu.h trace.h pool.c" [data-area]=data_area.c
-	[zero-copy]=zero_copy.c [ring]=ring.c [completion]=complete.c
+	[zero-copy]=zero_copy.c [ring]=ring.c [reclaim]=reclaim.c
+	[completion]=complete.c
 	[netlink]=netlink.c [uio]=uio.c [configfs]=configfs.c
 	[core]="main.c debug.c Kconfig")
 
@@ -163,7 +164,8 @@ for f in ("pool.c", "data_area.c", "ring.c", "complete.c"):
 assert n == 4, "the KUnit suites' includes not found"
 PY
 		;;
-	pool | data-area | zero-copy | ring | completion | netlink | uio | configfs)
+	pool | data-area | zero-copy | ring | reclaim | completion | \
+		netlink | uio | configfs)
 		drop_files "$d" "${step_files[$1]}"
 		;;
 	core)

@@ -126,8 +126,12 @@ MODULE_PARM_DESC(completion,
 static int tcmu_inline_depth_set(const char *val,
 				 const struct kernel_param *kp)
 {
-	return tcmu_param_set_uint_max(val, kp, "completion_inline_depth",
-				       TCMU_INLINE_DEPTH_MAX);
+	if (param_set_uint_minmax(val, kp, 0, TCMU_INLINE_DEPTH_MAX)) {
+		pr_err("completion_inline_depth: '%s' is not between 0 and %u\n",
+		       strim((char *)val), TCMU_INLINE_DEPTH_MAX);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const struct kernel_param_ops tcmu_inline_depth_ops = {
@@ -215,6 +219,21 @@ static void tcmu_complete_handoff(struct tcmu_dev *udev,
 	trace_tcmu_complete_handoff(udev->name, t->cpu);
 	if (llist_add(&udev->cnode, &t->queue))
 		wake_up_process(t->task);
+}
+
+/*
+ * The handler kicked: reap, @budget commands at most, and let reclaim
+ * see what that freed.  Returns true when the handler completed more.
+ */
+static bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget)
+{
+	bool reaped, more;
+
+	mutex_lock(&udev->reap_lock);
+	reaped = tcmu_ring_reap(udev, budget, &more);
+	tcmu_reclaim_reaped(udev, reaped, more);
+	mutex_unlock(&udev->reap_lock);
+	return more;
 }
 
 /*

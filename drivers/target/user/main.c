@@ -13,9 +13,15 @@
  * The last reference (target core's, configure's, or a VMA of a handler
  * that still maps the device) frees the ring, the data pages and the
  * device itself, the latter after an RCU grace period as target core
- * requires.
+ * requires (tcmu_dev_put(), ring.c, where the memory it frees is made).
+ *
+ * The module parameters of the page pool and its reclaim live here too;
+ * reclaim.c gets their values.
  */
+#include <linux/debugfs.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/unaligned.h>
@@ -23,12 +29,24 @@
 #include <target/target_core_backend.h>
 #include "tcmu.h"
 
-DEFINE_MUTEX(tcmu_devices_lock);	/* protects the two below */
-LIST_HEAD(tcmu_devices);
-unsigned int tcmu_nr_devices;		/* read without the lock too */
-struct device *tcmu_root_device;
 
 static struct target_backend_ops tcmu_ops;
+static struct dentry *tcmu_debugfs_dir;
+
+#define TCMU_RECLAIM_IDLE_MS_DEF	5000
+#define TCMU_RECLAIM_IDLE_MS_MAX	86400000U	/* a day */
+
+/* The parameters of the pool and its reclaim (reclaim.c) */
+static unsigned int tcmu_global_max_mb = TCMU_GLOBAL_MAX_MB_DEF;
+static unsigned int tcmu_reclaim_idle_ms = TCMU_RECLAIM_IDLE_MS_DEF;
+/*
+ * Reclaim is set up: from the end of tcmu_reclaim_init() to the start of
+ * tcmu_reclaim_exit().  Both hold this module's kernel_param_lock to
+ * change it, as the parameter code does around every write, so a write
+ * at load time, or after the module's exit began and before its
+ * parameters leave sysfs, only sets the value.
+ */
+static bool tcmu_reclaim_live;
 
 static int tcmu_attach_hba(struct se_hba *hba, u32 host_id)
 {
@@ -84,113 +102,6 @@ static struct se_device *tcmu_alloc_device(struct se_hba *hba,
 	return &udev->se_dev;
 }
 
-static void tcmu_dev_free_rcu(struct rcu_head *head)
-{
-	struct se_device *se_dev = container_of(head, struct se_device,
-						rcu_head);
-	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-
-	kfree(udev->uio_info.name);
-	kfree(udev->name);
-	kfree(udev);
-}
-
-/*
- * Free the ring, the data area and the zero-copy window: no command and
- * no VMA is left, and UIO no longer offers the device.
- */
-static void tcmu_dev_free_area(struct tcmu_dev *udev)
-{
-	struct tcmu_mailbox *mb;
-
-	tcmu_ring_destroy(udev);
-	mutex_lock(&udev->reap_lock);
-	mb = udev->mb;
-	udev->mb = NULL;
-	udev->cmdr = NULL;
-	mutex_unlock(&udev->reap_lock);
-	tcmu_zc_exit(&udev->zc);
-	tcmu_da_exit(&udev->da);
-	vfree(mb);
-}
-
-static void tcmu_dev_release(struct kref *kref)
-{
-	struct tcmu_dev *udev = container_of(kref, struct tcmu_dev, kref);
-
-	if (udev->mb)
-		tcmu_dev_free_area(udev);
-	call_rcu(&udev->se_dev.rcu_head, tcmu_dev_free_rcu);
-}
-
-/*
- * Set the unsigned int module parameter at @kp->arg to @val if it lies in
- * 0..@max; refuse anything else with a log line naming the parameter.
- */
-int tcmu_param_set_uint_max(const char *val, const struct kernel_param *kp,
-			    const char *name, unsigned int max)
-{
-	unsigned int v;
-
-	if (kstrtouint(val, 0, &v) || v > max) {
-		pr_err("%s: '%s' is not between 0 and %u\n", name,
-		       strim((char *)val), max);
-		return -EINVAL;
-	}
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
-	return 0;
-}
-
-void tcmu_dev_put(struct tcmu_dev *udev)
-{
-	kref_put(&udev->kref, tcmu_dev_release);
-}
-
-/*
- * Allocate the mailbox and ring, the data area index and the zero-copy
- * window, sized by the attributes, which cannot change from here on.
- */
-static int tcmu_dev_alloc_area(struct tcmu_dev *udev)
-{
-	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
-	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
-	struct tcmu_mailbox *mb;
-	u32 slot_pages;
-	int ret;
-
-	lockdep_assert_held(&udev->reap_lock);
-	mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
-	if (!mb)
-		return -ENOMEM;
-	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
-	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
-	ret = tcmu_da_init(&udev->da, &tcmu_pool, udev->name,
-			   data_pages / udev->data_pages_per_blk,
-			   udev->data_pages_per_blk, udev->data_off);
-	if (ret)
-		goto err_vfree;
-	if (udev->zero_copy) {
-		/* the window follows the data area */
-		slot_pages = tcmu_zc_slot_pages((u64)attr->hw_max_sectors *
-						attr->hw_block_size);
-		ret = tcmu_zc_init(&udev->zc, &tcmu_pool, udev->mmap_pages,
-				   slot_pages);
-		if (ret)
-			goto err_da;
-		udev->mmap_pages += (size_t)udev->zc.nr_slots * slot_pages;
-	}
-	udev->mb = mb;
-	udev->cmdr = (void *)mb + TCMU_CMDR_OFF;
-	tcmu_dev_ring_setup(udev);
-	return 0;
-
-err_da:
-	tcmu_da_exit(&udev->da);
-err_vfree:
-	vfree(mb);
-	return ret;
-}
-
 static int tcmu_configure_device(struct se_device *se_dev)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
@@ -218,7 +129,7 @@ static int tcmu_configure_device(struct se_device *se_dev)
 	attr->hw_queue_depth = TCMU_QUEUE_DEPTH;
 
 	mutex_lock(&udev->reap_lock);
-	ret = tcmu_dev_alloc_area(udev);
+	ret = tcmu_dev_alloc_area(udev, &tcmu_pool);
 	mutex_unlock(&udev->reap_lock);
 	if (ret)
 		return ret;
@@ -234,16 +145,13 @@ static int tcmu_configure_device(struct se_device *se_dev)
 	if (ret)
 		goto err_unregister;
 
-	mutex_lock(&tcmu_devices_lock);
-	list_add_tail(&udev->node, &tcmu_devices);
-	WRITE_ONCE(tcmu_nr_devices, tcmu_nr_devices + 1);
-	mutex_unlock(&tcmu_devices_lock);
+	tcmu_reclaim_add(udev);
 	return 0;
 
 err_unregister:
 	tcmu_uio_unregister(udev);
 	/* not the last reference: target core holds one */
-	kref_put(&udev->kref, tcmu_dev_release);
+	tcmu_dev_put(udev);
 err_unbind:
 	tcmu_complete_unbind(udev);
 	/*
@@ -263,11 +171,7 @@ static void tcmu_destroy_device(struct se_device *se_dev)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
 
-	mutex_lock(&tcmu_devices_lock);
-	list_del_init(&udev->node);
-	WRITE_ONCE(tcmu_nr_devices, tcmu_nr_devices - 1);
-	tcmu_pool_dev_forget(udev);
-	mutex_unlock(&tcmu_devices_lock);
+	tcmu_reclaim_forget(udev);
 
 	tcmu_nl_dev_removed(udev);
 	tcmu_uio_unregister(udev);
@@ -446,6 +350,82 @@ static struct target_backend_ops tcmu_ops = {
 	.get_blocks		= tcmu_get_blocks,
 };
 
+static int tcmu_param_set_max(const char *val, const struct kernel_param *kp)
+{
+	unsigned long ram_mb = TCMU_PAGES_TO_MB(totalram_pages());
+	unsigned int max = min_t(unsigned long, ram_mb, UINT_MAX);
+
+	if (param_set_uint_minmax(val, kp, 1, max)) {
+		pr_err("global_max_data_area_mb: '%s' is not between 1 and %lu (MB of RAM)\n",
+		       strim((char *)val), ram_mb);
+		return -EINVAL;
+	}
+	if (tcmu_reclaim_live)
+		tcmu_reclaim_set_max(TCMU_MB_TO_PAGES(tcmu_global_max_mb));
+	return 0;
+}
+
+static const struct kernel_param_ops tcmu_max_ops = {
+	.set = tcmu_param_set_max,
+	.get = param_get_uint,
+};
+module_param_cb(global_max_data_area_mb, &tcmu_max_ops, &tcmu_global_max_mb,
+		0644);
+MODULE_PARM_DESC(global_max_data_area_mb,
+		 "Hard limit on the data area pages of all devices together, in MB (default 2048)");
+
+static int tcmu_param_get_held(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", tcmu_pool_held(&tcmu_pool));
+}
+
+static const struct kernel_param_ops tcmu_held_ops = {
+	.get = tcmu_param_get_held,
+};
+module_param_cb(global_data_pages, &tcmu_held_ops, NULL, 0444);
+MODULE_PARM_DESC(global_data_pages,
+		 "Pages all devices hold now against the global limit: data area pages, zero-copy bounce pages and kept copies (read only)");
+
+static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
+{
+	if (param_set_uint_minmax(val, kp, 0, TCMU_RECLAIM_IDLE_MS_MAX)) {
+		pr_err("reclaim_idle_ms: '%s' is not between 0 and %u\n",
+		       strim((char *)val), TCMU_RECLAIM_IDLE_MS_MAX);
+		return -EINVAL;
+	}
+	if (tcmu_reclaim_live)
+		tcmu_reclaim_set_idle_ms(tcmu_reclaim_idle_ms);
+	return 0;
+}
+
+static const struct kernel_param_ops tcmu_idle_ops = {
+	.set = tcmu_param_set_idle,
+	.get = param_get_uint,
+};
+module_param_cb(reclaim_idle_ms, &tcmu_idle_ops, &tcmu_reclaim_idle_ms, 0644);
+MODULE_PARM_DESC(reclaim_idle_ms,
+		 "A device idle this long gives its cached data pages back, in ms (0: only when pages are short; default 5000)");
+
+static int tcmu_reclaim_start(void)
+{
+	int ret;
+
+	kernel_param_lock(THIS_MODULE);
+	ret = tcmu_reclaim_init(TCMU_MB_TO_PAGES(tcmu_global_max_mb),
+				tcmu_reclaim_idle_ms, tcmu_debugfs_dir);
+	tcmu_reclaim_live = !ret;
+	kernel_param_unlock(THIS_MODULE);
+	return ret;
+}
+
+static void tcmu_reclaim_stop(void)
+{
+	kernel_param_lock(THIS_MODULE);
+	tcmu_reclaim_live = false;
+	kernel_param_unlock(THIS_MODULE);
+	tcmu_reclaim_exit();
+}
+
 static int __init tcmu_module_init(void)
 {
 	int ret;
@@ -453,17 +433,16 @@ static int __init tcmu_module_init(void)
 	ret = tcmu_ring_init();
 	if (ret)
 		return ret;
-	ret = tcmu_pool_global_init();
+	tcmu_debugfs_dir = debugfs_create_dir("target_core_user", NULL);
+	ret = tcmu_reclaim_start();
 	if (ret)
 		goto err_ring;
 	ret = tcmu_complete_init(tcmu_debugfs_dir);
 	if (ret)
-		goto err_pool;
-	tcmu_root_device = root_device_register("tcm_user");
-	if (IS_ERR(tcmu_root_device)) {
-		ret = PTR_ERR(tcmu_root_device);
+		goto err_reclaim;
+	ret = tcmu_uio_init();
+	if (ret)
 		goto err_complete;
-	}
 	ret = tcmu_nl_init();
 	if (ret)
 		goto err_root;
@@ -480,12 +459,13 @@ err_configfs:
 err_nl:
 	tcmu_nl_exit();
 err_root:
-	root_device_unregister(tcmu_root_device);
+	tcmu_uio_exit();
 err_complete:
 	tcmu_complete_exit();
-err_pool:
-	tcmu_pool_global_exit();
+err_reclaim:
+	tcmu_reclaim_stop();
 err_ring:
+	debugfs_remove_recursive(tcmu_debugfs_dir);
 	tcmu_ring_exit();
 	return ret;
 }
@@ -494,10 +474,11 @@ static void __exit tcmu_module_exit(void)
 {
 	target_backend_unregister(&tcmu_ops);
 	tcmu_complete_exit();
-	tcmu_pool_global_exit();
+	debugfs_remove_recursive(tcmu_debugfs_dir);
+	tcmu_reclaim_stop();
 	tcmu_configfs_exit();
 	tcmu_nl_exit();
-	root_device_unregister(tcmu_root_device);
+	tcmu_uio_exit();
 	/* devices are freed after a grace period: wait for the last */
 	rcu_barrier();
 	tcmu_ring_exit();

@@ -32,8 +32,10 @@
  * hold reap_lock as well, so a command one of them found cannot be
  * completed or freed by another under it.
  */
+#include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
 #include <target/target_core_base.h>
@@ -100,7 +102,7 @@ void tcmu_ring_exit(void)
 }
 
 /* Fill in the mailbox of a device being configured. */
-void tcmu_dev_ring_setup(struct tcmu_dev *udev)
+static void tcmu_dev_ring_setup(struct tcmu_dev *udev)
 {
 	struct tcmu_mailbox *mb = udev->mb;
 
@@ -939,11 +941,18 @@ static void tcmu_finish_reaped(struct list_head *done)
 	}
 }
 
-/*
- * Reap what the handler completed, @budget commands at most (*@more: it
- * completed more); returns true when ring space was freed.
+/**
+ * tcmu_ring_reap - complete what the handler completed
+ * @udev: the device, under its reap_lock
+ * @budget: commands to complete at most (TCMU_REAP_ALL: no bound)
+ * @more: set when the handler completed more than @budget
+ *
+ * The caller then retries what waits (tcmu_retry_waiting()), after
+ * deciding where the freed pages go.
+ *
+ * Return: true when ring space was freed.
  */
-static bool tcmu_reap(struct tcmu_dev *udev, u32 budget, bool *more)
+bool tcmu_ring_reap(struct tcmu_dev *udev, u32 budget, bool *more)
 {
 	LIST_HEAD(done);
 	bool freed;
@@ -965,7 +974,10 @@ static void tcmu_run_queues(struct tcmu_dev *udev)
 		tcmu_run_qfull(udev, false);
 }
 
-/* The pool work retries a device in its line.  Under reap_lock. */
+/*
+ * Retry what waits for ring space or pages: after a reap, and when the
+ * pool's work serves the device's place in line.  Under reap_lock.
+ */
 void tcmu_retry_waiting(struct tcmu_dev *udev)
 {
 	lockdep_assert_held(&udev->reap_lock);
@@ -1036,36 +1048,6 @@ long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds)
 			udev->name, freed);
 	}
 	return freed;
-}
-
-/**
- * tcmu_handle_completions - the handler kicked: reap and post what waits
- * @udev: the device
- * @budget: commands to complete at most (TCMU_REAP_ALL: no bound)
- *
- * A completion thread serves other devices too: it reaps a bounded batch
- * and comes back for the rest after them.
- *
- * Return: true when the handler completed more than @budget.
- */
-bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget)
-{
-	bool more;
-
-	mutex_lock(&udev->reap_lock);
-	if (tcmu_reap(udev, budget, &more)) {
-		/*
-		 * Pages are short: what this device just freed goes back to
-		 * the pool's line instead of its own cache.
-		 */
-		if (tcmu_pool_pressure(udev->da.pool))
-			tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
-		tcmu_run_queues(udev);
-	}
-	if (!more && tcmu_dev_idle(udev))
-		tcmu_pool_dev_idle(udev);
-	mutex_unlock(&udev->reap_lock);
-	return more;
 }
 
 /* A submitter parked a command and cannot retry it itself. */
@@ -1163,7 +1145,7 @@ void tcmu_block_dev(struct tcmu_dev *udev)
 	spin_unlock(&udev->ring_lock);
 	if (!was) {
 		/* finish what the handler completed, bounce what waits */
-		tcmu_reap(udev, TCMU_REAP_ALL, &more);
+		tcmu_ring_reap(udev, TCMU_REAP_ALL, &more);
 		tcmu_run_qfull(udev, true);
 	}
 	mutex_unlock(&udev->reap_lock);
@@ -1291,6 +1273,100 @@ void tcmu_ring_destroy(struct tcmu_dev *udev)
 	tcmu_drop_tmrs(udev);
 	spin_unlock(&udev->ring_lock);
 	mutex_unlock(&udev->reap_lock);
+}
+
+static void tcmu_dev_free_rcu(struct rcu_head *head)
+{
+	struct se_device *se_dev = container_of(head, struct se_device,
+						rcu_head);
+	struct tcmu_dev *udev = TCMU_DEV(se_dev);
+
+	kfree(udev->uio_info.name);
+	kfree(udev->name);
+	kfree(udev);
+}
+
+/*
+ * Allocate the mailbox and ring, the data area index and the zero-copy
+ * window, sized by the attributes, which cannot change from here on;
+ * their pages are charged to @pool.
+ */
+int tcmu_dev_alloc_area(struct tcmu_dev *udev, struct tcmu_pool *pool)
+{
+	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
+	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
+	struct tcmu_mailbox *mb;
+	u32 slot_pages;
+	int ret;
+
+	lockdep_assert_held(&udev->reap_lock);
+	mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
+	if (!mb)
+		return -ENOMEM;
+	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
+	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
+	ret = tcmu_da_init(&udev->da, pool, udev->name,
+			   data_pages / udev->data_pages_per_blk,
+			   udev->data_pages_per_blk, udev->data_off);
+	if (ret)
+		goto err_vfree;
+	if (udev->zero_copy) {
+		/* the window follows the data area */
+		slot_pages = tcmu_zc_slot_pages((u64)attr->hw_max_sectors *
+						attr->hw_block_size);
+		ret = tcmu_zc_init(&udev->zc, pool, udev->mmap_pages,
+				   slot_pages);
+		if (ret)
+			goto err_da;
+		udev->mmap_pages += (size_t)udev->zc.nr_slots * slot_pages;
+	}
+	udev->mb = mb;
+	udev->cmdr = (void *)mb + TCMU_CMDR_OFF;
+	tcmu_dev_ring_setup(udev);
+	return 0;
+
+err_da:
+	tcmu_da_exit(&udev->da);
+err_vfree:
+	vfree(mb);
+	return ret;
+}
+
+/*
+ * Free the ring, the data area and the zero-copy window: no command and
+ * no VMA is left, and UIO no longer offers the device.
+ */
+void tcmu_dev_free_area(struct tcmu_dev *udev)
+{
+	struct tcmu_mailbox *mb;
+
+	tcmu_ring_destroy(udev);
+	mutex_lock(&udev->reap_lock);
+	mb = udev->mb;
+	udev->mb = NULL;
+	udev->cmdr = NULL;
+	mutex_unlock(&udev->reap_lock);
+	tcmu_zc_exit(&udev->zc);
+	tcmu_da_exit(&udev->da);
+	vfree(mb);
+}
+
+static void tcmu_dev_release(struct kref *kref)
+{
+	struct tcmu_dev *udev = container_of(kref, struct tcmu_dev, kref);
+
+	if (udev->mb)
+		tcmu_dev_free_area(udev);
+	call_rcu(&udev->se_dev.rcu_head, tcmu_dev_free_rcu);
+}
+
+/*
+ * Drop a reference: target core's, configure's, a VMA's, or a walker's
+ * (reclaim, the pool's line).  The last one frees the device.
+ */
+void tcmu_dev_put(struct tcmu_dev *udev)
+{
+	kref_put(&udev->kref, tcmu_dev_release);
 }
 
 #if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)

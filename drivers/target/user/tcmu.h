@@ -5,7 +5,7 @@
  *
  * Locks, outermost first:
  *
- *   tcmu_devices_lock (mutex, main.c)
+ *   tcmu_devices_lock (mutex, reclaim.c)
  *	the list of configured devices and their number, walked by the
  *	reclaim work; never held across one device's work.
  *   tcmu_dev.vma_lock (mutex, uio.c)
@@ -329,7 +329,7 @@ enum tcmu_dev_flag {
  *	by each VMA of the handler's mapping
  * @hba: the HBA this device hangs under
  * @name: configfs name
- * @node: on tcmu_devices, under tcmu_devices_lock
+ * @node: on reclaim.c's list of devices, under tcmu_devices_lock
  * @flags: enum tcmu_dev_flag bits
  * @uio_info: UIO registration; name is "tcm-user/<hba>/<name>/<config>"
  * @mb: vmalloc'ed mailbox + ring, shared with the handler; set and
@@ -513,16 +513,6 @@ struct tcmu_cmd {
 	struct tcmu_cmd_entry rsp;
 };
 
-/* main.c */
-extern struct mutex tcmu_devices_lock;
-extern struct list_head tcmu_devices;
-extern unsigned int tcmu_nr_devices;
-extern struct device *tcmu_root_device;
-void tcmu_dev_put(struct tcmu_dev *udev);
-struct kernel_param;
-int tcmu_param_set_uint_max(const char *val, const struct kernel_param *kp,
-			    const char *name, unsigned int max);
-
 /* data_area.c */
 int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base);
@@ -563,7 +553,9 @@ void tcmu_da_set_mapping(struct tcmu_data_area *da,
 			 struct address_space *mapping);
 
 /* pool.c */
-extern struct tcmu_pool tcmu_pool;
+void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
+		    struct workqueue_struct *wq, work_func_t fn);
+void tcmu_pool_exit(struct tcmu_pool *pool);
 enum tcmu_get tcmu_pool_charge(struct tcmu_pool *pool,
 			       struct tcmu_pool_waiter *w, long pages);
 void tcmu_pool_uncharge(struct tcmu_pool *pool, long pages);
@@ -575,12 +567,12 @@ void tcmu_pool_waiter_stats(struct tcmu_pool *pool, struct tcmu_pool_waiter *w,
 void tcmu_pool_kick(struct tcmu_pool *pool);
 void tcmu_pool_note_reclaim(struct tcmu_pool *pool, long pages);
 bool tcmu_pool_put_page(struct tcmu_pool *pool, struct page *page);
-#if IS_ENABLED(CONFIG_KUNIT)
-/* pools of their own for the data area's KUnit tests */
-void tcmu_pool_init(struct tcmu_pool *pool, long max_pages,
-		    struct workqueue_struct *wq, work_func_t fn);
-void tcmu_pool_exit(struct tcmu_pool *pool);
-#endif
+struct tcmu_pool_waiter *tcmu_pool_first_waiter(struct tcmu_pool *pool);
+bool tcmu_pool_fits(struct tcmu_pool *pool, struct tcmu_pool_waiter *w);
+void tcmu_pool_requeue(struct tcmu_pool *pool, struct tcmu_pool_waiter *w);
+void tcmu_pool_set_max(struct tcmu_pool *pool, long max_pages);
+struct seq_file;
+void tcmu_pool_show(struct tcmu_pool *pool, struct seq_file *m);
 
 static inline long tcmu_pool_held(struct tcmu_pool *pool)
 {
@@ -604,21 +596,17 @@ static inline bool tcmu_pool_pressure(struct tcmu_pool *pool)
 	       (READ_ONCE(pool->nr_waiters) && free < READ_ONCE(pool->head_want));
 }
 
-void tcmu_pool_dev_idle(struct tcmu_dev *udev);
-void tcmu_pool_dev_forget(struct tcmu_dev *udev);
-int tcmu_pool_global_init(void);
-void tcmu_pool_global_exit(void);
-extern struct dentry *tcmu_debugfs_dir;
-
 /* ring.c */
 int tcmu_ring_init(void);
 void tcmu_ring_exit(void);
-void tcmu_dev_ring_setup(struct tcmu_dev *udev);
+int tcmu_dev_alloc_area(struct tcmu_dev *udev, struct tcmu_pool *pool);
+void tcmu_dev_free_area(struct tcmu_dev *udev);
+void tcmu_dev_put(struct tcmu_dev *udev);
 sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd);
-/* tcmu_handle_completions(): per call on a completion thread; no bound */
+/* tcmu_ring_reap(): per call on a completion thread; no bound */
 #define TCMU_REAP_BUDGET	64
 #define TCMU_REAP_ALL		U32_MAX
-bool tcmu_handle_completions(struct tcmu_dev *udev, u32 budget);
+bool tcmu_ring_reap(struct tcmu_dev *udev, u32 budget, bool *more);
 void tcmu_retry_waiting(struct tcmu_dev *udev);
 void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 		     struct list_head *cmd_list);
@@ -635,6 +623,17 @@ bool tcmu_dev_idle(struct tcmu_dev *udev);
 long tcmu_dev_held(struct tcmu_dev *udev);
 long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds);
 void tcmu_ring_destroy(struct tcmu_dev *udev);
+
+/* reclaim.c: the driver's pool and who gives its pages back */
+extern struct tcmu_pool tcmu_pool;
+int tcmu_reclaim_init(long max_pages, unsigned int idle_ms,
+		      struct dentry *debugfs_dir);
+void tcmu_reclaim_exit(void);
+void tcmu_reclaim_set_max(long max_pages);
+void tcmu_reclaim_set_idle_ms(unsigned int ms);
+void tcmu_reclaim_reaped(struct tcmu_dev *udev, bool reaped, bool more);
+void tcmu_reclaim_add(struct tcmu_dev *udev);
+void tcmu_reclaim_forget(struct tcmu_dev *udev);
 
 /* complete.c */
 
@@ -665,6 +664,8 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 int tcmu_zc_show(struct tcmu_dev *udev, char *b);
 
 /* uio.c */
+int tcmu_uio_init(void);
+void tcmu_uio_exit(void);
 int tcmu_uio_register(struct tcmu_dev *udev);
 void tcmu_uio_unregister(struct tcmu_dev *udev);
 bool tcmu_uio_mapped(struct tcmu_dev *udev);

@@ -25,6 +25,9 @@
 #include <linux/vmalloc.h>
 #include "tcmu.h"
 
+/* The parent of every device's UIO device: /sys/devices/tcm_user */
+static struct device *tcmu_root_device;
+
 /* Zaps go to @mapping now (NULL: no VMA left).  Under vma_lock. */
 static void __tcmu_uio_set_mapping(struct tcmu_dev *udev,
 				   struct address_space *mapping)
@@ -244,4 +247,15 @@ void tcmu_uio_unregister(struct tcmu_dev *udev)
 	udev->uio_info.uio_dev = NULL;
 	/* its release will not be called: the next handler may open */
 	clear_bit(TCMU_DEV_OPEN, &udev->flags);
+}
+
+int tcmu_uio_init(void)
+{
+	tcmu_root_device = root_device_register("tcm_user");
+	return PTR_ERR_OR_ZERO(tcmu_root_device);
+}
+
+void tcmu_uio_exit(void)
+{
+	root_device_unregister(tcmu_root_device);
 }
