@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 # Common helpers of the tcmu-ng selftests; every test_<group>_<NN>.sh sources
 # this file.  Tests run as root inside the debug-kernel VM (vm/vm.sh), with
-# TCMU_KO naming the module under test.  A test exits 0 on pass, 1 on
+# TCMU_KO naming the module under test (by default the one installed, as
+# when they run as kselftests).  A test exits 0 on pass, 1 on
 # failure, 4 (KSFT_SKIP) when it cannot run here.
 #
 #   tcmu_mod_load [PARAMS]        insmod $TCMU_KO unless loaded; with
@@ -63,7 +64,10 @@ done
 unset b
 
 KSFT_SKIP=4
+# built in handler/; a kselftest install has it next to the tests
 HANDLER_BIN=$here/handler/tcmu-test-handler
+[[ -x $HANDLER_BIN || ! -x $here/tcmu-test-handler ]] ||
+	HANDLER_BIN=$here/tcmu-test-handler
 CORE=/sys/kernel/config/target/core
 HBA=$CORE/user_1
 HANDLER_PID=
@@ -95,7 +99,10 @@ check() {
 	"$@" || fail "$what"
 }
 
-[[ -n ${TCMU_KO:-} && -f $TCMU_KO ]] || skip "TCMU_KO is not set"
+# run as kselftest on a kernel that has the driver: its installed module
+[[ -n ${TCMU_KO:-} ]] || TCMU_KO=$(modinfo -n target_core_user 2>/dev/null)
+[[ -n $TCMU_KO && -f $TCMU_KO ]] ||
+	skip "TCMU_KO is not set and no target_core_user module is installed"
 rm -f /tmp/handler-*.log
 [[ -x $HANDLER_BIN ]] || skip "$HANDLER_BIN is not built"
 

@@ -20,6 +20,7 @@
 # minimums scale with the iterations run).
 . "$(dirname "$0")/test_common.sh"
 FUZZ=$here/fuzz/tcmu-fuzz
+[[ -x $FUZZ || ! -x $here/tcmu-fuzz ]] || FUZZ=$here/tcmu-fuzz
 [[ -x $FUZZ ]] || skip "$FUZZ is not built"
 seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 iterations=${FUZZ_ITERATIONS:-$(tcmu_form 2000 20000)}

@@ -40,7 +40,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,16 +53,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define __LINUX_UIO_H
-#ifndef __packed
-#define __packed __attribute__((__packed__))
-#endif
-#include <linux/target_core_user.h>
-
+#include "../lib/compat.h"
 #include "../lib/genl.h"
+#include "../lib/log.h"
 #include "../lib/sysfs.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct {
 	const char *dev;
@@ -134,28 +127,6 @@ static unsigned long effective[NR_KINDS];
 static bool live;	/* the device was ok when this iteration began */
 static volatile unsigned long cur_iter;
 
-static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static __attribute__((format(printf, 1, 2))) void vsay(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!opt.verbose)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* xorshift64*: small, fast and reproducible from the seed */
 static uint64_t rnd64(void)
 {
@@ -206,7 +177,7 @@ static bool kick(void)
 
 	if (write(d.fd, &v, sizeof(v)) == sizeof(v))
 		return true;
-	vsay("write() to the uio fd: %s", strerror(errno));
+	dbg("write() to the uio fd: %s", strerror(errno));
 	return false;
 }
 
@@ -217,7 +188,7 @@ static void wait_kick(int ms)
 
 	if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
 		if (read(d.fd, &v, sizeof(v)) < 0)
-			vsay("read: %s", strerror(errno));
+			dbg("read: %s", strerror(errno));
 }
 
 static int ms_since(const struct timespec *t0)
@@ -347,7 +318,7 @@ static int map_dev(void)
 	d.map = mmap(NULL, d.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		     d.fd, 0);
 	if (d.map == MAP_FAILED) {
-		say("mmap: %s", strerror(errno));
+		info("mmap: %s", strerror(errno));
 		d.map = NULL;
 		return -1;
 	}
@@ -358,7 +329,7 @@ static int map_dev(void)
 	if (mb.version != TCMU_MAILBOX_VERSION || mb.cmdr_off < sizeof(mb) ||
 	    mb.cmdr_size < 4096 || mb.cmdr_size % TCMU_OP_ALIGN_SIZE ||
 	    (uint64_t)mb.cmdr_off + mb.cmdr_size > d.map_size) {
-		say("unexpected mailbox: version %u ring %u+%u map %zu",
+		info("unexpected mailbox: version %u ring %u+%u map %zu",
 		    mb.version, mb.cmdr_off, mb.cmdr_size, d.map_size);
 		return -1;
 	}
@@ -380,13 +351,13 @@ static int open_dev(void)
 		usleep(100000);
 	}
 	if (i == 100) {
-		say("no TCMU device %s", opt.dev);
+		info("no TCMU device %s", opt.dev);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "/dev/uio%u", d.uio);
 	d.fd = open(path, O_RDWR | O_CLOEXEC);
 	if (d.fd < 0) {
-		say("%s: %s", path, strerror(errno));
+		info("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	return map_dev();
@@ -563,7 +534,7 @@ static bool a_tail(void)
 {
 	uint32_t t = nasty_u32();
 
-	vsay("cmd_tail := %u", t);
+	dbg("cmd_tail := %u", t);
 	set_tail(t);
 	return kick() && live && t != d.tail;
 }
@@ -595,7 +566,7 @@ static bool a_kick_storm(void)
 	for (i = 0; i < 500; i++)
 		n += kick();
 	if (write(d.fd, &big, 1) < 0 || write(d.fd, &big, 8) < 0)
-		vsay("odd-size write: %s", strerror(errno));
+		dbg("odd-size write: %s", strerror(errno));
 	return n;
 }
 
@@ -779,7 +750,7 @@ static void a_mappings(void)
 		munmap(d.map, d.data_off);
 		d.map = NULL;
 		if (map_dev())
-			say("could not map the device again");
+			info("could not map the device again");
 		else if (ok)
 			effective[K_UNMAP_DATA]++;
 		break;
@@ -815,12 +786,12 @@ static bool a_reopen(void)
 		d.fd = fd;
 		return false;
 	}
-	vsay("reopen with a live mapping: %s", strerror(errno));
+	dbg("reopen with a live mapping: %s", strerror(errno));
 	/* drop the mapping: the kernel sees the handler go, then come back */
 	munmap(d.map, d.map_size);
 	d.map = NULL;
 	if (open_dev()) {
-		say("could not reopen %s", path);
+		info("could not reopen %s", path);
 		return false;
 	}
 	return true;
@@ -900,16 +871,16 @@ static int nl_setup(void)
 	ret = genl_resolve(&nl.req, "TCM-USER", "config", &nl.family,
 			   &nl.group);
 	if (ret) {
-		say("netlink family TCM-USER: %s", strerror(-ret));
+		info("netlink family TCM-USER: %s", strerror(-ret));
 		goto fail;
 	}
 	if (setsockopt(nl.ev.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
 		       &nl.group, sizeof(nl.group))) {
-		say("netlink group: %s", strerror(errno));
+		info("netlink group: %s", strerror(errno));
 		goto fail;
 	}
 	if (nl_set_features(1)) {
-		say("SET_FEATURES refused");
+		info("SET_FEATURES refused");
 		goto fail;
 	}
 	/* this device waits for our replies from now on */
@@ -1067,7 +1038,7 @@ static bool nl_round(void)
 	}
 	event = nl_wait_event(3000);
 	if (!event) {
-		vsay("netlink: no RECONFIG event");
+		dbg("netlink: no RECONFIG event");
 		stats_nl_no_event++;
 		how = 5;	/* never */
 	}
@@ -1124,14 +1095,14 @@ static bool nl_round(void)
 		usleep(10000);
 	}
 	if (ret != pid) {
-		say("netlink: dev_config writer hangs after reply kind %d (iteration %lu)",
+		info("netlink: dev_config writer hangs after reply kind %d (iteration %lu)",
 		    how, cur_iter);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		exit(4);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) > 100) {
-		say("netlink: dev_config write: bad status %d after reply kind %d (iter %lu)",
+		info("netlink: dev_config write: bad status %d after reply kind %d (iter %lu)",
 		    WEXITSTATUS(status), how, cur_iter);
 		exit(4);
 	}
@@ -1323,6 +1294,7 @@ int main(int argc, char **argv)
 	}
 	if (!opt.dev || (!opt.iterations && !opt.seconds))
 		usage();
+	log_verbose = opt.verbose;
 	if (!opt.netlink)
 		actions[15].weight = 0;	/* the seeds of older runs stay good */
 	rng_state = opt.seed ? opt.seed : 1;
@@ -1356,7 +1328,7 @@ int main(int argc, char **argv)
 		cur_action = (int)a;
 		cur_iter = i;
 		stats_action[a]++;
-		vsay("%lu: %s", i, actions[a].name);
+		dbg("%lu: %s", i, actions[a].name);
 		act(a);
 		if (!d.map && open_dev())
 			return 2;
@@ -1365,7 +1337,7 @@ int main(int argc, char **argv)
 			if (!strcmp(state, "broken")) {
 				stats_broken++;
 				if (recover())
-					vsay("still %s after recovery", state);
+					dbg("still %s after recovery", state);
 			}
 		}
 	}
@@ -1388,7 +1360,7 @@ int main(int argc, char **argv)
 			live = true;
 			wait_posted(1000);
 			stats_topup++;
-			vsay("top-up: %s", actions[a].name);
+			dbg("top-up: %s", actions[a].name);
 			act(a);
 			if (!d.map && open_dev())
 				return 2;
@@ -1399,7 +1371,7 @@ int main(int argc, char **argv)
 	nl_teardown();
 	if (recover()) {
 		dev_state(state, sizeof(state));
-		say("device is %s after the final recovery", state);
+		info("device is %s after the final recovery", state);
 		return 2;
 	}
 	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu ",

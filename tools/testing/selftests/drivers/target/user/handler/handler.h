@@ -25,19 +25,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
-/*
- * glibc's struct iovec has the layout of the kernel's; keep <linux/uio.h>
- * from defining it a second time.  The in-tree UAPI header is in its
- * source form, which spells the packed attribute the kernel's way.
- */
-#define __LINUX_UIO_H
-#ifndef __packed
-#define __packed __attribute__((__packed__))
-#endif
-#include <linux/target_core_user.h>
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define __printf(a, b) __attribute__((format(printf, a, b)))
+#include "../lib/compat.h"
+#include "../lib/log.h"
 
 /* Longest CDB the kernel can place in an entry (variable length CDB). */
 #define HCMD_CDB_MAX	260
@@ -203,9 +192,6 @@ struct tdev {
 };
 
 /* main.c */
-__printf(1, 2) void info(const char *fmt, ...);
-__printf(1, 2) void dbg(const char *fmt, ...);
-__printf(1, 2) void err(const char *fmt, ...);
 __printf(1, 2) _Noreturn void die_ring(const char *fmt, ...);
 void request_stop(void);
 int wait_stop(unsigned int ms);

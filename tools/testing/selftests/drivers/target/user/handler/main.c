@@ -35,52 +35,13 @@ struct counters cnt;
 int stop_fd = -1;
 static int sig_fd = -1;
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
-{
-	char buf[1024];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "%s%s\n", prefix, buf);
-}
-
-void info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (opt.quiet)
-		return;
-	va_start(ap, fmt);
-	vlog("", fmt, ap);
-	va_end(ap);
-}
-
-void dbg(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!opt.verbose)
-		return;
-	va_start(ap, fmt);
-	vlog("", fmt, ap);
-	va_end(ap);
-}
-
-void err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("error: ", fmt, ap);
-	va_end(ap);
-}
-
 /* The kernel broke the ring protocol: say what, and stop touching it. */
 void die_ring(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("fatal: ring: ", fmt, ap);
+	log_line("fatal: ring: ", fmt, ap);
 	va_end(ap);
 	fflush(NULL);
 	_exit(2);
@@ -588,6 +549,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv))
 		return 1;
+	log_quiet = opt.quiet;
+	log_verbose = opt.verbose;
 	if (setup_signals()) {
 		err("signals: %s", strerror(errno));
 		return 1;
