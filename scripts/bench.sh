@@ -22,10 +22,8 @@
 # BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-st=$repo/tools/testing/selftests/drivers/target/user
-vm=$st/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dest=${BENCH_OUT:-$repo/bench}
 
 echo "=== [1/5] installing dependencies"

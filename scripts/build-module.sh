@@ -11,7 +11,8 @@
 # DIR/drivers/target/user/target_core_user.ko).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage="usage: $0 [--copy DIR] KDIR [MAKE_ARGS...]"
 top=$repo
 if [[ ${1:-} == --copy ]]; then

@@ -27,13 +27,9 @@
 # The last line is "N passed, N failed".
 set -uo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-st=$repo/tools/testing/selftests/drivers/target/user
-vm=$st/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t0=$SECONDS
-# shellcheck source=scripts/results.sh
-. "$repo/scripts/results.sh"
 
 # step NAME: a stage begins; the one before it ends (its time is kept)
 stage_names=() stage_secs=() stage_t=$SECONDS

@@ -6,8 +6,9 @@
 #   scripts/coccicheck.sh
 set -uo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-src=$("$repo/tools/testing/selftests/drivers/target/user/vm/kernel.sh" src) ||
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+src=$("$vm/kernel.sh" src) ||
 	exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -8,9 +8,8 @@
 # guest's 127.0.0.1:3260, and logs the kernel's initiator in (open-iscsi).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vm=$repo/tools/testing/selftests/drivers/target/user/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "=== [1/4] installing dependencies"
 "$vm/deps.sh"

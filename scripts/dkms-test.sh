@@ -8,12 +8,9 @@
 #   scripts/dkms-test.sh
 set -uo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-st=$repo/tools/testing/selftests/drivers/target/user
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stage=$cache/stage-dkms
-# shellcheck source=scripts/results.sh
-. "$repo/scripts/results.sh"
 
 finish() {
 	echo "dkms: $pass passed, $failed failed"

@@ -16,9 +16,8 @@
 #   scripts/docs-check.sh
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vm=$repo/tools/testing/selftests/drivers/target/user/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out=$cache/docs
 html=$out/Documentation/output/target
 pages=(tcmu-ng tcmu-admin)

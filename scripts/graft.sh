@@ -10,7 +10,8 @@
 #   scripts/graft.sh LINUX_SRC
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=${1:?usage: $0 LINUX_SRC}
 
 mkdir -p "$src/drivers/target/user"

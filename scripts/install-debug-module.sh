@@ -5,7 +5,8 @@
 #   scripts/install-debug-module.sh DEBUG_BUILD_DIR [KO]
 # KO: the module (default: the tree's drivers/target/user/target_core_user.ko)
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bdir=${1:?usage: $0 DEBUG_BUILD_DIR [KO]}
 ko=${2:-$repo/drivers/target/user/target_core_user.ko}
 kver=$(cat "$bdir/include/config/kernel.release")

@@ -6,14 +6,11 @@
 # kernel; the suites run as it loads, and kunit.py parses the kernel log.
 # Prints the kunit.py summary and a last line "kunit: N passed, N failed";
 # cases that did not run and a splat in the kernel log count as failures
-# (kunit_counts in results.sh).
+# (kunit_counts in lib.sh).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=scripts/results.sh
-. "$repo/scripts/results.sh"
-vm=$repo/tools/testing/selftests/drivers/target/user/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$vm/deps.sh"
 src=$("$vm/kernel.sh" src)

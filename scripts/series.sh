@@ -37,13 +37,11 @@
 # Last line: "series: N passed, N failed".
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sdir=$repo/scripts/series
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
 work=$cache/series
 out=${1:-$work/out}
-# shellcheck source=scripts/results.sh
-. "$repo/scripts/results.sh"
 
 log() { echo "[series] $*" >&2; }
 die() {
@@ -55,7 +53,7 @@ die() {
 # --- 1. the pristine tree and the final tree
 ver=$(dpkg-query -W -f='${Version}' linux-source-6.12) ||
 	die "linux-source-6.12 is not installed: run vm/deps.sh"
-base=$("$repo/tools/testing/selftests/drivers/target/user/vm/kernel.sh" pristine)
+base=$("$vm/kernel.sh" pristine)
 
 # the paths the series touches, relative to the tree
 paths=(MAINTAINERS Documentation/target drivers/target/Kconfig

@@ -8,9 +8,8 @@
 #   scripts/soak.sh [MINUTES]     (default: $SOAK_MINUTES, else 60)
 # FUZZ_SEED / STRESS_SEED reproduce a run.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-vm=$repo/tools/testing/selftests/drivers/target/user/vm
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 minutes=${1:-${SOAK_MINUTES:-60}}
 [[ $minutes =~ ^[1-9][0-9]*$ ]] || {
 	echo "usage: $0 [MINUTES]" >&2
@@ -20,7 +19,6 @@ half=$((minutes * 30))
 "$vm/deps.sh"
 export TCMU_SOAK=1 FUZZ_SECONDS=$half STRESS_SECONDS=$half
 export TEST_TIMEOUT=$((half + 3600)) VM_TIMEOUT=$((minutes * 60 + 4 * 3600))
-st=$repo/tools/testing/selftests/drivers/target/user
 mapfile -t long < <(cd "$st" && grep -l 'tcmu_form\|FUZZ_SECONDS' test_*_[0-9][0-9].sh)
 echo "soak: $minutes min: fuzzer $half s, stress run $half s; long forms of ${long[*]}"
 rc=0

@@ -5,9 +5,8 @@
 # ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}/stage-KIND/out.
 #   scripts/stage-run.sh debug|debian [TEST...]
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-st=$repo/tools/testing/selftests/drivers/target/user
-cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kind=${1:?usage: $0 debug|debian [TEST...]}
 shift
 "$st/vm/deps.sh"

@@ -17,8 +17,8 @@
 # TCMU_KUNIT_KO: the module built with its KUnit suites, loaded first
 # (run_tests.sh), its kernel log in STAGE_DIR/out/kunit.dmesg.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-st=$repo/tools/testing/selftests/drivers/target/user
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kind=${1:?usage: $0 debug|debian STAGE_DIR [TEST...]}
 stage=${2:?usage: $0 debug|debian STAGE_DIR [TEST...]}
 shift 2

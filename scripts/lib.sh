@@ -1,6 +1,10 @@
 # shellcheck shell=bash
-# Pass/fail counting shared by check.sh, dkms-test.sh, kunit.sh and
-# series.sh (sourced).
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the host-side scripts of scripts/ (those that run in the
+# guest, *-guest.sh, have the selftests' vm/guest-lib.sh):
+#   $repo  the tree            $st     the selftests' directory
+#   $vm    their VM tools      $cache  ${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+# and pass/fail counting (check.sh, dkms-test.sh, kunit.sh, series.sh):
 #   result NAME STATUS     count one result (STATUS 0: pass), print it
 #   add_counts PREFIX FILE add the last "PREFIX: N passed, N failed[, N
 #                          skipped]" line of FILE to the counts, a skip
@@ -15,9 +19,16 @@
 #                          VM (run_tests.sh) parsed by SRC's kunit.py and
 #                          counted as kunit_counts does; prints the summary
 #                          and "kunit: N passed, N failed"
+# shellcheck disable=SC2034 # each script uses some of them
+{
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	st=$repo/tools/testing/selftests/drivers/target/user
+	vm=$st/vm
+	cache=${TCMU_CACHE:-$HOME/.cache/tcmu-ng}
+}
+
 pass=0 failed=0 counted_failed=0 counted_ran=0
-kunit_check_log=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." &&
-	pwd)/tools/testing/selftests/drivers/target/user/vm/check-log.sh
+kunit_check_log=$vm/check-log.sh
 
 result() {
 	if [[ $2 == 0 ]]; then
