@@ -358,6 +358,25 @@ static ssize_t tcmu_zero_copy_read_store(struct config_item *item,
 }
 CONFIGFS_ATTR(tcmu_, zero_copy_read);
 
+/*
+ * A write to an action that takes a number: refused while the device is
+ * not enabled, then unless it is one in @min..@max.  Returns 0 or the
+ * error for the write.
+ */
+static int tcmu_action_u8(struct tcmu_dev *udev, const char *action,
+			  const char *page, u8 min, u8 max, u8 *val)
+{
+	int ret = tcmu_action_enabled(udev, action);
+
+	if (ret)
+		return ret;
+	if (kstrtou8(page, 0, val) || *val < min || *val > max) {
+		tcmu_bad(udev, action, page);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static ssize_t tcmu_block_dev_show(struct config_item *item, char *page)
 {
 	return sysfs_emit(page, "%s\n", test_bit(TCMU_DEV_BLOCKED,
@@ -368,15 +387,11 @@ static ssize_t tcmu_block_dev_store(struct config_item *item,
 				    const char *page, size_t count)
 {
 	struct tcmu_dev *udev = tcmu_action_dev(item);
-	int ret = tcmu_action_enabled(udev, "block_dev");
 	u8 val;
+	int ret = tcmu_action_u8(udev, "block_dev", page, 0, 1, &val);
 
 	if (ret)
 		return ret;
-	if (kstrtou8(page, 0, &val) || val > 1) {
-		tcmu_bad(udev, "block_dev", page);
-		return -EINVAL;
-	}
 	if (val)
 		tcmu_block_dev(udev);
 	else
@@ -389,15 +404,11 @@ static ssize_t tcmu_reset_ring_store(struct config_item *item,
 				     const char *page, size_t count)
 {
 	struct tcmu_dev *udev = tcmu_action_dev(item);
-	int ret = tcmu_action_enabled(udev, "reset_ring");
 	u8 val;
+	int ret = tcmu_action_u8(udev, "reset_ring", page, 1, 2, &val);
 
 	if (ret)
 		return ret;
-	if (kstrtou8(page, 0, &val) || (val != 1 && val != 2)) {
-		tcmu_bad(udev, "reset_ring", page);
-		return -EINVAL;
-	}
 	tcmu_reset_ring(udev, val);
 	return count;
 }
