@@ -13,6 +13,10 @@
 #   make kunit   the driver's KUnit suites alone, in the debug-kernel VM
 #   make selftests             every selftest in the debug-kernel VM
 #   make selftest T=test_io_01 one selftest (or several: T="a b")
+#   make static  the static checks (W=1 + sparse, checkpatch, coccicheck,
+#                shellcheck, kernel-doc, htmldocs)
+#   make dkms-test  DKMS install and reboot in a Debian-kernel VM, then
+#                tcmu-runner and targetcli on the installed module
 #   make help    this list
 
 all: module
@@ -46,7 +50,14 @@ selftest:
 	@test -n "$(T)" || { echo "usage: make selftest T=test_io_01" >&2; exit 2; }
 	bash scripts/stage-run.sh debug $(addsuffix .sh,$(basename $(T)))
 
+static:
+	bash scripts/static.sh
+
+dkms-test:
+	bash scripts/dkms-test.sh
+
 help:
 	@sed -n 's/^#   //p' Makefile
 
-.PHONY: all demo check bench soak series module kunit selftests selftest help
+.PHONY: all demo check bench soak series module kunit selftests selftest \
+	static dkms-test help

@@ -5,9 +5,10 @@
 #      priority: every VM stage waits for it.  Alongside, as SCHED_IDLE
 #      tasks (chrt --idle), so that they take only what the critical
 #      path (build, then VM) leaves idle:
-#      - static checks: W=1 + sparse (C=2) build against Debian's headers,
-#        checkpatch --strict, coccicheck, shellcheck, kernel-doc -Wall and
-#        the htmldocs build of Documentation/target (scripts/docs-check.sh)
+#      - static checks (scripts/static.sh): the W=1 + sparse (C=2) build
+#        against Debian's headers, checkpatch --strict, coccicheck, a
+#        lint of the scripts, kernel-doc -Wall and the htmldocs build of
+#        Documentation/target (scripts/docs-check.sh)
 #      - the patch series against linux-source-6.12: checkpatch --strict
 #        on each patch, each applied in order to a clean tree and built
 #        (drivers/target/, the KUnit suites included) (scripts/series.sh)
@@ -72,29 +73,6 @@ if ! "$vm/deps.sh"; then
 	finish
 fi
 
-# static_checks: the checks that need no kernel build of their own;
-# prints a PASS/FAIL line each and "static: N passed, N failed"
-static_checks() {
-	local hdrs kfiles
-	pass=0 failed=0
-	hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
-	"$repo/scripts/build-module.sh" --copy "$cache/module-debian" "$hdrs" \
-		W=1 C=2
-	result "build W=1 C=2 against $(basename "$hdrs")" $?
-	mapfile -t kfiles < <(cd "$repo" &&
-		git ls-files -- 'drivers/*.[ch]' 'include/*.h')
-	(cd "$repo" && "$src/scripts/checkpatch.pl" --strict --no-tree --quiet \
-		--terse -f "${kfiles[@]}")
-	result "checkpatch --strict" $?
-	"$repo/scripts/coccicheck.sh"
-	result coccicheck $?
-	shellcheck -x -P SCRIPTDIR "$repo"/scripts/*.sh "$st"/*.sh "$vm"/*.sh
-	result shellcheck $?
-	"$repo/scripts/docs-check.sh"
-	result "kernel-doc -Wall and htmldocs" $?
-	echo "static: $pass passed, $failed failed"
-}
-
 # alongside DIR: the static checks, then the patch series, as SCHED_IDLE
 # tasks: they run on a core the debug kernel's build or the VM leaves
 # idle (link steps, a guest waiting on its handler) and give it up as
@@ -107,7 +85,7 @@ alongside() {
 	local d=$1 t
 	chrt --idle -p 0 "$BASHPID"
 	t=$SECONDS
-	static_checks >"$d/static.out" 2>&1
+	"$repo/scripts/static.sh" >"$d/static.out" 2>&1
 	echo "$((t - t0)) $((SECONDS - t0)) static checks" >>"$d/times"
 	t=$SECONDS
 	"$repo/scripts/series.sh" >"$d/series.out" 2>&1

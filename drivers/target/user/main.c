@@ -23,12 +23,10 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/unaligned.h>
 #include <scsi/scsi_proto.h>
 #include <target/target_core_backend.h>
 #include "tcmu.h"
-
 
 static struct target_backend_ops tcmu_ops;
 static struct dentry *tcmu_debugfs_dir;
