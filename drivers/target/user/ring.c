@@ -3,7 +3,9 @@
  * The command ring: posting SCSI commands and TMR notifications, reaping
  * the completions the handler writes back, waiting for space (qfull),
  * command timeouts, and the block_dev / reset_ring / free_kept_buf
- * actions.
+ * actions.  It also makes and frees the memory a device shares with its
+ * handler (mailbox and ring, data area, zero-copy window), and its
+ * tcmu_dev_put() frees the device with the last reference.
  *
  * DOC: what the kernel trusts in the ring
  *
