@@ -25,7 +25,7 @@ rm -rf "$stage"
 mkdir -p "$stage/out" "$stage/repo/scripts"
 rsync -a --exclude='*.o' "$st/" "$stage/user/"
 "$repo/scripts/dkms.sh" stage "$stage/repo"
-cp "$repo/scripts/dkms.sh" "$stage/repo/scripts/"
+cp "$repo/scripts/dkms.sh" "$repo/scripts/lib.sh" "$stage/repo/scripts/"
 disk=$stage/state.img
 truncate -s 1G "$disk"
 mkfs.ext4 -q -F "$disk"

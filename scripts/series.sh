@@ -293,11 +293,25 @@ fi
 # are C names, not CamelCase.  These types are ignored for that patch
 # only; every other rule applies to it as to the rest.
 user_ignore=VOLATILE,PREFER_DEFINED_ATTRIBUTE_MACRO,CAMELCASE
+# checkpatch checks each SPDX line with scripts/spdxcheck.py, which reads
+# the licences from LICENSES/ at the HEAD of a git tree: the pristine tree
+# is not one, so checkpatch runs in a copy of it (links, but a real
+# LICENSES/ committed to git), with Debian's python3 (deps.sh installs its
+# ply and git modules; a python3 earlier in PATH, pyenv's, has neither).
+ck=$work/checkpatch-root
+rm -rf "$ck"
+cp -as "$base" "$ck"
+rm -rf "$ck/LICENSES" "$ck/.gitignore" "$ck/.gitattributes"
+cp -a "$base/LICENSES" "$ck/"
+git -C "$ck" init -q
+git -C "$ck" add LICENSES
+git -C "$ck" -c user.name=series -c user.email=series@localhost \
+	commit -q -m LICENSES
 for p in "${patches[@]}"; do
 	ignore=FILE_PATH_CHANGES
 	[[ $p != *-selftests-* ]] || ignore+=,$user_ignore
-	if "$cp" --strict --quiet --root="$base" --ignore "$ignore" \
-		"$p" >"$p.checkpatch" 2>&1; then
+	if (cd "$ck" && PATH=/usr/bin:$PATH "$cp" --strict --quiet \
+		--root="$ck" --ignore "$ignore" "$p") >"$p.checkpatch" 2>&1; then
 		result "checkpatch --strict $(basename "$p")" 0
 	else
 		cat "$p.checkpatch"

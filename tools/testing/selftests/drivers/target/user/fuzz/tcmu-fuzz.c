@@ -330,7 +330,7 @@ static int map_dev(void)
 	    mb.cmdr_size < 4096 || mb.cmdr_size % TCMU_OP_ALIGN_SIZE ||
 	    (uint64_t)mb.cmdr_off + mb.cmdr_size > d.map_size) {
 		info("unexpected mailbox: version %u ring %u+%u map %zu",
-		    mb.version, mb.cmdr_off, mb.cmdr_size, d.map_size);
+		     mb.version, mb.cmdr_off, mb.cmdr_size, d.map_size);
 		return -1;
 	}
 	d.cmdr_off = mb.cmdr_off;
@@ -1096,14 +1096,14 @@ static bool nl_round(void)
 	}
 	if (ret != pid) {
 		info("netlink: dev_config writer hangs after reply kind %d (iteration %lu)",
-		    how, cur_iter);
+		     how, cur_iter);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		exit(4);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) > 100) {
 		info("netlink: dev_config write: bad status %d after reply kind %d (iter %lu)",
-		    WEXITSTATUS(status), how, cur_iter);
+		     WEXITSTATUS(status), how, cur_iter);
 		exit(4);
 	}
 	return done;

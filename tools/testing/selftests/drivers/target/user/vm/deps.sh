@@ -16,6 +16,8 @@ pkgs=(
 	libnl-3-dev libnl-genl-3-dev
 	# static checks
 	sparse coccinelle shellcheck
+	# checkpatch.pl checks SPDX lines with spdxcheck.py, on python3-ply
+	python3-ply python3-git
 	# docs-check.sh: htmldocs (yaml for the netlink specs htmldocs
 	# renders first, graphviz because Sphinx warns without dot)
 	python3-sphinx python3-yaml graphviz
