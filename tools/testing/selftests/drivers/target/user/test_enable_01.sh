@@ -41,8 +41,10 @@ uio_name && fail "a refused enable left its UIO device"
 check "state unconfigured" test "$(tcmu_info en1 State)" = unconfigured
 tcmu_nl_daemon_stop
 
-# a process maps the device while the daemon takes its time to refuse
-tcmu_nl_daemon --nl-status -2 --nl-delay-ms 3000
+# a process maps the device while the daemon holds its refusal back: the
+# daemon replies once the test has seen the mapping
+rm -f /tmp/en1-mapped
+tcmu_nl_daemon --nl-status -2 --nl-hold /tmp/en1-mapped
 try_enable &
 enabler=$!
 tcmu_wait 20 uio_name >/dev/null || fail "no UIO device"
@@ -59,7 +61,8 @@ m[0:4]  # fault in the mailbox
 time.sleep(3600)
 ' "/dev/$uio" "/sys/class/uio/$uio/maps/map0/size" >/tmp/mapper.out 2>&1 &
 mapper=$!
-tcmu_wait 20 grep -q mapped /tmp/mapper.out || fail "could not map /dev/$uio"
+tcmu_wait 50 grep -q mapped /tmp/mapper.out || fail "could not map /dev/$uio"
+touch /tmp/en1-mapped
 wait "$enabler" && fail "refused enable succeeded"
 tcmu_nl_daemon_stop
 tcmu_nl_daemon

@@ -68,6 +68,7 @@ struct options {
 	unsigned int seed;	/* --seed: for --ooo */
 	unsigned int keep_every; /* --keep-every: KEEP_BUF every Nth only */
 	unsigned int nl_delay_ms; /* --nl-delay-ms: before each reply */
+	const char *nl_hold;	/* --nl-hold: reply once this file exists */
 	bool nl_req_id;		/* --nl-req-id: echo TCMU_ATTR_REQ_ID */
 	unsigned int pin_mb;	/* --pin: vmsplice WRITE data, up to MB */
 	unsigned int split;	/* --split: mprotect-split the mapping */

@@ -211,6 +211,8 @@ static void print_help(FILE *f)
 	      "  --nl-no-reply     log netlink events, never reply\n"
 	      "  --nl-status N     status to put in the *_DONE replies (default 0)\n"
 	      "  --nl-delay-ms N   wait N ms before each reply\n"
+	      "  --nl-hold FILE    before each reply, wait until FILE exists\n"
+	      "                    (at most 60 s)\n"
 	      "  --nl-req-id       echo the event's TCMU_ATTR_REQ_ID in the reply\n"
 	      "output:\n"
 	      "  --quiet           no start-up or tmr: lines\n"
@@ -266,7 +268,7 @@ enum {
 	OPT_NETLINK, OPT_NL_ONLY, OPT_NL_NO_REPLY, OPT_NL_STATUS, OPT_QUIET,
 	OPT_VERBOSE, OPT_KICK_STORM, OPT_ZC_PROBE, OPT_ZC_DIO, OPT_ZC_LATE,
 	OPT_KEEP_EVERY, OPT_NL_DELAY, OPT_NL_REQ_ID, OPT_PIN, OPT_SPLIT,
-	OPT_FORK, OPT_FORK_AFTER, OPT_ZC_RACE, OPT_HELP,
+	OPT_FORK, OPT_FORK_AFTER, OPT_ZC_RACE, OPT_NL_HOLD, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -300,6 +302,7 @@ static const struct option longopts[] = {
 	{ "keep-every", required_argument, NULL, OPT_KEEP_EVERY },
 	{ "nl-delay-ms", required_argument, NULL, OPT_NL_DELAY },
 	{ "nl-req-id", no_argument, NULL, OPT_NL_REQ_ID },
+	{ "nl-hold", required_argument, NULL, OPT_NL_HOLD },
 	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "split", required_argument, NULL, OPT_SPLIT },
 	{ "fork", required_argument, NULL, OPT_FORK },
@@ -403,6 +406,9 @@ static int parse_opt(int o, const char *arg)
 	case OPT_UIO:
 		opt.uio_path = arg;
 		return 0;
+	case OPT_NL_HOLD:
+		opt.nl_hold = arg;
+		return 0;
 	case OPT_ZC_DIO:
 		opt.zc_dio = arg;
 		return 0;
@@ -445,7 +451,8 @@ static int parse_args(int argc, char **argv)
 		err("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (opt.nl_only || opt.nl_no_reply || opt.nl_delay_ms || opt.nl_req_id)
+	if (opt.nl_only || opt.nl_no_reply || opt.nl_delay_ms || opt.nl_req_id ||
+	    opt.nl_hold)
 		opt.netlink = true;
 	if (opt.keep_every)
 		opt.keep_buf = true;

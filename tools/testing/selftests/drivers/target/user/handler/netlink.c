@@ -140,6 +140,11 @@ static void reply(const struct nl_event *ev)
 
 	if (opt.nl_delay_ms)
 		wait_stop(opt.nl_delay_ms);
+	/* a test's cue: reply once it has done what needs the wait */
+	for (int ms = 0; opt.nl_hold && access(opt.nl_hold, F_OK) &&
+	     ms < 60000; ms += 10)
+		if (wait_stop(10))
+			break;
 	msg_init(&m, nl.family, done, NL_VERSION);
 	msg_put(&m, TCMU_ATTR_DEVICE_ID, &ev->dev_id, sizeof(ev->dev_id));
 	msg_put(&m, TCMU_ATTR_CMD_STATUS, &status, sizeof(status));
