@@ -14,6 +14,8 @@
 #            commands are shown to the handler in place, not copied
 #   zcw      zero_copy=1 alone (zero_copy_read=0, the default): only
 #            WRITEs use the window
+#   base     tcmu-ng built from another tree ($BASE_KO, named by
+#            $BENCH_BASE_NAME), loaded as ours: a before/after comparison
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
@@ -30,9 +32,14 @@ cd "$(dirname "$0")"
 # shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
 . ./guest-lib.sh
 
-runtime=${BENCH_RUNTIME:-6}
-ramp=${BENCH_RAMP:-2}
-reps=${BENCH_REPS:-3}
+clock=${BENCH_CLOCK:-wall}
+if [[ $clock == icount ]]; then
+	# the guest's seconds are 10^9 of its instructions, and two rounds
+	# of one second agree within a percent or two
+	runtime=${BENCH_RUNTIME:-1} ramp=${BENCH_RAMP:-0.5} reps=${BENCH_REPS:-2}
+else
+	runtime=${BENCH_RUNTIME:-6} ramp=${BENCH_RAMP:-2} reps=${BENCH_REPS:-3}
+fi
 nluns=${BENCH_LUNS:-16}
 size=${BENCH_SIZE:-64M}
 handlers=${BENCH_HANDLERS:-null mem qcow}
@@ -50,6 +57,8 @@ bytes=$(numfmt --from=iec "$size")
 mkdir -p "$out/raw" "$store"
 
 say() { echo "[bench] $*"; }
+# seconds (fractions allowed) as fio's milliseconds
+ms() { awk -v s="$1" 'BEGIN { printf "%dms", s * 1000 }'; }
 
 # The fio matrix: name, then the arguments. Writes come first so that the
 # stores hold data before they are read.
@@ -97,6 +106,7 @@ driver_load() {
 	case $1 in
 	stock) modprobe target_core_user ;;
 	ours | zc | zcw) tcmu_load_module "$TCMU_KO" completion=percpu ;;
+	base) tcmu_load_module "$BASE_KO" completion=percpu ;;
 	inline) tcmu_load_module "$TCMU_KO" completion=inline ;;
 	handoff) tcmu_load_module "$TCMU_KO" completion_inline_depth=0 ;;
 	*) say "unknown target $1"; return 1 ;;
@@ -105,7 +115,9 @@ driver_load() {
 		say "stock loaded: $(modinfo -F filename target_core_user)"
 	else
 		local p=/sys/module/target_core_user/parameters
-		say "$1 loaded: $TCMU_KO, completion=$(cat $p/completion)," \
+		local ko=$TCMU_KO
+		[[ $1 != base ]] || ko=$BASE_KO
+		say "$1 loaded: $ko, completion=$(cat $p/completion)," \
 			"inline depth $(cat $p/completion_inline_depth)"
 	fi
 }
@@ -184,8 +196,8 @@ fio_point() {
 	done
 	local base=$out/raw/r$rep-$target-$handler-$name
 	# shellcheck disable=SC2086 # $args is a list of options
-	fio --direct=1 --ioengine=libaio --time_based --runtime="$runtime" \
-		--ramp_time="$ramp" --group_reporting --norandommap \
+	fio --direct=1 --ioengine=libaio --time_based --runtime="$(ms "$runtime")" \
+		--ramp_time="$(ms "$ramp")" --group_reporting --norandommap \
 		--randrepeat=0 --output-format=json --output="$base.json" \
 		$args "${files[@]}" >"$base.log" 2>&1 || rc=$?
 	echo "$rc" >"$base.rc"
@@ -249,26 +261,53 @@ run_memory() {
 }
 
 modprobe -a target_core_mod tcm_loop sd_mod uio
-say "kernel $(uname -r), $(nproc) CPUs, runtime ${runtime}s + ramp ${ramp}s," \
+say "kernel $(uname -r), $(nproc) CPUs, clock $clock, runtime ${runtime}s + ramp ${ramp}s," \
 	"$reps rounds, $nluns LUNs of $size, handlers: $handlers"
 {
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"
 	echo "runtime=$runtime ramp=$ramp reps=$reps luns=$nluns size=$size idle=$idle"
 	echo "targets=${targets[*]}"
+	[[ -z ${BASE_KO:-} ]] || echo "base=${BENCH_BASE_NAME:-$BASE_KO}"
 	echo "points=${want_points:-all}"
 	echo "handlers=$handlers"
+	echo "clock=$clock"
 	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+	# what decides the kernel's memcpy, copy_{to,from}_user and
+	# clear_page variants (the report names them)
+	echo "copyflags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+		grep -xE 'rep_good|erms|fsrm|fzrm|fsrs' | sort | tr '\n' ' ')"
 	echo "fio=$(fio --version)"
 	echo "tcmu-runner=$(dpkg-query -W -f='${Version}' tcmu-runner)"
 } >"$out/env.txt"
+
+# Guest instructions (ns of the instruction-counted clock) per KiB moved
+# by the kernel: zeroing (reading /dev/zero: clear_user) and copying
+# (reading a tmpfs file: copy_to_user), 1 MiB at a time, 256 MiB.
+ins_per_kib() {
+	local t0 t1
+	t0=$(date +%s%N)
+	dd if="$1" of=/dev/null bs=1M count=256 status=none
+	t1=$(date +%s%N)
+	echo "scale=2; ($t1 - $t0) / (256 * 1024)" | bc
+}
+if [[ $clock == icount ]]; then
+	dd if=/dev/zero of="$store/copy" bs=1M count=256 status=none
+	dd if="$store/copy" of=/dev/null bs=1M status=none
+	{
+		echo "zero_ins_per_kib=$(ins_per_kib /dev/zero)"
+		echo "copy_ins_per_kib=$(ins_per_kib "$store/copy")"
+	} >>"$out/env.txt"
+	rm -f "$store/copy"
+	say "$(grep _ins_per_kib "$out/env.txt" | tr '\n' ' ')"
+fi
 
 # Switch our loaded module to the completion mode of target ours, inline
 # or handoff (both parameters are writable at run time)
 set_mode() {
 	local p=/sys/module/target_core_user/parameters
 	case $1 in
-	ours | zc | zcw) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
+	ours | zc | zcw | base) echo percpu >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	inline) echo inline >$p/completion; echo 1 >$p/completion_inline_depth ;;
 	handoff) echo percpu >$p/completion; echo 0 >$p/completion_inline_depth ;;
 	*) say "no mode for target $1"; return 1 ;;
@@ -308,10 +347,10 @@ if ((interleave)); then
 						loaded=''
 						continue
 					fi
-					# zc needs LUNs of its own
+					# zc needs LUNs of its own, base a module
 					want=ours
-					[[ $target != stock && $target != zc* ]] ||
-						want=$target
+					[[ $target != stock && $target != zc* &&
+						$target != base ]] || want=$target
 					if [[ $loaded != "$want" ]]; then
 						[[ -z $loaded ]] || luns_down
 						driver_load "$want"

@@ -30,7 +30,9 @@ EXTRA = {"inline": "completion=inline, reaping in the handler's write() "
                "(zero_copy_min_kb 64): large commands shown to the handler "
                "in place, not copied",
          "zcw": "LUNs created with zero_copy=1 alone (zero_copy_read=0, the "
-                "default): only WRITEs shown in place"}
+                "default): only WRITEs shown in place",
+         "base": "tcmu-ng's module built from another tree, loaded and "
+                 "set up as ours: ours/base is the change"}
 # extra targets that are compared with stock, not with ours
 VS_STOCK = {"zc", "zcw"}
 TARGETS = ["ceiling", "stock", "ours"] + list(EXTRA)
@@ -68,7 +70,7 @@ CHART = [("4k rr d1", "rr4k-d1", "iops"), ("4k rw d1", "rw4k-d1", "iops"),
          ("4k rr 4 LUN", "rr4k-d16-4lun", "iops"),
          ("4k rr 16 LUN", "rr4k-d16-16lun", "iops"),
          ("4k 70/30", "mix4k-d16", "iops")]
-RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc|zcw)-(\w+)-"
+RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc|zcw|base)-(\w+)-"
                  r"([\w-]+)\.json$")
 
 
@@ -174,6 +176,45 @@ def env(outdir):
     return vals
 
 
+def copy_note(e):
+    """What the guest's CPU flags make of the kernel's data movement, and
+    what moving a byte costs on this clock (measured in the guest)."""
+    flags = e.get("copyflags", "").strip()
+    f = set(flags.split())
+    if "fsrm" in f:
+        copy = "`memcpy` and `copy_{to,from}_user` are one `rep movsb`"
+    elif "erms" in f:
+        copy = ("`memcpy` is `memcpy_orig` (a loop of 8-byte moves) and "
+                "`copy_{to,from}_user` `rep movsb`")
+    else:
+        copy = ("`memcpy` is `memcpy_orig` and `copy_{to,from}_user` "
+                "`rep movsq`")
+    if "erms" in f:
+        clear = "`clear_page` is `clear_page_erms` (`rep stosb`)"
+    elif "rep_good" in f:
+        clear = "`clear_page` is `clear_page_rep` (`rep stosq`)"
+    else:
+        clear = "`clear_page` is `clear_page_orig` (a loop)"
+    flags = flags or "none of rep_good, erms, fsrm"
+    text = (f"The guest's CPU (QEMU `-cpu max`) has {flags}, so {copy} "
+            f"and {clear}.")
+    cost = []
+    for key, what in (("copy_ins_per_kib", "copying"),
+                      ("zero_ins_per_kib", "zeroing")):
+        if e.get(key):
+            cost.append(f"{what} 4 KiB costs "
+                        f"{4 * float(e[key]):,.0f} instructions")
+    if cost:
+        text += (" Measured in the guest with dd between tmpfs and "
+                 "/dev/null (1 MiB blocks): " + ", ".join(cost) +
+                 ". Silicon moves 4 KiB in a few hundred cycles at most, "
+                 "so where one instruction of a `rep` string op counts "
+                 "per byte or word, this clock prices copying and "
+                 "zeroing above their share on hardware, which favours "
+                 "the paths that move no bytes (zero copy, the ceiling).")
+    return text
+
+
 def mem_table(outdir):
     path = os.path.join(outdir, "mem.txt")
     if not os.path.exists(path):
@@ -213,15 +254,37 @@ def main():
                f"within a round in an order that rotates each round. "
                f"Cells: median ±spread (max−min, % of the median). "
                f"Ratios are of the medians.\n")
-    out.append("**QEMU TCG (no KVM) distorts absolute numbers: every "
-               "instruction is emulated, so all figures are far below "
-               "real hardware. Compare the ratios, which are measured in "
-               "the same boot, with the same handler and settings.**\n")
+    if e.get("clock") == "icount":
+        out.append("**Clock: instruction-counted** (QEMU `-icount "
+                   "shift=0,sleep=off,align=off`). The guest's clock "
+                   "advances one nanosecond per guest instruction and "
+                   "skips idle time, so a guest second is 10^9 guest "
+                   "instructions: IOPS are commands per 10^9 "
+                   "instructions, MiB/s is MiB moved per 10^9 "
+                   "instructions, and a latency in µs is thousands of "
+                   "instructions. Every figure is the cost of the whole "
+                   "path (fio, block layer, SCSI, tcm_loop, target core, "
+                   "the driver, the handler and its syscalls), the same "
+                   "whatever the host's load. It cannot show parallel "
+                   "scaling (all vCPUs run on one host thread, one "
+                   "instruction at a time) nor the real price of a "
+                   "wake-up, a cache miss or a page fault on silicon: "
+                   "every instruction counts the same. "
+                   + copy_note(e) + "\n")
+    else:
+        out.append("**Clock: wall.** QEMU TCG (no KVM) distorts absolute "
+                   "numbers: every instruction is emulated, so all figures "
+                   "are far below real hardware, and this host's speed "
+                   "drifts 2-3x within minutes. Compare the ratios, which "
+                   "are measured in the same boot, with the same handler "
+                   "and settings, and read their spreads.\n")
     extra = [t for t in EXTRA if any(k[0] == t for k in runs)]
     if extra:
         out.append("*ours*: the module's defaults (completion=percpu, "
                    "completion_inline_depth=1). " +
                    " ".join(f"*{t}*: the same module with {EXTRA[t]}."
+                            if t != "base" else
+                            f"*base*: {e.get('base', '?')}, {EXTRA[t]}."
                             for t in extra) + "\n")
     results = {"env": e, "points": []}
     for handler in handlers:

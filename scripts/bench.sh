@@ -8,12 +8,20 @@
 # Then writes the table (results.md), the raw figures (results.json) and
 # the chart (results.png) to BENCH_OUT (default: bench/ in the repo).
 #
-# Knobs (environment): BENCH_RUNTIME (s per fio run, default 6),
-# BENCH_RAMP (s, 2), BENCH_REPS (rounds, 3), BENCH_LUNS (16), BENCH_SIZE
-# (per LUN, 64M), BENCH_HANDLERS ("null mem qcow"), BENCH_IDLE (s, 30),
-# BENCH_LIMIT_MB (global limit of the memory run, 32), BENCH_TARGETS
-# ("stock ours inline"; inline is ours with completion=inline, handoff
-# is ours with completion_inline_depth=0),
+# Knobs (environment): BENCH_CLOCK (icount, the default: the guest's
+# clock counts its instructions, one ns each, idle time skipped, so that
+# every figure is a cost in guest instructions whatever the host's load;
+# wall: the real clock, which shows parallel behaviour but drifts 2-3x on
+# a TCG host), BENCH_RUNTIME (s of the guest's clock per fio run,
+# fractions allowed; default 1 with icount, 6 with wall), BENCH_RAMP (s,
+# 0.5 with icount, 2 with wall), BENCH_REPS (rounds, 2 with icount, 3
+# with wall), BENCH_LUNS (16), BENCH_SIZE (per LUN, 64M), BENCH_HANDLERS
+# ("null mem qcow"), BENCH_IDLE (s, 30), BENCH_LIMIT_MB (global limit of
+# the memory run, 32), BENCH_TARGETS ("stock ours inline"; inline is
+# ours with completion=inline, handoff is ours with
+# completion_inline_depth=0; base is tcmu-ng's module from BENCH_BASE_KO,
+# e.g. built from an earlier commit, named in the report by
+# BENCH_BASE_NAME),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
 # skips the memory figures), BENCH_INTERLEAVE (0; 1 runs each point on
 # all targets back to back, the ceiling only when BENCH_TARGETS names it:
@@ -25,6 +33,15 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dest=${BENCH_OUT:-$repo/bench}
+clock=${BENCH_CLOCK:-icount}
+case $clock in
+icount) icount=(--icount) ;;
+wall) icount=() ;;
+*)
+	echo "BENCH_CLOCK=$clock: icount or wall" >&2
+	exit 2
+	;;
+esac
 
 echo "=== [1/5] installing dependencies"
 "$vm/deps.sh"
@@ -37,15 +54,20 @@ rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
 	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" "$stage/"
-envs=(--env "TCMU_KO=$stage/target_core_user.ko")
-for v in BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
+envs=(--env "TCMU_KO=$stage/target_core_user.ko" --env "BENCH_CLOCK=$clock")
+if [[ -n ${BENCH_BASE_KO:-} ]]; then
+	mkdir -p "$stage/base"
+	cp "$BENCH_BASE_KO" "$stage/base/target_core_user.ko"
+	envs+=(--env "BASE_KO=$stage/base/target_core_user.ko")
+fi
+for v in BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
 	BENCH_MEMORY BENCH_INTERLEAVE; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
-echo "=== [3/5] booting Debian's kernel in QEMU (TCG) and running the matrix"
+echo "=== [3/5] booting Debian's kernel in QEMU (TCG, clock: $clock) and running the matrix"
 rc=0
-(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "${BENCH_SMP:-2}" \
+(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "${BENCH_SMP:-2}" "${icount[@]}" \
 	--mem "${BENCH_MEM:-4G}" --timeout 10800 --out "$stage/out" \
 	"${envs[@]}" -- bash ./bench-guest.sh) || rc=$?
 if ((rc)) || ! grep -q '^BENCH: DONE' "$stage/out/console.log"; then

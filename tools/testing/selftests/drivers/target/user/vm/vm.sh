@@ -21,12 +21,16 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 --kernel debug|debian [--smp N] [--mem SIZE] [--timeout SECS]
           [--out HOSTDIR] [--log FILE] [--env NAME=VALUE]... [--append ARGS]
-          [--disk IMAGE] -- COMMAND [ARGS...]
+          [--disk IMAGE] [--icount] -- COMMAND [ARGS...]
   --out     host dir shared read-write as \$TCMU_OUT (default: a new temp dir)
   --log     console log (default: HOSTDIR/console.log)
   --env     set a variable for COMMAND (repeatable)
   --append  extra kernel command line (e.g. loglevel=7 kunit.enable=0)
   --disk    a raw disk image attached as virtio-blk (/dev/vda in the guest)
+  --icount  the guest's clock counts its instructions (QEMU -icount
+            shift=0,sleep=off,align=off): one ns per instruction, idle
+            time skipped, all vCPUs on one host thread; time measured in
+            the guest is then its cost in instructions, whatever the host
 EOF
 	exit 2
 }
@@ -40,9 +44,14 @@ die() {
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 kernel='' smp=2 mem=2G timeout=1200 out='' logf='' append='' disk='' envs=()
+icount=()
 while (($#)); do
 	case $1 in
 	--) shift && break ;;
+	--icount)
+		icount=(-icount "shift=0,sleep=off,align=off")
+		shift
+		;;
 	--kernel | --smp | --mem | --timeout | --out | --log | --env | --append | --disk)
 		(($# >= 2)) || usage
 		case $1 in
@@ -137,14 +146,15 @@ cat "$initrd" "$run/job.cpio" >"$run/initrd"
 
 drive=()
 [[ -z $disk ]] || drive=(-drive "file=$disk,format=raw,if=virtio,cache=writeback")
-log "booting $image (smp $smp, mem $mem, timeout $timeout s), log $logf"
+log "booting $image (smp $smp, mem $mem, timeout $timeout s${icount:+, instruction-counted clock}), log $logf"
 start=$SECONDS
 qrc=0
 # q35, not the default i440fx: its ACPI _PRT is static, while i440fx's loops
 # in AML for every PCI device, which takes ~40 s on the debug kernel (KASAN,
 # kmemleak) under TCG and trips the soft lockup detector.
 timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 -accel tcg -cpu max \
-	-bios qboot.rom -smp "$smp" -m "$mem" -nographic -no-reboot -nic none \
+	-bios qboot.rom -smp "$smp" -m "$mem" "${icount[@]}" \
+	-nographic -no-reboot -nic none \
 	-kernel "$image" -initrd "$run/initrd" "${drive[@]}" \
 	-append "console=ttyS0 panic=-1 loglevel=5 printk.time=1 $append" \
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
