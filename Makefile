@@ -5,6 +5,8 @@
 #   make demo    build, boot a VM, serve a LUN with tcmu-runner, run fio
 #   make check   the whole test suite (what CI runs)
 #   make bench   the benchmark against the stock driver and rd_mcp
+#   make bench-breakdown  where a command's instructions go, by phase,
+#                stock against ours (bench/breakdown/)
 #   make soak    the long forms of the selftests in the debug VM; fuzzer
 #                and stress run for SOAK_MINUTES (60)
 #   make module  build target_core_user.ko against Debian's 6.12 headers
@@ -29,6 +31,9 @@ check:
 
 bench:
 	bash scripts/bench.sh
+
+bench-breakdown:
+	BENCH_BREAKDOWN=1 bash scripts/bench.sh
 
 soak:
 	bash scripts/soak.sh
@@ -59,5 +64,5 @@ dkms-test:
 help:
 	@sed -n 's/^#   //p' Makefile
 
-.PHONY: all demo check bench soak series module kunit selftests selftest \
+.PHONY: all demo check bench bench-breakdown soak series module kunit selftests selftest \
 	static dkms-test help

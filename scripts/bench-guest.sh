@@ -27,6 +27,7 @@
 # mode flipped at run time; stock costs a module swap. Every fio
 # run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
+# BENCH_BREAKDOWN=1 runs the cost breakdown instead (see run_breakdown).
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
@@ -284,12 +285,13 @@ say "kernel $(uname -r), $(nproc) CPUs, clock $clock, runtime ${runtime}s + ramp
 # Guest instructions (ns of the instruction-counted clock) per KiB moved
 # by the kernel: zeroing (reading /dev/zero: clear_user) and copying
 # (reading a tmpfs file: copy_to_user), 1 MiB at a time, 256 MiB.
+# dd's own timing: it starts after dd is loaded (reading a binary from the
+# root file system idles the vCPU, and the idle clock jumps)
 ins_per_kib() {
-	local t0 t1
-	t0=$(date +%s%N)
-	dd if="$1" of=/dev/null bs=1M count=256 status=none
-	t1=$(date +%s%N)
-	echo "scale=2; ($t1 - $t0) / (256 * 1024)" | bc
+	local s
+	s=$(LC_ALL=C dd if="$1" of=/dev/null bs=1M count=256 2>&1 |
+		sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p')
+	echo "scale=2; $s * 10^9 / (256 * 1024)" | bc
 }
 if [[ $clock == icount ]]; then
 	dd if=/dev/zero of="$store/copy" bs=1M count=256 status=none
@@ -300,6 +302,187 @@ if [[ $clock == icount ]]; then
 	} >>"$out/env.txt"
 	rm -f "$store/copy"
 	say "$(grep _ins_per_kib "$out/env.txt" | tr '\n' ' ')"
+fi
+
+# The cost breakdown (BENCH_BREAKDOWN=1, one vCPU): where a command's
+# guest instructions go, by phase.  Each point runs twice on one LUN:
+# untraced, with every task's CPU time (schedstat: ns, which this clock
+# makes instructions) and the disk's completed commands read before and
+# after; then traced by function_graph on the entry functions of each
+# phase below (time spent asleep excluded), whose trace the host
+# (bench-breakdown.py) turns into instructions per command, correcting
+# for the tracer's own cost measured from the two runs.
+bd_funcs=(
+	__x64_sys_io_submit __x64_sys_io_getevents aio_complete_rw
+	blk_mq_submit_bio blk_complete_reqs
+	scsi_queue_rq tcm_loop_queuecommand scsi_done
+	tcm_loop_queue_data_in tcm_loop_queue_status
+	target_submit_prep target_submit target_complete_cmd
+	target_complete_cmd_with_length target_complete_ok_work
+	tcmu_queue_cmd tcmu_zc_map tcmu_zc_detach tcmu_zc_release
+	tcmu_zc_fault tcmu_zc_mkwrite
+	tcmu_irqcontrol tcmu_uio_irqcontrol tcmu_ring_reap
+	__x64_sys_write __x64_sys_read __x64_sys_poll __x64_sys_ppoll
+	uio_write uio_read uio_poll handle_mm_fault
+)
+tr=/sys/kernel/tracing
+
+# tid comm ns-on-cpu of every task
+bd_tasks() {
+	local d c r _
+	for d in /proc/[0-9]*/task/[0-9]*; do
+		{ read -r c <"$d/comm" && read -r r _ <"$d/schedstat"; } \
+			2>/dev/null || continue
+		echo "${d##*/} $c $r"
+	done
+}
+
+# commands completed by the disk DEV (reads + writes)
+bd_cmds() {
+	local s
+	read -ra s <"/sys/block/${1#/dev/}/stat"
+	echo $((s[0] + s[4]))
+}
+
+bd_trace_setup() {
+	local f
+	echo 0 >$tr/tracing_on
+	echo nop >$tr/current_tracer
+	: >$tr/set_ftrace_filter
+	for f in "${bd_funcs[@]}"; do
+		echo "$f" >>$tr/set_ftrace_filter 2>/dev/null || true
+	done
+	echo function_graph >$tr/current_tracer
+	echo 1 >$tr/options/funcgraph-proc
+	echo 0 >$tr/options/sleep-time
+	echo 0 >$tr/options/funcgraph-overhead
+	echo 0 >$tr/options/funcgraph-cpu
+	echo 65536 >$tr/buffer_size_kb
+	: >$tr/trace
+}
+
+# breakdown_point TARGET HANDLER NAME|ARGS: fio runs RAMP (at least 1 s) +
+# RUNTIME + 1 s; the window measured is RUNTIME after RAMP, so that it holds no start or
+# end of fio's (whose tasks would come and go unseen)
+breakdown_point() {
+	local target=$1 handler=$2 spec=$3 name args base i fpid c0 c1 n0 n1
+	local settle jobs w s0 s1
+	IFS='|' read -r name args _ <<<"$spec"
+	base=$out/raw/bd-$target-$handler-$name
+	# fio's jobs take a while to start on one vCPU: at least 1 s
+	settle=$(awk -v r="$ramp" 'BEGIN { print (r < 1 ? 1 : r) }')
+	for i in untraced traced; do
+		[[ $i == untraced ]] || bd_trace_setup
+		# shellcheck disable=SC2086 # $args is a list of options
+		fio --direct=1 --ioengine=libaio --time_based \
+			--runtime="$(ms "$(echo "$settle + $runtime + 1" | bc)")" \
+			--norandommap --randrepeat=0 --group_reporting \
+			--output-format=json --output="$base.$i.json" \
+			--name=lun0 --filename="${devs[0]}" $args \
+			>"$base.$i.log" 2>&1 &
+		fpid=$!
+		# every job of fio's running, then RAMP more: reading fio
+		# from the root file system idles the vCPU, the idle clock
+		# jumps, and a fixed wait alone can end before the jobs start
+		jobs=1
+		[[ ! $args =~ --numjobs=([0-9]+) ]] || jobs=${BASH_REMATCH[1]}
+		for ((w = 0; w < 300; w++)); do
+			(($(pgrep -c -x fio) <= jobs)) || break
+			read -rt 0.1 -u "$bd_fifo" _ || true
+		done
+		read -rt "$settle" -u "$bd_fifo" _ || true
+		# The window holds the task snapshots (this shell's time, told
+		# apart by the report); no exec inside it: reading a
+		# binary from the root file system idles the vCPU, and the
+		# idle clock jumps
+		c0=$(bd_cmds "${devs[0]}") n0=${EPOCHREALTIME/./}
+		bd_tasks >"$base.$i.tasks0"
+		s0=$((${EPOCHREALTIME/./} - n0))
+		[[ $i == untraced ]] || echo 1 >$tr/tracing_on
+		read -rt "$runtime" -u "$bd_fifo" _ || true
+		[[ $i == untraced ]] || echo 0 >$tr/tracing_on
+		s1=${EPOCHREALTIME/./}
+		bd_tasks >"$base.$i.tasks1"
+		c1=$(bd_cmds "${devs[0]}") n1=${EPOCHREALTIME/./}
+		s1=$((n1 - s1))
+		wait "$fpid" || say "FAILED: $target/$handler $name $i"
+		echo "$((c1 - c0)) $(((n1 - n0) * 1000)) $(((s0 + s1) * 1000))" \
+			>"$base.$i.cmds"
+		if [[ $i == traced ]]; then
+			cat $tr/set_ftrace_filter >"$base.funcs"
+			cat $tr/trace >"$base.trace"
+			echo nop >$tr/current_tracer
+			: >$tr/set_ftrace_filter
+		fi
+	done
+	# the handler's threads (tcmu-runner has several), and this shell,
+	# which takes the snapshots
+	for i in $handler_pids; do
+		ls "/proc/$i/task"
+	done >"$base.handler"
+	echo "$$" >"$base.self"
+	say "breakdown $target/$handler $name: $(cat "$base.untraced.cmds")" \
+		"(commands, ns, ns snapshots) untraced," \
+		"$(cat "$base.traced.cmds") traced"
+}
+
+# What function_graph costs per traced call: this shell's kill -0 (a
+# builtin: no exec, whose reads of the root file system would let the
+# idle clock jump) 20000 times, __x64_sys_kill traced and not; in us
+bd_loop() {
+	local t0 t1 i
+	t0=${EPOCHREALTIME/./}
+	for ((i = 0; i < $1; i++)); do kill -0 $$; done
+	t1=${EPOCHREALTIME/./}
+	echo $((t1 - t0))
+}
+
+bd_calibrate() {
+	local n=20000 off on
+	bd_loop 1000 >/dev/null
+	off=$(bd_loop $n)
+	echo '*sys_kill' >$tr/set_ftrace_filter
+	echo function_graph >$tr/current_tracer
+	: >$tr/trace
+	echo 1 >$tr/tracing_on
+	on=$(bd_loop $n)
+	echo 0 >$tr/tracing_on
+	echo "$n $((off * 1000)) $((on * 1000))" >"$out/raw/bd-calibration"
+	echo nop >$tr/current_tracer
+	: >$tr/set_ftrace_filter
+	say "tracer calibration (calls, ns untraced, ns traced):" \
+		"$(cat "$out/raw/bd-calibration")"
+}
+
+run_breakdown() {
+	local handler target p name
+	# a pipe nobody writes: read -t on it is a sleep without an exec
+	mkfifo /tmp/bd-fifo
+	exec {bd_fifo}<>/tmp/bd-fifo
+	bd_calibrate
+	for handler in $handlers; do
+		for target in "${targets[@]}"; do
+			driver_load "$target"
+			nluns=1 luns_up "$target" "$handler"
+			handler_pids=${pids[*]}
+			[[ $handler != qcow ]] ||
+				handler_pids=$(pgrep -x tcmu-runner | tr '\n' ' ')
+			for p in "${points[@]}"; do
+				IFS='|' read -r name _ <<<"$p"
+				[[ -z $want_points || " $want_points " == *" $name "* ]] ||
+					continue
+				breakdown_point "$target" "$handler" "$p"
+			done
+			luns_down
+		done
+	done
+	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
+}
+
+if ((${BENCH_BREAKDOWN:-0})); then
+	run_breakdown
+	echo "BENCH: DONE"
+	exit 0
 fi
 
 # Switch our loaded module to the completion mode of target ours, inline

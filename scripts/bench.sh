@@ -27,13 +27,22 @@
 # all targets back to back, the ceiling only when BENCH_TARGETS names it:
 # our completion modes are flipped at run time on the same LUNs, stock
 # costs a module swap),
-# BENCH_SMP (2), BENCH_MEM (VM RAM, 4G).
+# BENCH_SMP (2), BENCH_MEM (VM RAM, 4G), BENCH_BREAKDOWN (0; 1 measures
+# where each command's instructions go, by phase, on one vCPU:
+# bench-guest.sh and bench-breakdown.py say how; `make bench-breakdown`
+# sets it up).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dest=${BENCH_OUT:-$repo/bench}
 clock=${BENCH_CLOCK:-icount}
+if ((${BENCH_BREAKDOWN:-0})); then
+	# copy path and zero copy, 4 KiB and 256 KiB, stock against ours
+	: "${BENCH_TARGETS:=stock ours zc}" "${BENCH_HANDLERS:=null}"
+	: "${BENCH_POINTS:=rr4k-d16 rw4k-d16 sr256k-4x8 sw256k-4x8}"
+	dest=${BENCH_OUT:-$repo/bench/breakdown}
+fi
 case $clock in
 icount) icount=(--icount) ;;
 wall) icount=() ;;
@@ -49,7 +58,9 @@ echo "=== [2/5] building the module against Debian's headers, and the handler"
 hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
 "$repo/scripts/build-module.sh" "$hdrs"
 make -s -C "$st/handler"
+# a breakdown stages apart, so that it can run beside a bench
 stage=$cache/bench
+((!${BENCH_BREAKDOWN:-0})) || stage=$cache/bench-breakdown
 rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
@@ -60,14 +71,18 @@ if [[ -n ${BENCH_BASE_KO:-} ]]; then
 	cp "$BENCH_BASE_KO" "$stage/base/target_core_user.ko"
 	envs+=(--env "BASE_KO=$stage/base/target_core_user.ko")
 fi
-for v in BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
+for v in BENCH_BREAKDOWN BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
 	BENCH_MEMORY BENCH_INTERLEAVE; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
+# the breakdown times functions on the guest's one clock: one vCPU, so
+# that no other vCPU's instructions fall inside a traced call
+smp=${BENCH_SMP:-2}
+((!${BENCH_BREAKDOWN:-0})) || smp=${BENCH_SMP:-1}
 echo "=== [3/5] booting Debian's kernel in QEMU (TCG, clock: $clock) and running the matrix"
 rc=0
-(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "${BENCH_SMP:-2}" "${icount[@]}" \
+(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "$smp" "${icount[@]}" \
 	--mem "${BENCH_MEM:-4G}" --timeout 10800 --out "$stage/out" \
 	"${envs[@]}" -- bash ./bench-guest.sh) || rc=$?
 if ((rc)) || ! grep -q '^BENCH: DONE' "$stage/out/console.log"; then
@@ -85,6 +100,13 @@ mkdir -p "$dest"
 # the README shows the latest results of the repository's own bench/
 readme=()
 [[ ! $dest -ef $repo/bench ]] || readme=("$repo/README.md")
+if ((${BENCH_BREAKDOWN:-0})); then
+	python3 "$repo/scripts/bench-breakdown.py" "$stage/out" "$dest" >/dev/null
+	echo "=== [5/5] result"
+	cat "$dest/breakdown.md"
+	echo "SUCCESS: table $dest/breakdown.md, chart $dest/breakdown.png"
+	exit 0
+fi
 python3 "$repo/scripts/bench-report.py" "$stage/out" "$dest" "${readme[@]}"
 echo "=== [5/5] result"
 cat "$dest/results.md"
