@@ -438,7 +438,7 @@ set title 'ours / stock throughput (IOPS or MiB/s), by handler'
 set yrange [0:*]
 plot {plot1}, 1 with lines lc rgb 'black' dt 2 notitle
 set title 'fraction of the ceiling (LIO rd_mcp, no userspace), null handler'
-set yrange [0:1.1]
+set yrange [0:*]
 plot '{dat}' using {n + 2}:xtic(1) title 'stock', '' using {n + 3} title 'ours'
 unset multiplot
 """
