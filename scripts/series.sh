@@ -260,8 +260,13 @@ subject, body = open(cover).read().strip("\n").split("\n", 1)
 text = open(cl).read()
 text = text.replace("*** SUBJECT HERE ***", subject)
 blurb = (body.strip("\n") + "\n\nPatches:\n\n" + open(plist).read() +
-         "\nMeasured (QEMU TCG, 2 vCPUs: compare the ratios, not the absolute"
-         " figures):\n\n" + open(bench).read())
+         "\nMeasured (QEMU TCG, 2 vCPUs, on QEMU's instruction-counted"
+         " clock: every figure is a cost in guest instructions, and a"
+         " rep string instruction counts once per iteration, so this clock"
+         " prices our inlined data-area copy (rep movsq) at an eighth of"
+         " stock's memcpy (rep movsb); 'base', where run, is ours with"
+         " the same out-of-line memcpy as stock, the fair column wherever"
+         " data is copied; the README says more):\n\n" + open(bench).read())
 text = text.replace("*** BLURB HERE ***", blurb.rstrip("\n"))
 open(cl, "w").write(text)
 PY
