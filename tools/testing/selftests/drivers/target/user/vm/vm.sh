@@ -146,7 +146,8 @@ cat "$initrd" "$run/job.cpio" >"$run/initrd"
 
 drive=()
 [[ -z $disk ]] || drive=(-drive "file=$disk,format=raw,if=virtio,cache=writeback")
-log "booting $image (smp $smp, mem $mem, timeout $timeout s${icount:+, instruction-counted clock}), log $logf"
+clock=${icount:+, instruction-counted clock}
+log "booting $image (smp $smp, mem $mem, timeout $timeout s$clock), log $logf"
 start=$SECONDS
 qrc=0
 # q35, not the default i440fx: its ACPI _PRT is static, while i440fx's loops
