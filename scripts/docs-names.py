@@ -73,6 +73,7 @@ if not zc_head:
 info = {
     "State": fmt_keys("State"),
     "Pool": fmt_keys("Pool"),
+    "Ring": fmt_keys("Ring"),
     "ZeroCopy": ["ZeroCopy", "ZcMinKB"] + zc_names,
 }
 for what, names in (("attribute", attrs), ("control option", opts),

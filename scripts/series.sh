@@ -103,7 +103,7 @@ PY
 # the driver's files each step adds (drivers/target/user/)
 declare -A step_files=(
 	[pool]="tcmu.h trace.h pool.c" [data-area]=data_area.c
-	[zero-copy]=zero_copy.c [ring]=ring.c [reclaim]=reclaim.c
+	[zero-copy]=zero_copy.c [ring]="ring_mem.c ring.c" [reclaim]=reclaim.c
 	[completion]=complete.c
 	[netlink]=netlink.c [uio]=uio.c [configfs]=configfs.c
 	[core]="main.c debug.c Kconfig")

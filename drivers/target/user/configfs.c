@@ -684,15 +684,18 @@ static const char *tcmu_state(struct tcmu_dev *udev)
 ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 {
 	struct tcmu_dev *udev = TCMU_DEV(se_dev);
-	u32 held = 0, used = 0, peak = 0;
+	u32 held = 0, used = 0, peak = 0, ring_held = 0, ring_peak = 0;
 	size_t in_flight = 0, waiting = 0;
 	u64 reclaimed = 0, revoked = 0, waits = 0, wait_ms = 0;
+	u64 ring_trimmed = 0;
 	ssize_t n;
 
 	mutex_lock(&udev->reap_lock);
 	if (udev->mb) {
 		tcmu_da_stats(&udev->da, &held, &used, &peak, &reclaimed,
 			      &revoked);
+		tcmu_rmem_stats(&udev->rmem, &ring_held, &ring_peak,
+				&ring_trimmed);
 		spin_lock(&udev->ring_lock);
 		in_flight = list_count_nodes(&udev->inflight_queue);
 		waiting = list_count_nodes(&udev->qfull_queue);
@@ -713,6 +716,9 @@ ssize_t tcmu_show_configfs_dev_params(struct se_device *se_dev, char *b)
 	n += sprintf(b + n,
 		     "Pool: DataPagesPeak: %u DataPagesReclaimed: %llu PoolWaits: %llu PoolWaitMs: %llu DataPagesRevoked: %llu CompletionCpu: %u\n",
 		     peak, reclaimed, waits, wait_ms, revoked, udev->ccpu);
+	n += sprintf(b + n,
+		     "Ring: RingPagesHeld: %u RingPagesPeak: %u RingPagesTrimmed: %llu\n",
+		     ring_held, ring_peak, ring_trimmed);
 	n += tcmu_zc_show(udev, b + n);
 	mutex_unlock(&udev->reap_lock);
 	return n;

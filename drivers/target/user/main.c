@@ -384,6 +384,18 @@ module_param_cb(global_data_pages, &tcmu_held_ops, NULL, 0444);
 MODULE_PARM_DESC(global_data_pages,
 		 "Pages all devices hold now against the global limit: data area pages, zero-copy bounce pages and kept copies (read only)");
 
+static int tcmu_param_get_ring(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", tcmu_rmem_global_pages());
+}
+
+static const struct kernel_param_ops tcmu_ring_ops = {
+	.get = tcmu_param_get_ring,
+};
+module_param_cb(global_ring_pages, &tcmu_ring_ops, NULL, 0444);
+MODULE_PARM_DESC(global_ring_pages,
+		 "Pages the mailboxes and command rings of all devices hold now, outside the global limit (read only)");
+
 static int tcmu_param_set_idle(const char *val, const struct kernel_param *kp)
 {
 	if (param_set_uint_minmax(val, kp, 0, TCMU_RECLAIM_IDLE_MS_MAX)) {

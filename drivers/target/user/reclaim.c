@@ -49,7 +49,7 @@ enum tcmu_trim {
 };
 
 /**
- * tcmu_reclaim_trim - give back @udev's cached pages if it is time to
+ * tcmu_reclaim_trim - give back @udev's cached and ring pages if it is time
  * @udev: the device, under its reap_lock
  * @reaped: its handler just completed commands
  * @min_idle: how long an idle device keeps its pages while nobody is
@@ -59,7 +59,9 @@ enum tcmu_trim {
  * The one decision of when pages go back.  Pages are short: at once after
  * a reap, and from an idle device.  Otherwise only from a device idle for
  * @min_idle.  One pass (TCMU_TRIM_PASS batches) at a time: the caller
- * shares its work with other devices.
+ * shares its work with other devices.  Ring pages (not the pool's) go
+ * with the cached pages of an idle device, and from a device idle for
+ * @min_idle when pages are not short.
  *
  * Return: what it did.
  */
@@ -67,10 +69,16 @@ static enum tcmu_trim tcmu_reclaim_trim(struct tcmu_dev *udev, bool reaped,
 					unsigned long min_idle,
 					unsigned long *due)
 {
+	bool cached, ring;
+
 	lockdep_assert_held(&udev->reap_lock);
-	if (!udev->mb || !tcmu_da_has_cached(&udev->da))
+	if (!udev->mb)
 		return TCMU_TRIM_NONE;
-	if (tcmu_pool_pressure(udev->da.pool)) {
+	cached = tcmu_da_has_cached(&udev->da);
+	ring = tcmu_ring_has_pages(udev);
+	if (!cached && !ring)
+		return TCMU_TRIM_NONE;
+	if (cached && tcmu_pool_pressure(udev->da.pool)) {
 		if (!reaped && !tcmu_dev_idle(udev))
 			return TCMU_TRIM_NONE;
 	} else {
@@ -80,7 +88,11 @@ static enum tcmu_trim tcmu_reclaim_trim(struct tcmu_dev *udev, bool reaped,
 		if (time_before(jiffies, *due))
 			return TCMU_TRIM_LATER;
 	}
-	tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
+	if (cached)
+		tcmu_da_trim(&udev->da, TCMU_TRIM_PASS);
+	/* a busy ring would only make its pages again */
+	if (ring && tcmu_dev_idle(udev))
+		tcmu_ring_trim(udev);
 	return tcmu_da_has_cached(&udev->da) ? TCMU_TRIM_MORE : TCMU_TRIM_DONE;
 }
 

@@ -37,7 +37,6 @@
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
 #include <target/target_core_base.h>
@@ -82,6 +81,12 @@ static size_t tcmu_cmd_entry_size(size_t iov_cnt, size_t cdb_len)
 
 	return base + round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
 }
+
+/*
+ * Entries up to this long are built on the stack of the one who posts
+ * them; longer ones in a buffer the command gets with its blocks.
+ */
+#define TCMU_ENTRY_ONSTACK	256
 
 static struct kmem_cache *tcmu_cmd_cache;
 
@@ -184,6 +189,7 @@ static void tcmu_cmd_free(struct tcmu_cmd *cmd)
 {
 	if (cmd->zc_slot)
 		tcmu_zc_release(cmd->udev, cmd);
+	kfree(cmd->entry);
 	kfree(cmd->blocks);
 	kmem_cache_free(tcmu_cmd_cache, cmd);
 }
@@ -255,20 +261,33 @@ static void tcmu_ring_advance(struct tcmu_dev *udev, u32 len)
 	smp_store_release(&udev->mb->cmd_head, udev->cmd_head);
 }
 
+/*
+ * Give the ring pages the entry of @len at cmd_head needs, with the PAD
+ * before it: the whole PAD, so that a handler reading more of it than
+ * its header still finds memory.  Returns the pages still missing.
+ */
+static u32 tcmu_ring_populate(struct tcmu_dev *udev, u32 len)
+{
+	u32 head = TCMU_CMDR_OFF + udev->cmd_head;
+	u32 room = udev->cmdr_size - udev->cmd_head;
+
+	if (room >= len)
+		return tcmu_rmem_populate(&udev->rmem, head, len);
+	return tcmu_rmem_populate(&udev->rmem, head, room) +
+	       tcmu_rmem_populate(&udev->rmem, TCMU_CMDR_OFF, len);
+}
+
 /* Fill the end of the ring with a PAD entry when @len does not fit. */
 static void tcmu_ring_pad(struct tcmu_dev *udev, u32 len)
 {
 	u32 room = udev->cmdr_size - udev->cmd_head;
-	struct tcmu_cmd_entry_hdr *hdr;
+	struct tcmu_cmd_entry_hdr hdr = { .len_op = room };
 
 	if (room >= len)
 		return;
-	hdr = udev->cmdr + udev->cmd_head;
-	hdr->len_op = room;
-	tcmu_hdr_set_op(&hdr->len_op, TCMU_OP_PAD);
-	hdr->cmd_id = 0;
-	hdr->kflags = 0;
-	hdr->uflags = 0;
+	tcmu_hdr_set_op(&hdr.len_op, TCMU_OP_PAD);
+	tcmu_rmem_write(&udev->rmem, TCMU_CMDR_OFF + udev->cmd_head, &hdr,
+			sizeof(hdr));
 	tcmu_ring_advance(udev, room);
 }
 
@@ -280,15 +299,17 @@ static bool tcmu_ring_has_room(struct tcmu_dev *udev, u32 len)
 	       tcmu_ring_needed(udev->cmd_head, len, size);
 }
 
-/* Write the iovecs, CDB and header of @cmd at cmd_head. */
+/*
+ * Build the entry of @cmd (header, iovecs, CDB) in @entry, @len bytes,
+ * and write it at cmd_head.
+ */
 static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
-				u32 len, size_t cdb_len)
+				u32 len, size_t cdb_len,
+				struct tcmu_cmd_entry *entry)
 {
 	struct se_cmd *se_cmd = cmd->se_cmd;
 	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
-	struct tcmu_cmd_entry *entry = udev->cmdr + udev->cmd_head;
-	u64 cdb_off = TCMU_CMDR_OFF + udev->cmd_head + len -
-		      round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
+	u32 cdb_at = len - round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
 	unsigned int n;
 
 	memset(entry, 0, len);
@@ -309,8 +330,10 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 			tcmu_da_fill_iovs(&udev->da, cmd->blocks + nr_data,
 					  cmd->nr_bidi_blocks, cmd->bidi_len,
 					  entry->req.iov + n);
-	memcpy((void *)udev->mb + cdb_off, se_cmd->t_task_cdb, cdb_len);
-	entry->req.cdb_off = cdb_off;
+	memcpy((void *)entry + cdb_at, se_cmd->t_task_cdb, cdb_len);
+	entry->req.cdb_off = TCMU_CMDR_OFF + udev->cmd_head + cdb_at;
+	tcmu_rmem_write(&udev->rmem, TCMU_CMDR_OFF + udev->cmd_head, entry,
+			len);
 }
 
 /*
@@ -330,6 +353,19 @@ static int tcmu_dev_refuses(struct tcmu_dev *udev, sense_reason_t *sense)
 	return 0;
 }
 
+/*
+ * The entry of @cmd is @len bytes: a buffer to build it in when the stack
+ * would not do.  Returns 0 or -ENOMEM.
+ */
+static int tcmu_cmd_entry_buf(struct tcmu_cmd *cmd, u32 len)
+{
+	cmd->ring_len = len;
+	if (len <= TCMU_ENTRY_ONSTACK)
+		return 0;
+	cmd->entry = kmalloc(len, GFP_NOIO);
+	return cmd->entry ? 0 : -ENOMEM;
+}
+
 /* Give back the blocks or the window slot tcmu_cmd_prepare() took. */
 static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 {
@@ -342,6 +378,8 @@ static void tcmu_cmd_unprepare(struct tcmu_cmd *cmd)
 	} else {
 		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
 	}
+	kfree(cmd->entry);
+	cmd->entry = NULL;
 	cmd->ring_len = 0;
 }
 
@@ -375,7 +413,10 @@ static enum tcmu_get tcmu_cmd_prepare(struct tcmu_cmd *cmd,
 			tcmu_cmd_unprepare(cmd);
 			goto too_big;
 		}
-		cmd->ring_len = len;
+		if (tcmu_cmd_entry_buf(cmd, len)) {
+			tcmu_cmd_unprepare(cmd);
+			goto nomem;
+		}
 		return TCMU_GOT;
 	}
 	if (cmd->nr_blocks > udev->da.nr_blocks) {
@@ -403,7 +444,12 @@ too_big:
 		*sense = TCM_INVALID_CDB_FIELD;
 		return TCMU_FAIL;
 	}
-	cmd->ring_len = len;
+	if (tcmu_cmd_entry_buf(cmd, len)) {
+		tcmu_da_free(&udev->da, cmd->blocks, cmd->nr_blocks);
+nomem:
+		*sense = TCM_OUT_OF_RESOURCES;
+		return TCMU_FAIL;
+	}
 
 	if (se_cmd->data_direction == DMA_TO_DEVICE ||
 	    se_cmd->se_cmd_flags & SCF_BIDI)
@@ -415,14 +461,20 @@ too_big:
 /*
  * Put a prepared @cmd on the ring and the inflight list: TCMU_GOT,
  * TCMU_WAIT when the ring or the id space is full, or TCMU_FAIL with
- * *@sense set.  The caller gives the blocks back on failure and kicks
- * the handler on success, after dropping ring_lock.
+ * *@sense set.  TCMU_WAIT with *@nopage set: the ring misses that many
+ * pages, which the caller makes (tcmu_rmem_fill()) before trying again.
+ * The caller gives the blocks back on failure and kicks the handler on
+ * success, after dropping ring_lock.
  */
 static enum tcmu_get tcmu_post_cmd(struct tcmu_cmd *cmd,
-				   sense_reason_t *sense)
+				   sense_reason_t *sense, u32 *nopage)
 {
 	struct tcmu_dev *udev = cmd->udev;
 	size_t cdb_len = scsi_command_size(cmd->se_cmd->t_task_cdb);
+	union {
+		struct tcmu_cmd_entry entry;
+		u8 bytes[TCMU_ENTRY_ONSTACK];
+	} buf;
 	u32 len = cmd->ring_len;
 	unsigned int tmo;
 	u32 id;
@@ -430,10 +482,14 @@ static enum tcmu_get tcmu_post_cmd(struct tcmu_cmd *cmd,
 
 	lockdep_assert_held(&udev->ring_lock);
 
+	*nopage = 0;
 	/* decided here, where block_dev and the reap set the flags */
 	if (tcmu_dev_refuses(udev, sense))
 		return TCMU_FAIL;
 	if (!tcmu_ring_has_room(udev, len))
+		return TCMU_WAIT;
+	*nopage = tcmu_ring_populate(udev, len);
+	if (*nopage)
 		return TCMU_WAIT;
 	ret = xa_alloc_cyclic(&udev->cmd_ids, &id, cmd, XA_LIMIT(1, U16_MAX),
 			      &udev->next_cmd_id, GFP_NOWAIT);
@@ -446,7 +502,10 @@ static enum tcmu_get tcmu_post_cmd(struct tcmu_cmd *cmd,
 	cmd->cmd_id = id;
 
 	tcmu_ring_pad(udev, len);
-	tcmu_ring_write_cmd(udev, cmd, len, cdb_len);
+	tcmu_ring_write_cmd(udev, cmd, len, cdb_len,
+			    cmd->entry ?: &buf.entry);
+	kfree(cmd->entry);
+	cmd->entry = NULL;
 	tcmu_ring_advance(udev, len);
 
 	list_move_tail(&cmd->queue_entry, &udev->inflight_queue);
@@ -455,6 +514,35 @@ static enum tcmu_get tcmu_post_cmd(struct tcmu_cmd *cmd,
 	if (tmo)
 		tcmu_arm_timer(cmd, tmo, &udev->cmd_timer);
 	return TCMU_GOT;
+}
+
+/*
+ * tcmu_post_cmd() under ring_lock; not while others wait if @in_order.
+ * Ring pages it misses are made outside the lock, then it tries again.
+ */
+static enum tcmu_get tcmu_post_cmd_lock(struct tcmu_cmd *cmd,
+					sense_reason_t *sense, bool in_order)
+{
+	struct tcmu_dev *udev = cmd->udev;
+	enum tcmu_get got;
+	u32 nopage = 0;
+
+	for (;;) {
+		spin_lock(&udev->ring_lock);
+		if (in_order && !list_empty(&udev->qfull_queue))
+			got = TCMU_WAIT;
+		else
+			got = tcmu_post_cmd(cmd, sense, &nopage);
+		if (got == TCMU_GOT)	/* visible to TMRs from here */
+			cmd->se_cmd->priv = cmd;
+		spin_unlock(&udev->ring_lock);
+		if (got != TCMU_WAIT || !nopage)
+			return got;
+		if (tcmu_rmem_fill(&udev->rmem, nopage)) {
+			*sense = TCM_OUT_OF_RESOURCES;
+			return TCMU_FAIL;
+		}
+	}
 }
 
 /*
@@ -518,12 +606,7 @@ sense_reason_t tcmu_queue_cmd(struct se_cmd *se_cmd)
 		prepared = got == TCMU_GOT;
 	}
 	if (prepared) {
-		spin_lock(&udev->ring_lock);
-		got = list_empty(&udev->qfull_queue) ?
-		      tcmu_post_cmd(cmd, &sense) : TCMU_WAIT;
-		if (got == TCMU_GOT)
-			se_cmd->priv = cmd;	/* visible to TMRs from here */
-		spin_unlock(&udev->ring_lock);
+		got = tcmu_post_cmd_lock(cmd, &sense, true);
 		if (got == TCMU_GOT) {
 			tcmu_kick(udev);
 			return TCM_NO_SENSE;
@@ -589,9 +672,7 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 		}
 		got = tcmu_cmd_prepare(cmd, &sense);
 		if (got == TCMU_GOT) {
-			spin_lock(&udev->ring_lock);
-			got = tcmu_post_cmd(cmd, &sense);
-			spin_unlock(&udev->ring_lock);
+			got = tcmu_post_cmd_lock(cmd, &sense, false);
 			if (got == TCMU_GOT) {
 				tcmu_kick(udev);
 				continue;
@@ -609,60 +690,44 @@ static void tcmu_run_qfull(struct tcmu_dev *udev, bool fail)
 
 /*
  * Post @tmr or park it; returns false when it had to be parked.  Sets
- * *@kick when an entry went on the ring.  Under ring_lock.
+ * *@kick when an entry went on the ring, and *@nopage to the ring pages
+ * it misses when it parked for those (the caller makes them and runs the
+ * queue again).  Under ring_lock.
  */
 static bool tcmu_post_tmr(struct tcmu_dev *udev, struct tcmu_tmr *tmr,
-			  bool *kick)
+			  bool *kick, u32 *nopage)
 {
 	size_t ids = sizeof(tmr->cmd_ids[0]) * tmr->cmd_cnt;
 	u32 len = round_up(sizeof(struct tcmu_tmr_entry) + ids,
 			   TCMU_OP_ALIGN_SIZE);
-	struct tcmu_tmr_entry *entry;
+	struct tcmu_tmr_entry entry = { .hdr.len_op = len };
+	u32 at;
 
 	lockdep_assert_held(&udev->ring_lock);
+	*nopage = 0;
 	if (test_bit(TCMU_DEV_BROKEN, &udev->flags) ||
 	    len > udev->cmdr_size / 2)
 		goto out_free;
-	if (!tcmu_ring_has_room(udev, len)) {
+	if (tcmu_ring_has_room(udev, len))
+		*nopage = tcmu_ring_populate(udev, len);
+	if (!tcmu_ring_has_room(udev, len) || *nopage) {
 		list_add_tail(&tmr->queue_entry, &udev->tmr_queue);
 		return false;
 	}
 	tcmu_ring_pad(udev, len);
-	entry = udev->cmdr + udev->cmd_head;
-	memset(entry, 0, len);
-	entry->hdr.len_op = len;
-	tcmu_hdr_set_op(&entry->hdr.len_op, TCMU_OP_TMR);
-	entry->tmr_type = tmr->tmr_type;
-	entry->cmd_cnt = tmr->cmd_cnt;
-	memcpy(entry->cmd_ids, tmr->cmd_ids, ids);
+	tcmu_hdr_set_op(&entry.hdr.len_op, TCMU_OP_TMR);
+	entry.tmr_type = tmr->tmr_type;
+	entry.cmd_cnt = tmr->cmd_cnt;
+	at = TCMU_CMDR_OFF + udev->cmd_head;
+	tcmu_rmem_write(&udev->rmem, at, &entry, sizeof(entry));
+	tcmu_rmem_write(&udev->rmem, at + sizeof(entry), tmr->cmd_ids, ids);
+	tcmu_rmem_zero(&udev->rmem, at + sizeof(entry) + ids,
+		       len - sizeof(entry) - ids);
 	tcmu_ring_advance(udev, len);
 	*kick = true;
 out_free:
 	kfree(tmr);
 	return true;
-}
-
-/* Returns true when no TMR is left waiting.  Under reap_lock. */
-static bool tcmu_run_tmr_queue(struct tcmu_dev *udev)
-{
-	struct tcmu_tmr *tmr, *tmp;
-	bool kick = false, done = true;
-	LIST_HEAD(tmrs);
-
-	spin_lock(&udev->ring_lock);
-	list_splice_init(&udev->tmr_queue, &tmrs);
-	list_for_each_entry_safe(tmr, tmp, &tmrs, queue_entry) {
-		list_del_init(&tmr->queue_entry);
-		if (!tcmu_post_tmr(udev, tmr, &kick)) {
-			list_splice_tail(&tmrs, &udev->tmr_queue);
-			done = false;
-			break;
-		}
-	}
-	spin_unlock(&udev->ring_lock);
-	if (kick)
-		tcmu_kick(udev);
-	return done;
 }
 
 /* Under ring_lock */
@@ -674,6 +739,44 @@ static void tcmu_drop_tmrs(struct tcmu_dev *udev)
 		list_del(&tmr->queue_entry);
 		kfree(tmr);
 	}
+}
+
+/* Returns true when no TMR is left waiting.  Under reap_lock. */
+static bool tcmu_run_tmr_queue(struct tcmu_dev *udev)
+{
+	struct tcmu_tmr *tmr, *tmp;
+	bool kick = false, done;
+	u32 nopage;
+	LIST_HEAD(tmrs);
+
+again:
+	done = true;
+	nopage = 0;
+	spin_lock(&udev->ring_lock);
+	list_splice_init(&udev->tmr_queue, &tmrs);
+	list_for_each_entry_safe(tmr, tmp, &tmrs, queue_entry) {
+		list_del_init(&tmr->queue_entry);
+		if (!tcmu_post_tmr(udev, tmr, &kick, &nopage)) {
+			list_splice_tail_init(&tmrs, &udev->tmr_queue);
+			done = false;
+			break;
+		}
+	}
+	spin_unlock(&udev->ring_lock);
+	if (nopage) {
+		if (!tcmu_rmem_fill(&udev->rmem, nopage))
+			goto again;
+		/* no page for a notification: the handler does without */
+		pr_warn_ratelimited("%s: no memory for the ring: TMR notifications dropped\n",
+				    udev->name);
+		spin_lock(&udev->ring_lock);
+		tcmu_drop_tmrs(udev);
+		spin_unlock(&udev->ring_lock);
+		done = true;
+	}
+	if (kick)
+		tcmu_kick(udev);
+	return done;
 }
 
 static u8 tcmu_tmr_type(enum tcm_tmreq_table tmf)
@@ -707,7 +810,7 @@ void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 	struct tcmu_tmr *tmr;
 	LIST_HEAD(aborted);
 	bool kick = false;
-	u32 cnt = 0;
+	u32 cnt = 0, nopage = 0;
 
 	mutex_lock(&udev->reap_lock);
 	spin_lock(&udev->ring_lock);
@@ -744,12 +847,15 @@ void tcmu_tmr_notify(struct se_device *se_dev, enum tcm_tmreq_table tmf,
 			tmr->cmd_ids[cnt++] = cmd->cmd_id;
 	}
 	if (list_empty(&udev->tmr_queue))
-		tcmu_post_tmr(udev, tmr, &kick);
+		tcmu_post_tmr(udev, tmr, &kick, &nopage);
 	else
 		list_add_tail(&tmr->queue_entry, &udev->tmr_queue);
 	spin_unlock(&udev->ring_lock);
 	if (kick)
 		tcmu_kick(udev);
+	/* it parked for ring pages: make them and post it */
+	if (nopage)
+		tcmu_run_tmr_queue(udev);
 unlock:
 	mutex_unlock(&udev->reap_lock);
 }
@@ -824,20 +930,24 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd)
 }
 
 /*
- * Reap one command slot: copy the response into the command, take it off
+ * Reap the command slot at @pos: copy the response into the command, take it off
  * cmd_ids (unless KEEP_BUF) and the inflight list, and queue it on @done
  * when its se_cmd is still to be completed or it is to be freed.
  * Returns false when the ring is broken.  Under ring_lock.
  */
-static bool tcmu_reap_cmd(struct tcmu_dev *udev,
-			  const struct tcmu_cmd_entry *slot,
+static bool tcmu_reap_cmd(struct tcmu_dev *udev, u32 pos,
 			  struct list_head *done)
 {
 	struct tcmu_cmd_entry rsp;
 	struct tcmu_cmd *cmd;
 	bool keep;
 
-	memcpy(&rsp, slot, sizeof(rsp));	/* UAM: use only the copy */
+	/* UAM: use only the copy */
+	if (!tcmu_rmem_read(&udev->rmem, TCMU_CMDR_OFF + pos, &rsp,
+			    sizeof(rsp))) {
+		tcmu_ring_broken(udev, "entry offset", pos);
+		return false;
+	}
 	cmd = xa_load(&udev->cmd_ids, rsp.hdr.cmd_id);
 	if (!cmd) {
 		tcmu_ring_broken(udev, "unknown cmd_id", rsp.hdr.cmd_id);
@@ -894,11 +1004,17 @@ static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done,
 	}
 
 	while ((pos = udev->cmdr_last_cleaned) != tail && budget) {
-		struct tcmu_cmd_entry_hdr *hdr = udev->cmdr + pos;
+		struct tcmu_cmd_entry_hdr hdr;
 
-		len_op = READ_ONCE(hdr->len_op);	/* UAM */
+		/* UAM: use only the copy; the kernel wrote every live page */
+		if (!tcmu_rmem_read(&udev->rmem, TCMU_CMDR_OFF + pos, &hdr,
+				    sizeof(hdr))) {
+			tcmu_ring_broken(udev, "entry offset", pos);
+			break;
+		}
+		len_op = hdr.len_op;
 		len = tcmu_hdr_get_len(len_op);
-		if (len < sizeof(*hdr) || len > size - pos ||
+		if (len < sizeof(hdr) || len > size - pos ||
 		    len > tcmu_ring_used(tail, pos, size)) {
 			tcmu_ring_broken(udev, "entry length", len);
 			break;
@@ -913,7 +1029,7 @@ static bool __tcmu_reap(struct tcmu_dev *udev, struct list_head *done,
 						 len);
 				return freed;
 			}
-			if (!tcmu_reap_cmd(udev, (void *)hdr, done))
+			if (!tcmu_reap_cmd(udev, pos, done))
 				return freed;
 			budget--;
 			break;
@@ -984,6 +1100,35 @@ void tcmu_retry_waiting(struct tcmu_dev *udev)
 {
 	lockdep_assert_held(&udev->reap_lock);
 	tcmu_run_queues(udev);
+}
+
+/* The live ring bytes, for tcmu_rmem_trim(): oldest unreaped to head */
+static u32 tcmu_ring_live(struct tcmu_ring_mem *rm, u32 *off)
+{
+	struct tcmu_dev *udev = container_of(rm, struct tcmu_dev, rmem);
+
+	lockdep_assert_held(&udev->ring_lock);
+	*off = TCMU_CMDR_OFF + udev->cmdr_last_cleaned;
+	return tcmu_ring_used(udev->cmd_head, udev->cmdr_last_cleaned,
+			      udev->cmdr_size);
+}
+
+/**
+ * tcmu_ring_trim - give back the ring pages no live entry is in
+ * @udev: the device, under its reap_lock
+ *
+ * Return: the pages freed.
+ */
+u32 tcmu_ring_trim(struct tcmu_dev *udev)
+{
+	lockdep_assert_held(&udev->reap_lock);
+	return tcmu_rmem_trim(&udev->rmem, tcmu_ring_live);
+}
+
+/* Whether the ring holds pages beyond its mailbox's */
+bool tcmu_ring_has_pages(struct tcmu_dev *udev)
+{
+	return READ_ONCE(udev->rmem.nr_held) > 1;
 }
 
 /* Nothing on the ring and nothing waiting for it */
@@ -1289,29 +1434,29 @@ static void tcmu_dev_free_rcu(struct rcu_head *head)
 }
 
 /*
- * Allocate the mailbox and ring, the data area index and the zero-copy
- * window, sized by the attributes, which cannot change from here on;
- * their pages are charged to @pool.
+ * Allocate the mailbox and the ring's page index, the data area index and
+ * the zero-copy window, sized by the attributes, which cannot change from
+ * here on; data and window pages are charged to @pool.
  */
 int tcmu_dev_alloc_area(struct tcmu_dev *udev, struct tcmu_pool *pool)
 {
 	struct se_dev_attrib *attr = &udev->se_dev.dev_attrib;
 	size_t data_pages = TCMU_MB_TO_PAGES(udev->data_area_mb);
-	struct tcmu_mailbox *mb;
 	u32 slot_pages;
 	int ret;
 
 	lockdep_assert_held(&udev->reap_lock);
-	mb = vzalloc(udev->cmdr_size + TCMU_CMDR_OFF);
-	if (!mb)
-		return -ENOMEM;
+	ret = tcmu_rmem_init(&udev->rmem, &udev->ring_lock,
+			     udev->cmdr_size + TCMU_CMDR_OFF, TCMU_CMDR_OFF);
+	if (ret)
+		return ret;
 	udev->data_off = udev->cmdr_size + TCMU_CMDR_OFF;
 	udev->mmap_pages = (udev->data_off >> PAGE_SHIFT) + data_pages;
 	ret = tcmu_da_init(&udev->da, pool, udev->name,
 			   data_pages / udev->data_pages_per_blk,
 			   udev->data_pages_per_blk, udev->data_off);
 	if (ret)
-		goto err_vfree;
+		goto err_rmem;
 	if (udev->zero_copy) {
 		/* the window follows the data area */
 		slot_pages = tcmu_zc_slot_pages((u64)attr->hw_max_sectors *
@@ -1322,15 +1467,14 @@ int tcmu_dev_alloc_area(struct tcmu_dev *udev, struct tcmu_pool *pool)
 			goto err_da;
 		udev->mmap_pages += (size_t)udev->zc.nr_slots * slot_pages;
 	}
-	udev->mb = mb;
-	udev->cmdr = (void *)mb + TCMU_CMDR_OFF;
+	udev->mb = tcmu_rmem_mailbox(&udev->rmem);
 	tcmu_dev_ring_setup(udev);
 	return 0;
 
 err_da:
 	tcmu_da_exit(&udev->da);
-err_vfree:
-	vfree(mb);
+err_rmem:
+	tcmu_rmem_exit(&udev->rmem);
 	return ret;
 }
 
@@ -1340,17 +1484,13 @@ err_vfree:
  */
 void tcmu_dev_free_area(struct tcmu_dev *udev)
 {
-	struct tcmu_mailbox *mb;
-
 	tcmu_ring_destroy(udev);
 	mutex_lock(&udev->reap_lock);
-	mb = udev->mb;
 	udev->mb = NULL;
-	udev->cmdr = NULL;
 	mutex_unlock(&udev->reap_lock);
 	tcmu_zc_exit(&udev->zc);
 	tcmu_da_exit(&udev->da);
-	vfree(mb);
+	tcmu_rmem_exit(&udev->rmem);
 }
 
 static void tcmu_dev_release(struct kref *kref)

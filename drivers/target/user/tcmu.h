@@ -28,6 +28,13 @@
  *	the page in the index; the release path removes pages from the index
  *	and zaps their PTEs while holding it for write.  Taken inside
  *	reap_lock, outside the mm's i_mmap_rwsem and page table locks.
+ *   tcmu_ring_mem.map_lock (rw_semaphore, ring_mem.c)
+ *	ties the ring's page index to the handler's page tables, as the
+ *	data area's map_lock does: the fault inserts a ring PTE holding it
+ *	for read; a trim holds it for write while it takes dead pages out
+ *	of the index (under ring_lock) and zaps them.  Taken inside
+ *	reap_lock, vma_lock and the mm's mmap_lock, outside ring_lock,
+ *	i_mmap_rwsem and the page table locks.
  *   tcmu_zc.lock (rw_semaphore, zero_copy.c)
  *	ties the zero-copy window's slots to the handler's page tables:
  *	the fault path inserts window PTEs holding it for read, a slot's
@@ -41,10 +48,13 @@
  *	cmdr_last_cleaned, the mailbox head, the slots between them,
  *	stores into cmd_ids, the inflight/qfull/tmr lists, se_cmd->priv
  *	while a command is published, the BLOCKED and BROKEN decisions
- *	and the timers' deadlines.  Held only to check for room and write
- *	or reap ring entries: data copies, block allocation, page
- *	population and se_cmd completion all happen outside it.  Nothing
- *	but the xarray's and the timers' own locks nest inside it.
+ *	and the timers' deadlines, and the ring's page index (struct
+ *	tcmu_ring_mem).  Held only to check for room and write or reap
+ *	ring entries: data copies, block allocation, data page population
+ *	and se_cmd completion all happen outside it; a ring page is
+ *	allocated under it only without sleeping (GFP_NOWAIT), else by
+ *	the writer after dropping it.  Nothing but the xarray's, the page
+ *	allocator's and the timers' own locks nest inside it.
  *   tcmu_data_area.lock (spinlock)
  *	the block bitmaps and counters of a data area.  A leaf: page
  *	allocation and zapping happen outside it, on blocks it marked busy.
@@ -192,6 +202,38 @@ struct tcmu_pool {
 };
 
 /**
+ * struct tcmu_ring_mem - the pages of the mailbox and the command ring
+ * @map_lock: see the lock rules at the top of this file
+ * @mapping: the handler's address_space, where trims zap (NULL without a
+ *	VMA); set under map_lock held for write
+ * @lock: the device's ring_lock, which guards the fields below
+ * @pages: page i holds bytes [i * PAGE_SIZE, (i + 1) * PAGE_SIZE) of the
+ *	mapping: the mailbox's page always, a ring page from the first
+ *	entry written into it until a trim takes it; NULL otherwise.
+ *	Stored under @lock; read under @lock, or under map_lock (the fault)
+ * @nr_pages: entries of @pages
+ * @ring_off: the ring's first byte in the mapping
+ * @stash: zeroed pages for writers that cannot sleep (page->lru)
+ * @nr_stash: pages on @stash
+ * @nr_held: pages in @pages and on @stash; also read without @lock
+ * @peak: the most pages it held at once
+ * @trimmed: pages trims gave back
+ */
+struct tcmu_ring_mem {
+	struct rw_semaphore map_lock;	/* see the lock rules above */
+	struct address_space *mapping;
+	spinlock_t *lock;		/* the device's ring_lock */
+	struct page **pages;
+	u32 nr_pages;
+	u32 ring_off;
+	struct list_head stash;
+	u32 nr_stash;
+	u32 nr_held;
+	u32 peak;
+	u64 trimmed;
+};
+
+/**
  * struct tcmu_data_area - the lazily populated data area of one device
  * @map_lock: see the lock rules at the top of this file
  * @lock: guards the bitmaps and the counters below marked "lock"
@@ -332,12 +374,12 @@ enum tcmu_dev_flag {
  * @node: on reclaim.c's list of devices, under tcmu_devices_lock
  * @flags: enum tcmu_dev_flag bits
  * @uio_info: UIO registration; name is "tcm-user/<hba>/<name>/<config>"
- * @mb: vmalloc'ed mailbox + ring, shared with the handler; set and
- *	cleared under reap_lock (configure, the area's free), so paths
+ * @mb: the mailbox, in @rmem's first page, shared with the handler; set
+ *	and cleared under reap_lock (configure, the area's free), so paths
  *	outside the enabled device's own (configfs, reclaim) read it under
  *	reap_lock; the data path and the fault handler run only while it
  *	is set (an enabled device, a VMA's reference)
- * @cmdr: the ring (@mb + TCMU_CMDR_OFF)
+ * @rmem: the pages of the mailbox and the ring (ring_mem.c)
  * @cmdr_size: ring size in bytes
  * @cmd_head: where the next entry goes; the kernel's own copy, ring_lock
  * @cmdr_last_cleaned: first entry not yet reaped; ring_lock
@@ -405,7 +447,7 @@ struct tcmu_dev {
 	struct uio_info uio_info;
 
 	struct tcmu_mailbox *mb;
-	void *cmdr;
+	struct tcmu_ring_mem rmem;
 	u32 cmdr_size;
 	u32 cmd_head;
 	u32 cmdr_last_cleaned;
@@ -490,6 +532,8 @@ enum tcmu_cmd_flag {
  * @deadline: jiffies; meaningful while on a timed queue
  * @flags: enum tcmu_cmd_flag bits
  * @ring_len: bytes of its ring entry, set when its blocks are taken
+ * @entry: where an entry longer than TCMU_ENTRY_ONSTACK is built, from
+ *	the taking of its blocks until it is posted (or they go back)
  * @zc_slot: its zero-copy window slot + 1, 0 when it has none (then its
  *	data is in @blocks)
  * @zc_iovs: iovecs of its window slot
@@ -508,6 +552,7 @@ struct tcmu_cmd {
 	unsigned long deadline;
 	unsigned long flags;
 	u32 ring_len;
+	struct tcmu_cmd_entry *entry;
 	u32 zc_slot;
 	u32 zc_iovs;
 	struct tcmu_cmd_entry rsp;
@@ -596,6 +641,27 @@ static inline bool tcmu_pool_pressure(struct tcmu_pool *pool)
 	       (READ_ONCE(pool->nr_waiters) && free < READ_ONCE(pool->head_want));
 }
 
+/* ring_mem.c */
+int tcmu_rmem_init(struct tcmu_ring_mem *rm, spinlock_t *lock, u32 bytes,
+		   u32 ring_off);
+void tcmu_rmem_exit(struct tcmu_ring_mem *rm);
+void *tcmu_rmem_mailbox(struct tcmu_ring_mem *rm);
+u32 tcmu_rmem_populate(struct tcmu_ring_mem *rm, u32 off, u32 len);
+int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr);
+void tcmu_rmem_write(struct tcmu_ring_mem *rm, u32 off, const void *src,
+		     u32 len);
+void tcmu_rmem_zero(struct tcmu_ring_mem *rm, u32 off, u32 len);
+bool tcmu_rmem_read(struct tcmu_ring_mem *rm, u32 off, void *dst, u32 len);
+u32 tcmu_rmem_trim(struct tcmu_ring_mem *rm,
+		   u32 (*live)(struct tcmu_ring_mem *rm, u32 *off));
+void tcmu_rmem_set_mapping(struct tcmu_ring_mem *rm,
+			   struct address_space *mapping);
+vm_fault_t tcmu_rmem_fault(struct tcmu_ring_mem *rm, struct vm_fault *vmf,
+			   pgoff_t index);
+void tcmu_rmem_stats(struct tcmu_ring_mem *rm, u32 *held, u32 *peak,
+		     u64 *trimmed);
+long tcmu_rmem_global_pages(void);
+
 /* ring.c */
 int tcmu_ring_init(void);
 void tcmu_ring_exit(void);
@@ -620,6 +686,8 @@ void tcmu_qfull_timer_fn(struct timer_list *t);
 void tcmu_timeout_work_fn(struct work_struct *work);
 void tcmu_qfull_work_fn(struct work_struct *work);
 bool tcmu_dev_idle(struct tcmu_dev *udev);
+u32 tcmu_ring_trim(struct tcmu_dev *udev);
+bool tcmu_ring_has_pages(struct tcmu_dev *udev);
 long tcmu_dev_held(struct tcmu_dev *udev);
 long tcmu_revoke_orphans(struct tcmu_dev *udev, long excess, u32 max_cmds);
 void tcmu_ring_destroy(struct tcmu_dev *udev);

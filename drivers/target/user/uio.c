@@ -4,10 +4,10 @@
  * page faults, VMA lifetime), open/release of the UIO file and the kick
  * the handler gives by writing to it.
  *
- * The mapping is one region: mailbox and ring (vmalloc memory that lives
- * as long as the device) followed by the data area (pages that come and
- * go, see data_area.c) and, with zero_copy on, the zero-copy window (see
- * zero_copy.c).  Ring and data area PTEs are inserted by our fault handler
+ * The mapping is one region: mailbox and ring (pages that come and go,
+ * see ring_mem.c) followed by the data area (likewise, see data_area.c)
+ * and, with zero_copy on, the zero-copy window (see zero_copy.c).  Ring
+ * and data area PTEs are inserted by our fault handler
  * with vm_insert_page(), so the mapping is VM_MIXEDMAP and holds ordinary
  * page references there: get_user_pages() (O_DIRECT from the data area)
  * works.  Window PTEs are special and cannot be pinned.
@@ -22,7 +22,6 @@
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
-#include <linux/vmalloc.h>
 #include "tcmu.h"
 
 /* The parent of every device's UIO device: /sys/devices/tcm_user */
@@ -34,6 +33,7 @@ static void __tcmu_uio_set_mapping(struct tcmu_dev *udev,
 {
 	lockdep_assert_held(&udev->vma_lock);
 	udev->mapping = mapping;
+	tcmu_rmem_set_mapping(&udev->rmem, mapping);
 	tcmu_da_set_mapping(&udev->da, mapping);
 	tcmu_zc_set_mapping(&udev->zc, mapping);
 }
@@ -75,8 +75,6 @@ static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
 {
 	struct tcmu_dev *udev = vmf->vma->vm_private_data;
 	pgoff_t ring_pages = udev->data_off >> PAGE_SHIFT;
-	struct page *page;
-	int ret;
 
 	if (vmf->pgoff >= udev->mmap_pages)
 		return VM_FAULT_SIGBUS;
@@ -86,11 +84,7 @@ static vm_fault_t tcmu_vma_fault(struct vm_fault *vmf)
 	if (vmf->pgoff >= ring_pages)
 		return tcmu_da_fault(&udev->da, vmf, vmf->pgoff - ring_pages);
 
-	page = vmalloc_to_page((void *)udev->mb + (vmf->pgoff << PAGE_SHIFT));
-	ret = vm_insert_page(vmf->vma, vmf->address, page);
-	if (ret && ret != -EBUSY)
-		return vmf_error(ret);
-	return VM_FAULT_NOPAGE;
+	return tcmu_rmem_fault(&udev->rmem, vmf, vmf->pgoff);
 }
 
 /* Only window PTEs are special, so only they come here. */

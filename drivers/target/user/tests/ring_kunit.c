@@ -2,7 +2,8 @@
 /*
  * KUnit tests of the command ring's space accounting: used/free bytes
  * around the wrap, the PAD an entry needs at the end of the ring, and
- * entry sizes.
+ * entry sizes; and of its pages: made when written, entries that span
+ * pages and wrap, and trims that free dead pages only.
  */
 #include <kunit/test.h>
 #include "../tcmu.h"
@@ -86,11 +87,321 @@ static void ring_entry_size(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tcmu_cmd_entry_size(10, 10), 48UL + 160 + 16);
 }
 
+/* Ring memory of @pages pages on its own lock, for the rmem cases */
+struct rmem_fixture {
+	spinlock_t lock;	/* stands in for ring_lock */
+	struct tcmu_ring_mem rm;
+};
+
+static struct rmem_fixture *rmem_fixture(struct kunit *test, u32 pages)
+{
+	struct rmem_fixture *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	spin_lock_init(&f->lock);
+	KUNIT_ASSERT_EQ(test, tcmu_rmem_init(&f->rm, &f->lock,
+					     pages << PAGE_SHIFT,
+					     TCMU_CMDR_OFF), 0);
+	return f;
+}
+
+static u32 rmem_nr_present(struct tcmu_ring_mem *rm)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < rm->nr_pages; i++)
+		n += !!rm->pages[i];
+	return n;
+}
+
+/* Only the mailbox exists at first; bytes that span pages round-trip. */
+static void rmem_span(struct kunit *test)
+{
+	struct rmem_fixture *f = rmem_fixture(test, 4);
+	struct tcmu_ring_mem *rm = &f->rm;
+	long global = tcmu_rmem_global_pages();
+	u8 out[300], in[300];
+	u32 i;
+
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(rm), 1U);
+	KUNIT_EXPECT_EQ(test, rm->nr_held, 1U);
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = i * 7 + 1;
+	spin_lock(&f->lock);
+	/* not written yet: no page, nothing read */
+	KUNIT_EXPECT_FALSE(test, tcmu_rmem_read(rm, PAGE_SIZE, in, 8));
+	KUNIT_EXPECT_EQ(test, tcmu_rmem_populate(rm, PAGE_SIZE - 100,
+						 sizeof(out)), 0U);
+	tcmu_rmem_write(rm, PAGE_SIZE - 100, out, sizeof(out));
+	KUNIT_EXPECT_TRUE(test, tcmu_rmem_read(rm, PAGE_SIZE - 100, in,
+					       sizeof(in)));
+	/* a new page is zeroed where nothing was written */
+	KUNIT_EXPECT_TRUE(test, tcmu_rmem_read(rm, PAGE_SIZE + 200, in,
+					       1));
+	spin_unlock(&f->lock);
+	KUNIT_EXPECT_EQ(test, in[0], 0);
+	spin_lock(&f->lock);
+	KUNIT_EXPECT_TRUE(test, tcmu_rmem_read(rm, PAGE_SIZE - 100, in,
+					       sizeof(in)));
+	spin_unlock(&f->lock);
+	KUNIT_EXPECT_MEMEQ(test, in, out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(rm), 2U);
+	KUNIT_EXPECT_EQ(test, rm->nr_held, 2U);
+	KUNIT_EXPECT_EQ(test, tcmu_rmem_global_pages(), global + 1);
+	tcmu_rmem_exit(rm);
+	KUNIT_EXPECT_EQ(test, tcmu_rmem_global_pages(), global - 1);
+}
+
+/* Pages made ahead go to the writer; a trim takes what is left of them. */
+static u32 rmem_none_live(struct tcmu_ring_mem *rm, u32 *off)
+{
+	*off = rm->ring_off;
+	return 0;
+}
+
+static void rmem_stash(struct kunit *test)
+{
+	struct rmem_fixture *f = rmem_fixture(test, 8);
+	struct tcmu_ring_mem *rm = &f->rm;
+
+	KUNIT_ASSERT_EQ(test, tcmu_rmem_fill(rm, 3), 0);
+	KUNIT_EXPECT_EQ(test, rm->nr_stash, 3U);
+	KUNIT_EXPECT_EQ(test, rm->nr_held, 4U);
+	spin_lock(&f->lock);
+	/* two pages from the stash */
+	KUNIT_EXPECT_EQ(test, tcmu_rmem_populate(rm, 3 * PAGE_SIZE - 8, 16),
+			0U);
+	spin_unlock(&f->lock);
+	KUNIT_EXPECT_EQ(test, rm->nr_stash, 1U);
+	KUNIT_EXPECT_EQ(test, rm->nr_held, 4U);
+	KUNIT_EXPECT_EQ(test, tcmu_rmem_trim(rm, rmem_none_live), 3U);
+	KUNIT_EXPECT_EQ(test, rm->nr_held, 1U);
+	KUNIT_EXPECT_EQ(test, rm->nr_stash, 0U);
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(rm), 1U);
+	KUNIT_EXPECT_EQ(test, rm->trimmed, 3ULL);
+	tcmu_rmem_exit(rm);
+}
+
+/* A device with a ring of @pages pages (mailbox included), no handler */
+static struct tcmu_dev *ring_dev(struct kunit *test, u32 pages)
+{
+	struct tcmu_dev *udev = kunit_kzalloc(test, sizeof(*udev), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, udev);
+	udev->name = "kunit";
+	mutex_init(&udev->reap_lock);
+	spin_lock_init(&udev->ring_lock);
+	INIT_LIST_HEAD(&udev->tmr_queue);
+	xa_init_flags(&udev->cmd_ids, XA_FLAGS_ALLOC1);
+	udev->cmdr_size = (pages << PAGE_SHIFT) - TCMU_CMDR_OFF;
+	KUNIT_ASSERT_EQ(test, tcmu_rmem_init(&udev->rmem, &udev->ring_lock,
+					     pages << PAGE_SHIFT,
+					     TCMU_CMDR_OFF), 0);
+	udev->mb = tcmu_rmem_mailbox(&udev->rmem);
+	tcmu_dev_ring_setup(udev);
+	return udev;
+}
+
+/*
+ * Post a TMR entry naming @cnt ids (a @len-byte entry, to place entries
+ * at will); returns false when it did not fit.  Ids are @seed, @seed + 1...
+ */
+static bool ring_post(struct kunit *test, struct tcmu_dev *udev, u32 cnt,
+		      u16 seed)
+{
+	struct tcmu_tmr *tmr = kmalloc(struct_size(tmr, cmd_ids, cnt),
+				       GFP_KERNEL);
+	bool kick = false, posted;
+	u32 nopage = 0, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, tmr);
+	tmr->tmr_type = TCMU_TMR_ABORT_TASK;
+	tmr->cmd_cnt = cnt;
+	for (i = 0; i < cnt; i++)
+		tmr->cmd_ids[i] = seed + i;
+	for (;;) {
+		spin_lock(&udev->ring_lock);
+		posted = tcmu_post_tmr(udev, tmr, &kick, &nopage);
+		if (!posted)
+			list_del_init(&tmr->queue_entry);
+		spin_unlock(&udev->ring_lock);
+		if (posted || !nopage)
+			break;
+		KUNIT_ASSERT_EQ(test, tcmu_rmem_fill(&udev->rmem, nopage), 0);
+	}
+	if (!posted)
+		kfree(tmr);
+	return posted;
+}
+
+/* The entry at ring offset @pos is the TMR ring_post() wrote for @seed */
+static void ring_check(struct kunit *test, struct tcmu_dev *udev, u32 pos,
+		       u32 cnt, u16 seed)
+{
+	struct tcmu_tmr_entry e;
+	u16 id;
+	u32 i;
+
+	spin_lock(&udev->ring_lock);
+	KUNIT_ASSERT_TRUE(test, tcmu_rmem_read(&udev->rmem,
+					       TCMU_CMDR_OFF + pos, &e,
+					       sizeof(e)));
+	KUNIT_EXPECT_EQ(test, tcmu_hdr_get_op(e.hdr.len_op), TCMU_OP_TMR);
+	KUNIT_EXPECT_EQ(test, e.cmd_cnt, cnt);
+	for (i = 0; i < cnt; i++) {
+		KUNIT_ASSERT_TRUE(test, tcmu_rmem_read(&udev->rmem,
+						       TCMU_CMDR_OFF + pos +
+						       sizeof(e) + 2 * i,
+						       &id, sizeof(id)));
+		if (id != (u16)(seed + i))
+			break;
+	}
+	spin_unlock(&udev->ring_lock);
+	KUNIT_EXPECT_EQ(test, i, cnt);
+}
+
+/* The handler consumed everything up to cmd_head; the kernel reaps it. */
+static void ring_consume(struct kunit *test, struct tcmu_dev *udev)
+{
+	LIST_HEAD(done);
+	bool more;
+
+	/* as a handler publishes its tail, after its responses */
+	smp_store_release(&udev->mb->cmd_tail, udev->cmd_head);
+	mutex_lock(&udev->reap_lock);
+	spin_lock(&udev->ring_lock);
+	__tcmu_reap(udev, &done, TCMU_REAP_ALL, &more);
+	spin_unlock(&udev->ring_lock);
+	mutex_unlock(&udev->reap_lock);
+	KUNIT_EXPECT_FALSE(test, test_bit(TCMU_DEV_BROKEN, &udev->flags));
+	KUNIT_EXPECT_EQ(test, udev->cmdr_last_cleaned, udev->cmd_head);
+}
+
+static void ring_dev_free(struct tcmu_dev *udev)
+{
+	tcmu_rmem_exit(&udev->rmem);
+	xa_destroy(&udev->cmd_ids);
+}
+
+/*
+ * Entries of every size across a full wrap of a 4-page ring: each reads
+ * back whole, wherever the page boundaries and the PAD fall.
+ */
+static void ring_pages_wrap(struct kunit *test)
+{
+	struct tcmu_dev *udev = ring_dev(test, 4);
+	u32 cnt, pos, laps = 0, last = 0;
+	u16 seed = 1;
+
+	for (cnt = 1; laps < 2; cnt = cnt % 700 + 37, seed += 3) {
+		pos = udev->cmd_head;
+		KUNIT_ASSERT_TRUE(test, ring_post(test, udev, cnt, seed));
+		/* it did not fit before the end: a PAD, and it went at 0 */
+		if (pos + sizeof(struct tcmu_tmr_entry) + 2 * cnt >
+		    udev->cmdr_size)
+			pos = 0;
+		ring_check(test, udev, pos, cnt, seed);
+		if (udev->cmd_head < last)
+			laps++;
+		last = udev->cmd_head;
+		ring_consume(test, udev);
+	}
+	/* every page of the ring was written on the way */
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(&udev->rmem), 4U);
+	ring_dev_free(udev);
+}
+
+/*
+ * A trim frees the pages no live entry is in, and only those: live
+ * entries read back whole after it, in pages it kept.
+ */
+static void ring_pages_trim(struct kunit *test)
+{
+	struct tcmu_dev *udev = ring_dev(test, 8);
+	u32 pos, first_live, i, kept = 0;
+
+	/* fill the ring up to page 5, let the handler consume it */
+	while (udev->cmd_head < 5 * PAGE_SIZE)
+		KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 500, 7));
+	ring_consume(test, udev);
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(&udev->rmem), 6U);
+	/* two live entries that span page 5 and 6 */
+	first_live = udev->cmd_head;
+	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 1000, 100));
+	pos = udev->cmd_head;
+	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 300, 200));
+
+	mutex_lock(&udev->reap_lock);
+	tcmu_ring_trim(udev);
+	mutex_unlock(&udev->reap_lock);
+	for (i = 1; i < udev->rmem.nr_pages; i++) {
+		bool live = i >= (TCMU_CMDR_OFF + first_live) >> PAGE_SHIFT &&
+			    i <= (TCMU_CMDR_OFF + udev->cmd_head - 1) >>
+				 PAGE_SHIFT;
+
+		KUNIT_EXPECT_EQ_MSG(test, !!udev->rmem.pages[i], live,
+				    "page %u", i);
+		kept += live;
+	}
+	KUNIT_EXPECT_NOT_NULL(test, udev->rmem.pages[0]);
+	KUNIT_EXPECT_EQ(test, udev->rmem.nr_held, kept + 1);
+	ring_check(test, udev, first_live, 1000, 100);
+	ring_check(test, udev, pos, 300, 200);
+
+	/* consumed, they go too; the next entry makes its page again */
+	ring_consume(test, udev);
+	mutex_lock(&udev->reap_lock);
+	tcmu_ring_trim(udev);
+	mutex_unlock(&udev->reap_lock);
+	KUNIT_EXPECT_EQ(test, rmem_nr_present(&udev->rmem), 1U);
+	KUNIT_EXPECT_EQ(test, udev->rmem.nr_held, 1U);
+	pos = udev->cmd_head;
+	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 4, 9));
+	ring_check(test, udev, pos, 4, 9);
+	ring_dev_free(udev);
+}
+
+/*
+ * Live bytes that wrap: the pages at the ring's end and at its start
+ * stay, those between go.
+ */
+static void ring_pages_trim_wrap(struct kunit *test)
+{
+	struct tcmu_dev *udev = ring_dev(test, 8);
+	u32 i, end_page, start_page;
+
+	/* move head near the end, all consumed */
+	while (udev->cmd_head < udev->cmdr_size - 3000)
+		KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 500, 1));
+	ring_consume(test, udev);
+	end_page = (TCMU_CMDR_OFF + udev->cmd_head) >> PAGE_SHIFT;
+	/* the PAD and two entries after the wrap stay live */
+	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 1500, 50));
+	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 2500, 60));
+	start_page = (TCMU_CMDR_OFF + udev->cmd_head - 1) >> PAGE_SHIFT;
+	KUNIT_EXPECT_LT(test, udev->cmd_head, 8 * (u32)PAGE_SIZE - 3000);
+
+	mutex_lock(&udev->reap_lock);
+	tcmu_ring_trim(udev);
+	mutex_unlock(&udev->reap_lock);
+	for (i = 1; i < udev->rmem.nr_pages; i++)
+		KUNIT_EXPECT_EQ_MSG(test, !!udev->rmem.pages[i],
+				    i >= end_page || i <= start_page,
+				    "page %u", i);
+	ring_consume(test, udev);
+	ring_dev_free(udev);
+}
+
 static struct kunit_case tcmu_ring_cases[] = {
 	KUNIT_CASE_PARAM(ring_used_free, ring_gen_params),
 	KUNIT_CASE(ring_needed_pad),
 	KUNIT_CASE(ring_full_refuses),
 	KUNIT_CASE(ring_entry_size),
+	KUNIT_CASE(rmem_span),
+	KUNIT_CASE(rmem_stash),
+	KUNIT_CASE(ring_pages_wrap),
+	KUNIT_CASE(ring_pages_trim),
+	KUNIT_CASE(ring_pages_trim_wrap),
 	{}
 };
 
