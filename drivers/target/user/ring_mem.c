@@ -32,12 +32,15 @@
  *
  * As for the data area: the fault holds map_lock for read while it finds
  * the page in the index and inserts the PTE.  A trim holds map_lock for
- * write, takes the dead pages out of the index under ring_lock, zaps
- * the ring from every mapping of the device and frees the pages after.
- * A fault either completes before the trim, whose zap removes its PTE,
- * or comes after it and finds the page gone (SIGBUS) or a new one.  A
- * writer needs ring_lock only: it never sees a page the trim took out,
- * and a page it adds while the trim zaps has no PTE yet.
+ * write, zaps the ring from every mapping of the device, and only then
+ * takes the pages that are still dead out of the index (under ring_lock)
+ * and frees them.  A fault either completes before the trim, whose zap
+ * removes its PTE, or comes after it and finds the page gone (SIGBUS)
+ * or a new one.  A writer needs ring_lock only: until the zap is done
+ * it writes into the pages the handler may still map, and a page it
+ * adds after a trim took the old one has no PTE yet.  Taking a page out
+ * before the zap would not do: the handler would read the old page,
+ * through its old PTE, where the kernel writes into a new one.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -264,6 +267,32 @@ static bool tcmu_rmem_in(u32 i, u32 off, u32 len)
 	       i <= (off + len - 1) >> PAGE_SHIFT;
 }
 
+/*
+ * Take the ring pages that hold no live byte out of the index onto
+ * @gone (all of them if @gone is NULL: only count them).  Under lock.
+ */
+static u32 __tcmu_rmem_unhook(struct tcmu_ring_mem *rm, u32 off, u32 len,
+			      struct list_head *gone)
+{
+	u32 end = rm->nr_pages << PAGE_SHIFT, i, nr = 0;
+	u32 wrap = off + len > end ? off + len - end : 0;
+	struct page *page;
+
+	lockdep_assert_held(rm->lock);
+	for (i = 1; i < rm->nr_pages; i++) {
+		page = rm->pages[i];
+		if (!page || tcmu_rmem_in(i, off, len - wrap) ||
+		    tcmu_rmem_in(i, rm->ring_off, wrap))
+			continue;
+		nr++;
+		if (!gone)
+			continue;
+		WRITE_ONCE(rm->pages[i], NULL);
+		list_add(&page->lru, gone);
+	}
+	return nr;
+}
+
 /**
  * tcmu_rmem_trim - free the ring pages that hold no live byte
  * @rm: the ring memory; nothing but the device's reap_lock held
@@ -271,43 +300,43 @@ static bool tcmu_rmem_in(u32 i, u32 off, u32 len)
  *	sets its @off argument to the first; they run to the ring's end
  *	and go on from its start
  *
- * The stash goes too.  See "ring pages, fault versus release".
+ * The stash goes too.  See "ring pages, fault versus release": the
+ * handler loses its ring PTEs before any page leaves the index, so that
+ * it cannot read an old page where the kernel writes a new one.
  *
  * Return: the pages freed.
  */
 u32 tcmu_rmem_trim(struct tcmu_ring_mem *rm,
 		   u32 (*live)(struct tcmu_ring_mem *rm, u32 *off))
 {
-	u32 end = rm->nr_pages << PAGE_SHIFT, off, len, wrap, i, nr = 0;
 	struct page *page, *tmp;
 	LIST_HEAD(gone);
-	bool zap;
+	u32 off, len, nr;
 
 	down_write(&rm->map_lock);
 	spin_lock(rm->lock);
 	len = live(rm, &off);
-	wrap = off + len > end ? off + len - end : 0;
-	for (i = 1; i < rm->nr_pages; i++) {
-		page = rm->pages[i];
-		if (!page || tcmu_rmem_in(i, off, len - wrap) ||
-		    tcmu_rmem_in(i, rm->ring_off, wrap))
-			continue;
-		WRITE_ONCE(rm->pages[i], NULL);
-		list_add(&page->lru, &gone);
-		nr++;
-	}
-	zap = nr;
+	nr = __tcmu_rmem_unhook(rm, off, len, NULL);
+	spin_unlock(rm->lock);
+	/*
+	 * Faults wait for map_lock: once zapped, the handler maps no ring
+	 * page until the pages below are out of the index.  Live pages lose
+	 * their PTEs too and are faulted back.
+	 */
+	if (nr && rm->mapping)
+		unmap_mapping_range(rm->mapping, PAGE_SIZE,
+				    (loff_t)(rm->nr_pages - 1) << PAGE_SHIFT,
+				    1);
+	spin_lock(rm->lock);
+	/* entries written during the zap made some pages live again */
+	len = live(rm, &off);
+	nr = nr ? __tcmu_rmem_unhook(rm, off, len, &gone) : 0;
 	list_splice_init(&rm->stash, &gone);
 	nr += rm->nr_stash;
 	rm->nr_stash = 0;
 	WRITE_ONCE(rm->nr_held, rm->nr_held - nr);
 	rm->trimmed += nr;
 	spin_unlock(rm->lock);
-	/* live pages lose their PTEs too: the handler faults them back */
-	if (zap && rm->mapping)
-		unmap_mapping_range(rm->mapping, PAGE_SIZE,
-				    (loff_t)(rm->nr_pages - 1) << PAGE_SHIFT,
-				    1);
 	up_write(&rm->map_lock);
 
 	list_for_each_entry_safe(page, tmp, &gone, lru) {

@@ -9,7 +9,9 @@
  * offsets, status, sense, read_len and uflags garbage, a thread racing
  * the kernel's own ring updates, kick storms, mailbox scribbles, second
  * mappings, munmap/mremap/madvise, fork, closing and reopening the fd
- * while mapped, touching data area pages it was never given, and bogus
+ * while mapped, touching data area pages it was never given and ring
+ * pages the kernel has not written or has trimmed, moving the ring's
+ * pages elsewhere and back or mapping other memory over them, and bogus
  * free_kept_buf ids.  When the kernel has marked the device broken it
  * repairs it through configfs (block_dev, reset_ring, unblock) and goes
  * on.  Every choice comes from one seeded PRNG; the seed is printed.
@@ -113,6 +115,8 @@ enum kind {
 	K_RECOVER,	/* repaired through configfs: ok again */
 	K_NL_JUNK,	/* the kernel acked the junk */
 	K_NL_ROUND,	/* the RECONFIG event arrived, then the bad reply */
+	K_RING_TOUCH,	/* a ring page probed was not there: SIGBUS */
+	K_RING_MREMAP,	/* ring pages moved away and back, or overmapped */
 	NR_KINDS
 };
 
@@ -120,7 +124,8 @@ static const char *const kind_names[NR_KINDS] = {
 	"honest", "cmd_tail", "unknown_id", "twice", "len_op", "response",
 	"request", "kick_storm", "mailbox", "race", "touch", "map_second",
 	"map_refused", "mremap", "madvise", "unmap_data", "fork", "reopen",
-	"free_kept_buf", "recover", "nl_junk", "nl_round",
+	"free_kept_buf", "recover", "nl_junk", "nl_round", "ring_touch",
+	"ring_mremap",
 };
 
 static unsigned long effective[NR_KINDS];
@@ -588,7 +593,10 @@ static bool a_mailbox(void)
 }
 
 static volatile bool racer_stop;
-static volatile unsigned long racer_writes;
+static volatile unsigned long racer_writes, racer_sigbus;
+/* the racer's own probe: SIGBUS goes to the thread that faulted */
+static __thread sigjmp_buf racer_jmp;
+static __thread volatile sig_atomic_t racer_probing;
 
 static void *racer(void *arg)
 {
@@ -603,9 +611,19 @@ static void *racer(void *arg)
 		if (s & 1) {
 			set_tail((uint32_t)(s >> 8) % d.cmdr_size & ~7U);
 		} else {
-			/* scribble just past the kernel's head */
+			/*
+			 * Scribble just past the kernel's head: a page there
+			 * the kernel has not written yet is not mapped
+			 * (SIGBUS), one it wrote before is.
+			 */
 			off = (get_head() + ((s >> 8) & 0xff) * 8) % d.cmdr_size;
-			*(volatile uint32_t *)ring_at(off & ~3U) = (uint32_t)(s >> 32);
+			racer_probing = 1;
+			if (sigsetjmp(racer_jmp, 1))
+				racer_sigbus++;
+			else
+				*(volatile uint32_t *)ring_at(off & ~3U) =
+					(uint32_t)(s >> 32);
+			racer_probing = 0;
 		}
 		if ((s & 0xf) == 0)
 			kick();
@@ -644,6 +662,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	int n;
 
 	(void)uc;
+	if (racer_probing)
+		siglongjmp(racer_jmp, 1);
 	if (probing)
 		siglongjmp(probe_jmp, 1);
 	fault_addr = si->si_addr;
@@ -675,6 +695,89 @@ static bool a_touch(void)
 				*p = (uint8_t)rnd64();
 		}
 		probing = 0;
+	}
+	return true;
+}
+
+/*
+ * Touch ring pages at random, scribbling on half of them: pages the
+ * kernel has not written, or trimmed once the device went idle
+ * (reclaim_idle_ms), must SIGBUS, not oops.  Effective when one did.
+ */
+/* Read the byte at @p, and scribble on it if @scribble; false: SIGBUS */
+static bool probe(volatile uint8_t *p, bool scribble)
+{
+	bool ok = true;
+
+	probing = 1;
+	if (sigsetjmp(probe_jmp, 1)) {
+		stats_sigbus++;
+		ok = false;
+	} else {
+		(void)*p;
+		if (scribble)
+			*p = (uint8_t)rnd64();
+	}
+	probing = 0;
+	return ok;
+}
+
+static bool a_ring_touch(void)
+{
+	bool faulted = false;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		faulted |= !probe(ring_at(rnd(d.cmdr_size)), chance(50));
+	return faulted;
+}
+
+/*
+ * The ring's pages after the first leave their place: moved elsewhere
+ * with mremap, touched there and moved back; or another mapping moved
+ * over some of them, after which the device is mapped again.  The
+ * driver's trims zap through the file's mappings wherever they are.
+ */
+static bool a_ring_mremap(void)
+{
+	size_t pg = 4096, len = d.data_off - pg;
+	uint8_t *at = d.map + pg, *m, *anon;
+
+	if (d.data_off <= 2 * pg)
+		return false;
+	if (chance(50)) {
+		/* a hole to move into, then back where they were */
+		anon = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+		if (anon == MAP_FAILED)
+			return false;
+		m = mremap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, anon);
+		if (m == MAP_FAILED) {
+			munmap(anon, len);
+			return false;
+		}
+		probe(m + rnd(len), false);
+		return mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			      at) != MAP_FAILED;
+	}
+	/* anonymous memory over a few ring pages; then map it all again */
+	len = pg * (1 + rnd(4));
+	anon = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon == MAP_FAILED)
+		return false;
+	m = mremap(anon, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   at + pg * rnd((d.data_off - pg - len) / pg + 1));
+	if (m == MAP_FAILED) {
+		munmap(anon, len);
+		return false;
+	}
+	memset(m, 0xa5, len);
+	munmap(d.map, d.map_size);
+	d.map = NULL;
+	if (map_dev()) {
+		info("could not map the device again");
+		return false;
 	}
 	return true;
 }
@@ -1142,7 +1245,7 @@ static struct {
 	{ "twice", 4 }, { "len_op", 4 }, { "response", 6 }, { "request", 4 },
 	{ "kick_storm", 3 }, { "mailbox", 3 }, { "race", 3 }, { "touch", 3 },
 	{ "mappings", 4 }, { "reopen", 2 }, { "free_kept_buf", 2 },
-	{ "recover", 2 }, { "netlink", 3 },
+	{ "recover", 2 }, { "ring", 3 }, { "netlink", 3 },
 };
 
 static unsigned int pick(void)
@@ -1247,6 +1350,12 @@ static void act(unsigned int a)
 		break;
 	case 14:
 		effective[K_RECOVER] += !recover();
+		break;
+	case 15:
+		if (chance(50))
+			effective[K_RING_TOUCH] += a_ring_touch();
+		else
+			effective[K_RING_MREMAP] += a_ring_mremap();
 		break;
 	default:
 		a_netlink();	/* counts its own kinds */
@@ -1376,8 +1485,8 @@ int main(int argc, char **argv)
 	}
 	printf("tcmu-fuzz: done seed=%" PRIu64 " iterations=%lu completed=%lu ",
 	       opt.seed, i, stats_completed);
-	printf("broken=%lu recovered=%lu sigbus=%lu ",
-	       stats_broken, stats_recovered, stats_sigbus);
+	printf("broken=%lu recovered=%lu sigbus=%lu racer_sigbus=%lu ",
+	       stats_broken, stats_recovered, stats_sigbus, racer_sigbus);
 	printf("nl_rounds=%lu nl_killed=%lu nl_reset=%lu ",
 	       stats_nl_rounds, stats_nl_killed, stats_nl_reset);
 	printf("nl_no_event=%lu not_refused=%lu deferred=%lu topup=%lu\n",
