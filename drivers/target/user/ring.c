@@ -525,9 +525,10 @@ static enum tcmu_get tcmu_post_cmd_lock(struct tcmu_cmd *cmd,
 {
 	struct tcmu_dev *udev = cmd->udev;
 	enum tcmu_get got;
-	u32 nopage = 0;
+	u32 nopage;
 
 	for (;;) {
+		nopage = 0;	/* a wait behind others is not for pages */
 		spin_lock(&udev->ring_lock);
 		if (in_order && !list_empty(&udev->qfull_queue))
 			got = TCMU_WAIT;
