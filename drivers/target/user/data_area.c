@@ -59,6 +59,120 @@
 #include "tcmu.h"
 #include "trace.h"
 
+/*
+ * The bitmaps cover the blocks a device has touched, not the whole area:
+ * allocation takes the lowest blocks first, so they grow only as far as
+ * a device's traffic reaches, and an idle device, trimmed, has none (a
+ * 1 GiB area of 4 KiB blocks would hold 64 KiB of them).  They grow and
+ * shrink in steps of TCMU_DA_MAP_STEP blocks.
+ */
+#define TCMU_DA_MAP_STEP	512
+
+/* Both bitmaps for @bits blocks, in one allocation: used follows */
+static unsigned long *tcmu_da_maps_alloc(u32 bits, gfp_t gfp)
+{
+	return bitmap_zalloc(2 * BITS_TO_LONGS(bits) * BITS_PER_LONG, gfp);
+}
+
+/*
+ * Move the bitmaps to @maps, which cover @bits blocks, all above the
+ * highest block set; returns the old ones to free.  Under lock.
+ */
+static unsigned long *__tcmu_da_maps_swap(struct tcmu_data_area *da,
+					  unsigned long *maps, u32 bits)
+{
+	unsigned long *old = da->populated;
+	u32 n = min(da->nr_bits, bits);
+
+	lockdep_assert_held(&da->lock);
+	if (n) {
+		bitmap_copy(maps, da->populated, n);
+		bitmap_copy(maps + BITS_TO_LONGS(bits), da->used, n);
+	}
+	da->populated = bits ? maps : NULL;
+	da->used = bits ? maps + BITS_TO_LONGS(bits) : NULL;
+	da->nr_bits = bits;
+	return old;
+}
+
+/* Blocks populated or used: the bitmaps' bits set; under lock */
+static u32 __tcmu_da_taken(struct tcmu_data_area *da)
+{
+	return da->nr_populated + da->nr_busy + da->nr_revoked;
+}
+
+/*
+ * Make the bitmaps cover at least @bits blocks.  Drops the lock to
+ * allocate and takes it again: the caller looks at the bitmaps anew.
+ */
+static int __tcmu_da_maps_grow(struct tcmu_data_area *da, u32 bits)
+{
+	unsigned long *maps;
+	u32 cap;
+
+	lockdep_assert_held(&da->lock);
+	cap = max(round_up(bits, TCMU_DA_MAP_STEP), 2 * da->nr_bits);
+	cap = min(cap, da->nr_blocks);
+	spin_unlock(&da->lock);
+	maps = tcmu_da_maps_alloc(cap, GFP_NOIO | __GFP_NOWARN);
+	spin_lock(&da->lock);
+	if (!maps)
+		return -ENOMEM;
+	/* another allocation may have grown them meanwhile */
+	if (da->nr_bits < cap)
+		maps = __tcmu_da_maps_swap(da, maps, cap);
+	bitmap_free(maps);
+	return 0;
+}
+
+/* Under lock: one past the highest block set, 0 when none is */
+static u32 __tcmu_da_top(struct tcmu_data_area *da)
+{
+	unsigned long p, u;
+
+	lockdep_assert_held(&da->lock);
+	if (!__tcmu_da_taken(da))
+		return 0;
+	p = find_last_bit(da->populated, da->nr_bits);
+	u = find_last_bit(da->used, da->nr_bits);
+	p = p < da->nr_bits ? p + 1 : 0;
+	u = u < da->nr_bits ? u + 1 : 0;
+	return max(p, u);
+}
+
+/*
+ * After a trim: give the bitmaps back when no block is set, or make them
+ * smaller when the blocks set fill less than a quarter of them.
+ */
+static void tcmu_da_maps_shrink(struct tcmu_data_area *da)
+{
+	unsigned long *maps = NULL;
+	u32 cap;
+
+	spin_lock(&da->lock);
+	cap = round_up(__tcmu_da_top(da), TCMU_DA_MAP_STEP);
+	if (cap && cap > da->nr_bits / 4) {
+		spin_unlock(&da->lock);
+		return;
+	}
+	if (cap) {
+		spin_unlock(&da->lock);
+		maps = tcmu_da_maps_alloc(cap, GFP_NOIO | __GFP_NOWARN);
+		if (!maps)
+			return;
+		spin_lock(&da->lock);
+		/* allocations may have set blocks above it meanwhile */
+		if (__tcmu_da_top(da) > cap) {
+			spin_unlock(&da->lock);
+			bitmap_free(maps);
+			return;
+		}
+	}
+	maps = __tcmu_da_maps_swap(da, maps, cap);
+	spin_unlock(&da->lock);
+	bitmap_free(maps);
+}
+
 int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 		 const char *name, u32 nr_blocks, u32 blk_pages, loff_t base)
 {
@@ -69,15 +183,6 @@ int tcmu_da_init(struct tcmu_data_area *da, struct tcmu_pool *pool,
 	da->pool = pool;
 	INIT_LIST_HEAD(&da->waiter.node);
 	da->waiter.name = name;
-	da->populated = bitmap_zalloc(nr_blocks, GFP_KERNEL);
-	da->used = bitmap_zalloc(nr_blocks, GFP_KERNEL);
-	if (!da->populated || !da->used) {
-		bitmap_free(da->populated);
-		bitmap_free(da->used);
-		da->populated = NULL;
-		da->used = NULL;
-		return -ENOMEM;
-	}
 	da->base = base;
 	da->blk_pages = blk_pages;
 	da->blk_size = blk_pages << PAGE_SHIFT;
@@ -107,9 +212,9 @@ void tcmu_da_exit(struct tcmu_data_area *da)
 	tcmu_pool_uncharge(da->pool, freed);
 	xa_destroy(&da->pages);
 	bitmap_free(da->populated);
-	bitmap_free(da->used);
 	da->populated = NULL;
 	da->used = NULL;
+	da->nr_bits = 0;
 	/* handlers may have pinned it too: drop only our reference */
 	if (da->scratch)
 		put_page(da->scratch);
@@ -245,11 +350,11 @@ static u32 __tcmu_da_take_empty(struct tcmu_data_area *da, u32 *blocks,
 
 	lockdep_assert_held(&da->lock);
 	for (i = 0; i < nr; i++, blk++) {
-		blk = find_next_zero_bit(da->populated, da->nr_blocks, blk);
-		while (blk < da->nr_blocks && test_bit(blk, da->used))
-			blk = find_next_zero_bit(da->populated, da->nr_blocks,
+		blk = find_next_zero_bit(da->populated, da->nr_bits, blk);
+		while (blk < da->nr_bits && test_bit(blk, da->used))
+			blk = find_next_zero_bit(da->populated, da->nr_bits,
 						 blk + 1);
-		if (WARN_ON_ONCE(blk >= da->nr_blocks))
+		if (WARN_ON_ONCE(blk >= da->nr_bits))
 			break;
 		__set_bit(blk, da->used);
 		da->nr_used++;
@@ -288,10 +393,28 @@ enum tcmu_get tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 		spin_unlock(&da->lock);
 		return TCMU_WAIT;
 	}
-	for (; cached < nr; cached++, blk++) {
+	/* cached blocks: populated ones minus those a command has */
+	cached = da->nr_populated - (da->nr_used - da->nr_busy -
+				     da->nr_revoked);
+	fresh = nr > cached ? nr - cached : 0;
+	while (fresh > da->nr_bits - __tcmu_da_taken(da)) {
+		if (__tcmu_da_maps_grow(da, __tcmu_da_taken(da) + fresh)) {
+			spin_unlock(&da->lock);
+			return TCMU_FAIL;
+		}
+		/* blocks may have come and gone while the lock was dropped */
+		if (da->nr_blocks - da->nr_used < nr) {
+			spin_unlock(&da->lock);
+			return TCMU_WAIT;
+		}
+		cached = da->nr_populated - (da->nr_used - da->nr_busy -
+					     da->nr_revoked);
+		fresh = nr > cached ? nr - cached : 0;
+	}
+	for (cached = 0; cached < nr; cached++, blk++) {
 		blk = find_next_andnot_bit(da->populated, da->used,
-					   da->nr_blocks, blk);
-		if (blk >= da->nr_blocks)
+					   da->nr_bits, blk);
+		if (blk >= da->nr_bits)
 			break;
 		__set_bit(blk, da->used);
 		da->nr_used++;
@@ -437,12 +560,14 @@ u32 tcmu_da_trim(struct tcmu_data_area *da, u32 max_batches)
 	}
 	spin_lock(&da->lock);
 	/* busy blocks above it raise it again when they are populated */
-	da->blk_hi = find_last_bit(da->populated, da->nr_blocks);
-	da->blk_hi = da->blk_hi < da->nr_blocks ? da->blk_hi + 1 : 0;
+	da->blk_hi = da->nr_bits ? find_last_bit(da->populated, da->nr_bits)
+				 : 0;
+	da->blk_hi = da->blk_hi < da->nr_bits ? da->blk_hi + 1 : 0;
 	da->reclaimed_pages += freed;
 	pages = da->nr_populated * da->blk_pages;
 	spin_unlock(&da->lock);
 	up_write(&da->map_lock);
+	tcmu_da_maps_shrink(da);
 	if (freed) {
 		tcmu_pool_note_reclaim(da->pool, freed);
 		trace_tcmu_pool_reclaim(da->waiter.name, freed, pages);

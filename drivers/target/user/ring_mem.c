@@ -24,6 +24,11 @@
  * many pages it still misses; the writer drops ring_lock, fills the
  * stash with tcmu_rmem_fill() and tries again.
  *
+ * The index of the ring pages (a pointer per page of the ring: 16 KiB for
+ * the default 8 MiB ring) exists only while the ring holds pages: the
+ * first tcmu_rmem_fill() makes it and the trim that leaves the mailbox
+ * alone frees it.
+ *
  * New pages are zeroed, so a handler never sees what a page held before.
  * A handler that touches a ring page the kernel has not written, or one
  * trimmed since, gets SIGBUS, as for a data area page it was not given.
@@ -96,15 +101,9 @@ int tcmu_rmem_init(struct tcmu_ring_mem *rm, spinlock_t *lock, u32 bytes,
 	rm->lock = lock;
 	rm->ring_off = ring_off;
 	rm->nr_pages = DIV_ROUND_UP(bytes, PAGE_SIZE);
-	rm->pages = kvcalloc(rm->nr_pages, sizeof(*rm->pages), GFP_KERNEL);
-	if (!rm->pages)
+	rm->mailbox = tcmu_rmem_alloc_page(GFP_KERNEL);
+	if (!rm->mailbox)
 		return -ENOMEM;
-	rm->pages[0] = tcmu_rmem_alloc_page(GFP_KERNEL);
-	if (!rm->pages[0]) {
-		kvfree(rm->pages);
-		rm->pages = NULL;
-		return -ENOMEM;
-	}
 	rm->nr_held = 1;
 	rm->peak = 1;
 	return 0;
@@ -116,15 +115,17 @@ void tcmu_rmem_exit(struct tcmu_ring_mem *rm)
 	struct page *page, *tmp;
 	u32 i;
 
-	if (!rm->pages)
+	if (!rm->mailbox)
 		return;
-	for (i = 0; i < rm->nr_pages; i++)
+	for (i = 1; rm->pages && i < rm->nr_pages; i++)
 		if (rm->pages[i])
 			tcmu_rmem_free_page(rm->pages[i]);
 	list_for_each_entry_safe(page, tmp, &rm->stash, lru) {
 		list_del(&page->lru);
 		tcmu_rmem_free_page(page);
 	}
+	tcmu_rmem_free_page(rm->mailbox);
+	rm->mailbox = NULL;
 	kvfree(rm->pages);
 	rm->pages = NULL;
 	rm->nr_stash = 0;
@@ -133,7 +134,26 @@ void tcmu_rmem_exit(struct tcmu_ring_mem *rm)
 
 void *tcmu_rmem_mailbox(struct tcmu_ring_mem *rm)
 {
-	return page_address(rm->pages[0]);
+	return page_address(rm->mailbox);
+}
+
+/*
+ * Page @i of the mapping, NULL when the kernel has not written it (or
+ * @i is past the ring).  Under the lock, or map_lock: pairs with the
+ * releases that publish the index and its pages.
+ */
+struct page *tcmu_rmem_page(struct tcmu_ring_mem *rm, u32 i)
+{
+	struct page **pages;
+
+	if (!i)
+		return rm->mailbox;
+	/* pairs with tcmu_rmem_fill()'s release: the index was zeroed */
+	pages = smp_load_acquire(&rm->pages);
+	if (!pages || i >= rm->nr_pages)
+		return NULL;
+	/* pairs with tcmu_rmem_populate()'s: the page was zeroed */
+	return smp_load_acquire(&pages[i]);
 }
 
 /**
@@ -156,7 +176,14 @@ u32 tcmu_rmem_populate(struct tcmu_ring_mem *rm, u32 off, u32 len)
 	if (!len)
 		return 0;
 	last = (off + len - 1) >> PAGE_SHIFT;
-	for (i = off >> PAGE_SHIFT; i <= last; i++) {
+	/* the ring starts in the mailbox's page, which always exists */
+	i = max(off >> PAGE_SHIFT, 1U);
+	if (i > last)
+		return 0;
+	/* no index yet: tcmu_rmem_fill() makes it */
+	if (!rm->pages)
+		return last - i + 1;
+	for (; i <= last; i++) {
 		if (rm->pages[i])
 			continue;
 		page = list_first_entry_or_null(&rm->stash, struct page, lru);
@@ -183,15 +210,24 @@ u32 tcmu_rmem_populate(struct tcmu_ring_mem *rm, u32 off, u32 len)
  * @rm: the ring memory; its lock is not held: this sleeps
  * @nr: pages
  *
- * Return: 0, or -ENOMEM when the page allocator failed (the pages it
- * gave stay on the stash).
+ * Makes the index of the ring pages first if there is none.
+ *
+ * Return: 0, or -ENOMEM when an allocation failed (the pages it gave
+ * stay on the stash).
  */
 int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr)
 {
+	struct page **index = NULL;
 	struct page *page;
 	LIST_HEAD(pages);
 	u32 i;
 
+	if (!READ_ONCE(rm->pages)) {
+		index = kvcalloc(rm->nr_pages, sizeof(*index),
+				 GFP_NOIO | __GFP_NOWARN);
+		if (!index)
+			return -ENOMEM;
+	}
 	for (i = 0; i < nr; i++) {
 		page = tcmu_rmem_alloc_page(GFP_NOIO);
 		if (!page)
@@ -199,11 +235,25 @@ int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr)
 		list_add(&page->lru, &pages);
 	}
 	spin_lock(rm->lock);
+	if (index && !rm->pages) {
+		/* faults look it up under map_lock alone */
+		smp_store_release(&rm->pages, index);
+		index = NULL;
+	}
 	list_splice(&pages, &rm->stash);
 	rm->nr_stash += i;
 	tcmu_rmem_count(rm, i);
 	spin_unlock(rm->lock);
+	kvfree(index);
 	return i == nr ? 0 : -ENOMEM;
+}
+
+/* Page @i of the mapping, @i within it; under the lock */
+static struct page *__tcmu_rmem_page(struct tcmu_ring_mem *rm, u32 i)
+{
+	if (!i)
+		return rm->mailbox;
+	return rm->pages ? rm->pages[i] : NULL;
 }
 
 /*
@@ -221,7 +271,7 @@ static bool tcmu_rmem_copy(struct tcmu_ring_mem *rm, u32 off, void *buf,
 	while (len) {
 		in = offset_in_page(off);
 		n = min_t(u32, len, PAGE_SIZE - in);
-		page = rm->pages[off >> PAGE_SHIFT];
+		page = __tcmu_rmem_page(rm, off >> PAGE_SHIFT);
 		if (!page)
 			return false;
 		if (!to)
@@ -279,7 +329,7 @@ static u32 __tcmu_rmem_unhook(struct tcmu_ring_mem *rm, u32 off, u32 len,
 	struct page *page;
 
 	lockdep_assert_held(rm->lock);
-	for (i = 1; i < rm->nr_pages; i++) {
+	for (i = 1; rm->pages && i < rm->nr_pages; i++) {
 		page = rm->pages[i];
 		if (!page || tcmu_rmem_in(i, off, len - wrap) ||
 		    tcmu_rmem_in(i, rm->ring_off, wrap))
@@ -300,7 +350,8 @@ static u32 __tcmu_rmem_unhook(struct tcmu_ring_mem *rm, u32 off, u32 len,
  *	sets its @off argument to the first; they run to the ring's end
  *	and go on from its start
  *
- * The stash goes too.  See "ring pages, fault versus release": the
+ * The stash goes too, and the index when no ring page is left.  See
+ * "ring pages, fault versus release": the
  * handler loses its ring PTEs before any page leaves the index, so that
  * it cannot read an old page where the kernel writes a new one.
  *
@@ -309,6 +360,7 @@ static u32 __tcmu_rmem_unhook(struct tcmu_ring_mem *rm, u32 off, u32 len,
 u32 tcmu_rmem_trim(struct tcmu_ring_mem *rm,
 		   u32 (*live)(struct tcmu_ring_mem *rm, u32 *off))
 {
+	struct page **index = NULL;
 	struct page *page, *tmp;
 	LIST_HEAD(gone);
 	u32 off, len, nr;
@@ -336,8 +388,14 @@ u32 tcmu_rmem_trim(struct tcmu_ring_mem *rm,
 	rm->nr_stash = 0;
 	WRITE_ONCE(rm->nr_held, rm->nr_held - nr);
 	rm->trimmed += nr;
+	/* the mailbox alone: faults wait for map_lock, writers for lock */
+	if (rm->nr_held == 1) {
+		index = rm->pages;
+		WRITE_ONCE(rm->pages, NULL);
+	}
 	spin_unlock(rm->lock);
 	up_write(&rm->map_lock);
+	kvfree(index);
 
 	list_for_each_entry_safe(page, tmp, &gone, lru) {
 		list_del(&page->lru);
@@ -374,7 +432,7 @@ vm_fault_t tcmu_rmem_fault(struct tcmu_ring_mem *rm, struct vm_fault *vmf,
 		return VM_FAULT_SIGBUS;
 	down_read(&rm->map_lock);
 	/* pairs with the writer's release: the page is zeroed before */
-	page = smp_load_acquire(&rm->pages[index]);
+	page = tcmu_rmem_page(rm, index);
 	if (page)
 		ret = vm_insert_page(vmf->vma, vmf->address, page);
 	up_read(&rm->map_lock);

@@ -207,11 +207,16 @@ struct tcmu_pool {
  * @mapping: the handler's address_space, where trims zap (NULL without a
  *	VMA); set under map_lock held for write
  * @lock: the device's ring_lock, which guards the fields below
- * @pages: page i holds bytes [i * PAGE_SIZE, (i + 1) * PAGE_SIZE) of the
- *	mapping: the mailbox's page always, a ring page from the first
- *	entry written into it until a trim takes it; NULL otherwise.
- *	Stored under @lock; read under @lock, or under map_lock (the fault)
- * @nr_pages: entries of @pages
+ * @mailbox: page 0 of the mapping, from init to exit; the ring's first
+ *	bytes are in it too
+ * @pages: entry i (i >= 1) holds bytes [i * PAGE_SIZE, (i + 1) *
+ *	PAGE_SIZE) of the mapping: a ring page from the first entry written
+ *	into it until a trim takes it; NULL otherwise.  The index itself
+ *	exists only while the ring holds a page besides the mailbox, or
+ *	stashed ones (NULL otherwise).  Both are stored under @lock (the
+ *	index freed also under map_lock for write) and read under @lock, or
+ *	under map_lock (the fault)
+ * @nr_pages: pages of the mapping, entries of @pages
  * @ring_off: the ring's first byte in the mapping
  * @stash: zeroed pages for writers that cannot sleep (page->lru)
  * @nr_stash: pages on @stash
@@ -223,6 +228,7 @@ struct tcmu_ring_mem {
 	struct rw_semaphore map_lock;	/* see the lock rules above */
 	struct address_space *mapping;
 	spinlock_t *lock;		/* the device's ring_lock */
+	struct page *mailbox;
 	struct page **pages;
 	u32 nr_pages;
 	u32 ring_off;
@@ -244,6 +250,9 @@ struct tcmu_ring_mem {
  * @used: bitmap, a block that belongs to a command, or is busy: being
  *	populated for one or having its pages trimmed (used && !populated);
  *	lock.  A used block that is not busy is populated.
+ * @nr_bits: blocks the two bitmaps cover (both are NULL when 0); the
+ *	blocks above are empty.  Grown by an allocation that needs empty
+ *	blocks above it, cut by a trim; lock
  * @mapping: the handler's address_space, to zap released pages from every
  *	mapping of the device (NULL until first open); map_lock
  * @base: byte offset of the data area within the mapping
@@ -272,6 +281,7 @@ struct tcmu_data_area {
 	u32 peak_pages;
 	unsigned long *populated;
 	unsigned long *used;
+	u32 nr_bits;
 	struct address_space *mapping;
 	loff_t base;
 	u32 blk_pages;
@@ -646,6 +656,7 @@ int tcmu_rmem_init(struct tcmu_ring_mem *rm, spinlock_t *lock, u32 bytes,
 		   u32 ring_off);
 void tcmu_rmem_exit(struct tcmu_ring_mem *rm);
 void *tcmu_rmem_mailbox(struct tcmu_ring_mem *rm);
+struct page *tcmu_rmem_page(struct tcmu_ring_mem *rm, u32 i);
 u32 tcmu_rmem_populate(struct tcmu_ring_mem *rm, u32 off, u32 len);
 int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr);
 void tcmu_rmem_write(struct tcmu_ring_mem *rm, u32 off, const void *src,

@@ -566,6 +566,55 @@ static void da_trim_batches(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, da->nr_busy, 0U);
 }
 
+/*
+ * The bitmaps cover only the blocks in use: none on a fresh or trimmed
+ * area, grown by allocations that reach past them, cut by trims.
+ */
+static void da_maps_lazy(struct kunit *test)
+{
+	struct tcmu_data_area *da = da_setup(test, 4000);
+	u32 few[3], *many;
+	u32 i;
+
+	many = kunit_kcalloc(test, 2500, sizeof(*many), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, many);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 0U);
+	KUNIT_EXPECT_NULL(test, da->populated);
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, few, 3), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 512U);
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, many, 2500), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 2560U);
+	for (i = 0; i < 2500; i++)
+		KUNIT_EXPECT_EQ(test, many[i], 3 + i);
+	for (i = 0; i < 2503; i++) {
+		KUNIT_EXPECT_TRUE(test, test_bit(i, da->used));
+		KUNIT_EXPECT_TRUE(test, test_bit(i, da->populated));
+	}
+
+	/* three blocks used out of 2560: the bitmaps shrink, keep them */
+	tcmu_da_free(da, many, 2500);
+	KUNIT_EXPECT_EQ(test, tcmu_da_trim(da, TCMU_TRIM_ALL),
+			2500 * da->blk_pages);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 512U);
+	for (i = 0; i < 512; i++)
+		KUNIT_EXPECT_EQ(test, test_bit(i, da->used), i < 3);
+	KUNIT_EXPECT_EQ(test, da->nr_populated, 3U);
+
+	/* nothing used: none left */
+	tcmu_da_free(da, few, 3);
+	tcmu_da_trim(da, TCMU_TRIM_ALL);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 0U);
+	KUNIT_EXPECT_NULL(test, da->populated);
+	KUNIT_EXPECT_NULL(test, da->used);
+	KUNIT_EXPECT_EQ(test, da_pages(da), 0UL);
+
+	KUNIT_ASSERT_EQ(test, tcmu_da_alloc(da, few, 1), TCMU_GOT);
+	KUNIT_EXPECT_EQ(test, few[0], 0U);
+	KUNIT_EXPECT_EQ(test, da->nr_bits, 512U);
+	tcmu_da_free(da, few, 1);
+}
+
 static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_lazy_alloc, da_gen_params),
 	KUNIT_CASE_PARAM(da_reuse_cached_first, da_gen_params),
@@ -581,6 +630,7 @@ static struct kunit_case tcmu_data_area_cases[] = {
 	KUNIT_CASE_PARAM(da_race, da_gen_params),
 	KUNIT_CASE_PARAM(da_revoke, da_gen_params),
 	KUNIT_CASE_PARAM(da_trim_batches, da_gen_params),
+	KUNIT_CASE_PARAM(da_maps_lazy, da_gen_params),
 	{}
 };
 

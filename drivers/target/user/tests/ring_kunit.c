@@ -110,7 +110,7 @@ static u32 rmem_nr_present(struct tcmu_ring_mem *rm)
 	u32 i, n = 0;
 
 	for (i = 0; i < rm->nr_pages; i++)
-		n += !!rm->pages[i];
+		n += !!tcmu_rmem_page(rm, i);
 	return n;
 }
 
@@ -121,7 +121,8 @@ static void rmem_span(struct kunit *test)
 	struct tcmu_ring_mem *rm = &f->rm;
 	long global = tcmu_rmem_global_pages();
 	u8 out[300], in[300];
-	u32 i;
+	u32 i, missing;
+	bool ok;
 
 	KUNIT_EXPECT_EQ(test, rmem_nr_present(rm), 1U);
 	KUNIT_EXPECT_EQ(test, rm->nr_held, 1U);
@@ -129,10 +130,22 @@ static void rmem_span(struct kunit *test)
 		out[i] = i * 7 + 1;
 	spin_lock(&f->lock);
 	/* not written yet: no page, nothing read */
-	KUNIT_EXPECT_FALSE(test, tcmu_rmem_read(rm, PAGE_SIZE, in, 8));
-	KUNIT_EXPECT_EQ(test, tcmu_rmem_populate(rm, PAGE_SIZE - 100,
-						 sizeof(out)), 0U);
-	tcmu_rmem_write(rm, PAGE_SIZE - 100, out, sizeof(out));
+	ok = tcmu_rmem_read(rm, PAGE_SIZE, in, 8);
+	/* no index of ring pages yet: page 1 is missing, page 0 is not */
+	missing = tcmu_rmem_populate(rm, PAGE_SIZE - 100, sizeof(out));
+	spin_unlock(&f->lock);
+	KUNIT_EXPECT_FALSE(test, ok);
+	KUNIT_EXPECT_EQ(test, missing, 1U);
+	KUNIT_EXPECT_NULL(test, rm->pages);
+	KUNIT_ASSERT_EQ(test, tcmu_rmem_fill(rm, 1), 0);
+	KUNIT_EXPECT_NOT_NULL(test, rm->pages);
+	spin_lock(&f->lock);
+	missing = tcmu_rmem_populate(rm, PAGE_SIZE - 100, sizeof(out));
+	if (!missing)
+		tcmu_rmem_write(rm, PAGE_SIZE - 100, out, sizeof(out));
+	spin_unlock(&f->lock);
+	KUNIT_ASSERT_EQ(test, missing, 0U);
+	spin_lock(&f->lock);
 	KUNIT_EXPECT_TRUE(test, tcmu_rmem_read(rm, PAGE_SIZE - 100, in,
 					       sizeof(in)));
 	/* a new page is zeroed where nothing was written */
@@ -339,11 +352,11 @@ static void ring_pages_trim(struct kunit *test)
 			    i <= (TCMU_CMDR_OFF + udev->cmd_head - 1) >>
 				 PAGE_SHIFT;
 
-		KUNIT_EXPECT_EQ_MSG(test, !!udev->rmem.pages[i], live,
+		KUNIT_EXPECT_EQ_MSG(test, !!tcmu_rmem_page(&udev->rmem, i), live,
 				    "page %u", i);
 		kept += live;
 	}
-	KUNIT_EXPECT_NOT_NULL(test, udev->rmem.pages[0]);
+	KUNIT_EXPECT_NOT_NULL(test, tcmu_rmem_page(&udev->rmem, 0));
 	KUNIT_EXPECT_EQ(test, udev->rmem.nr_held, kept + 1);
 	ring_check(test, udev, first_live, 1000, 100);
 	ring_check(test, udev, pos, 300, 200);
@@ -355,8 +368,11 @@ static void ring_pages_trim(struct kunit *test)
 	mutex_unlock(&udev->reap_lock);
 	KUNIT_EXPECT_EQ(test, rmem_nr_present(&udev->rmem), 1U);
 	KUNIT_EXPECT_EQ(test, udev->rmem.nr_held, 1U);
+	/* the mailbox alone: the index of the ring pages went too */
+	KUNIT_EXPECT_NULL(test, udev->rmem.pages);
 	pos = udev->cmd_head;
 	KUNIT_ASSERT_TRUE(test, ring_post(test, udev, 4, 9));
+	KUNIT_EXPECT_NOT_NULL(test, udev->rmem.pages);
 	ring_check(test, udev, pos, 4, 9);
 	ring_dev_free(udev);
 }
@@ -385,7 +401,7 @@ static void ring_pages_trim_wrap(struct kunit *test)
 	tcmu_ring_trim(udev);
 	mutex_unlock(&udev->reap_lock);
 	for (i = 1; i < udev->rmem.nr_pages; i++)
-		KUNIT_EXPECT_EQ_MSG(test, !!udev->rmem.pages[i],
+		KUNIT_EXPECT_EQ_MSG(test, !!tcmu_rmem_page(&udev->rmem, i),
 				    i >= end_page || i <= start_page,
 				    "page %u", i);
 	ring_consume(test, udev);
