@@ -34,7 +34,8 @@ if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
 	envs+=(--env "TCMU_KUNIT_KO=$stage/target_core_user-kunit.ko")
 fi
 for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
-	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE CU_TESTS CU_CONFIGS; do
+	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE CU_TESTS CU_CONFIGS \
+	DENSITY_N; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 cd "$stage/user"
