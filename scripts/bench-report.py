@@ -4,8 +4,8 @@
 
 usage: bench-report.py OUTDIR DESTDIR [README]
 
-OUTDIR holds raw/r<round>-<target>-<handler>-<point>.{json,rc}, mem.txt
-and env.txt. Writes DESTDIR/results.md (tables), results.json (every run
+OUTDIR holds raw/r<round>-<target>-<handler>-<point>.{json,rc}, mem.txt,
+density.txt (scripts/density-guest.sh) and env.txt. Writes DESTDIR/results.md (tables), results.json (every run
 and the medians) and results.png (chart, drawn by gnuplot). With README,
 the tables also replace what lies between its bench:begin and bench:end
 markers.
@@ -103,6 +103,8 @@ def load_runs(outdir):
     """{(target, handler, point): [metrics or None per round]}"""
     runs = {}
     rawdir = os.path.join(outdir, "raw")
+    if not os.path.isdir(rawdir):
+        return runs
     for name in sorted(os.listdir(rawdir)):
         m = RAW.match(name)
         if not m:
@@ -162,7 +164,10 @@ def ratio(a, b):
 
 def env(outdir):
     vals = {}
-    with open(os.path.join(outdir, "env.txt"), encoding="utf-8") as f:
+    path = os.path.join(outdir, "env.txt")
+    if not os.path.exists(path):
+        return vals
+    with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
             if line.startswith("runtime="):
@@ -233,6 +238,77 @@ def mem_table(outdir):
     return order, rows
 
 
+DENSITY_FIELDS = ("devices", "stop", "create_ms", "enabled_kib", "served",
+                  "failed", "idle_kib", "remove_ms")
+DENSITY_STOP = {"cap": "the cap", "memory": "memory short",
+                "enable": "enable failed"}
+
+
+def density_rows(outdir):
+    """{driver: {field: value}} from density.txt"""
+    path = os.path.join(outdir, "density.txt")
+    rows = {}
+    if not os.path.exists(path):
+        return rows
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 1 + len(DENSITY_FIELDS):
+                continue
+            vals = dict(zip(DENSITY_FIELDS, parts[1:]))
+            for k in DENSITY_FIELDS:
+                if k != "stop":
+                    vals[k] = int(vals[k])
+            rows[parts[0]] = vals
+    return rows
+
+
+def density_section(rows, e):
+    """The density tables: what an idle device costs, how many fit."""
+    out = ["\n## Density\n"]
+    mem = e.get("density_mem", "2G")
+    out.append(f"A second boot of the same kernel with {mem} of RAM "
+               "(scripts/density-guest.sh), stock then ours. Devices of "
+               "64 MiB with the default 8 MiB ring and 1 GiB data area "
+               "are created and enabled one at a time, up to the cap, "
+               "while 128 MiB stays available: *devices* is the most "
+               "the guest held (and what stopped it). *kernel/device*: "
+               "kernel memory (slab, vmalloc, per-CPU and bare pages: "
+               "MemTotal − MemFree − per-CPU free lists − LRU − stacks − "
+               "page tables, after every slab cache was shrunk) that one "
+               "more device adds, enabled, and again after every device "
+               "was served in turn by the test handler for a verified "
+               "1 MiB burst through tcm_loop (the last 16 handlers stay "
+               "attached) and then sat idle for "
+               f"{e.get('idle', '30')} s. Times are per device"
+               + (", in ms of guest instructions" if e.get("clock") ==
+                  "icount" else "") + ".\n")
+    out.append("| driver | devices | create+enable | kernel/device enabled "
+               "| served (failed) | kernel/device idle after IO "
+               "| remove |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for drv in ("stock", "ours"):
+        r = rows.get(drv)
+        if not r:
+            out.append(f"| {drv} | failed | | | | | |")
+            continue
+        out.append(f"| {drv} | {r['devices']} "
+                   f"({DENSITY_STOP.get(r['stop'], r['stop'])}) "
+                   f"| {r['create_ms']} ms | {r['enabled_kib']:,} KiB "
+                   f"| {r['served']} ({r['failed']}) "
+                   f"| {r['idle_kib']:,} KiB | {r['remove_ms']} ms |")
+    s, o = rows.get("stock"), rows.get("ours")
+    if s and o:
+        def x(a, b):
+            return f"{a / b:.1f}x" if b else "–"
+        out.append(f"| stock/ours | {x(s['devices'], o['devices'])} "
+                   f"| {x(s['create_ms'], o['create_ms'])} "
+                   f"| {x(s['enabled_kib'], o['enabled_kib'])} | "
+                   f"| {x(s['idle_kib'], o['idle_kib'])} "
+                   f"| {x(s['remove_ms'], o['remove_ms'])} |")
+    return out
+
+
 def main():
     outdir, dest = sys.argv[1], sys.argv[2]
     runs = load_runs(outdir)
@@ -247,6 +323,8 @@ def main():
                f"production config) in QEMU TCG, {e.get('cpus', '?')} vCPUs; "
                f"host: {e.get('host', '?')}; {e.get('qemu', '?')}; "
                f"{e.get('fio', '?')}.\n")
+    if not runs:
+        out.append("No fio matrix in this run (BENCH_DENSITY=only).\n")
     out.append(f"Each point: fio libaio, O_DIRECT, {e.get('runtime', '?')} s "
                f"after a {e.get('ramp', '?')} s ramp, on one LUN of "
                f"{e.get('size', '?')} unless said, in each of "
@@ -364,6 +442,10 @@ def main():
             {"target": t, "handler": h, "step": w, "kernel_kib": v[w][0],
              "data_pages": v[w][1]}
             for (t, h), v in mrows.items() for w in v]
+    drows = density_rows(outdir)
+    if drows:
+        out += density_section(drows, e)
+        results["density"] = drows
     # the chart compares ours with stock and the ceiling
     charted = handlers and all(any(k[0] == t for k in runs)
                                for t in ("ceiling", "stock", "ours"))

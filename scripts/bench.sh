@@ -30,7 +30,12 @@
 # BENCH_SMP (2), BENCH_MEM (VM RAM, 4G), BENCH_BREAKDOWN (0; 1 measures
 # where each command's instructions go, by phase, on one vCPU:
 # bench-guest.sh and bench-breakdown.py say how; `make bench-breakdown`
-# sets it up).
+# sets it up), BENCH_DENSITY (1: after the matrix, a second boot with
+# BENCH_DENSITY_MEM of RAM, 2G, measures how many idle devices each
+# driver holds and what each costs, scripts/density-guest.sh, whose
+# BENCH_DENSITY_N (1000), BENCH_DENSITY_RESERVE_MB (128) and
+# BENCH_DENSITY_KEEP (16) it passes on; 0 skips it; "only" runs it
+# alone, without the matrix).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -64,7 +69,8 @@ stage=$cache/bench
 rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
-	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" "$stage/"
+	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" \
+	"$repo/scripts/density-guest.sh" "$stage/"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko" --env "BENCH_CLOCK=$clock")
 if [[ -n ${BENCH_BASE_KO:-} ]]; then
 	mkdir -p "$stage/base"
@@ -73,21 +79,43 @@ if [[ -n ${BENCH_BASE_KO:-} ]]; then
 fi
 for v in BENCH_BREAKDOWN BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
-	BENCH_MEMORY BENCH_INTERLEAVE; do
+	BENCH_MEMORY BENCH_INTERLEAVE BENCH_DENSITY_N BENCH_DENSITY_RESERVE_MB \
+	BENCH_DENSITY_KEEP; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 # the breakdown times functions on the guest's one clock: one vCPU, so
 # that no other vCPU's instructions fall inside a traced call
 smp=${BENCH_SMP:-2}
 ((!${BENCH_BREAKDOWN:-0})) || smp=${BENCH_SMP:-1}
-echo "=== [3/5] booting Debian's kernel in QEMU (TCG, clock: $clock) and running the matrix"
-rc=0
-(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "$smp" "${icount[@]}" \
-	--mem "${BENCH_MEM:-4G}" --timeout 10800 --out "$stage/out" \
-	"${envs[@]}" -- bash ./bench-guest.sh) || rc=$?
-if ((rc)) || ! grep -q '^BENCH: DONE' "$stage/out/console.log"; then
-	echo "FAILURE: the benchmark VM failed (status $rc); see $stage/out/console.log"
-	exit 1
+density=${BENCH_DENSITY:-1}
+((!${BENCH_BREAKDOWN:-0})) || density=0
+if [[ $density != only ]]; then
+	echo "=== [3/5] booting Debian's kernel in QEMU (TCG, clock: $clock) and running the matrix"
+	rc=0
+	(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "$smp" "${icount[@]}" \
+		--mem "${BENCH_MEM:-4G}" --timeout 10800 --out "$stage/out" \
+		"${envs[@]}" -- bash ./bench-guest.sh) || rc=$?
+	if ((rc)) || ! grep -q '^BENCH: DONE' "$stage/out/console.log"; then
+		echo "FAILURE: the benchmark VM failed (status $rc); see $stage/out/console.log"
+		exit 1
+	fi
+fi
+if [[ $density != 0 ]]; then
+	echo "=== [3/5] density: booting Debian's kernel with ${BENCH_DENSITY_MEM:-2G} of RAM"
+	rc=0
+	mkdir -p "$stage/density"
+	(cd "$stage" && "$vm/vm.sh" --kernel debian --smp "$smp" "${icount[@]}" \
+		--mem "${BENCH_DENSITY_MEM:-2G}" --timeout 10800 \
+		--out "$stage/density" "${envs[@]}" -- bash ./density-guest.sh) ||
+		rc=$?
+	if ((rc)) || ! grep -q '^DENSITY: DONE' "$stage/density/console.log"; then
+		echo "FAILURE: the density VM failed (status $rc); see $stage/density/console.log"
+		exit 1
+	fi
+	cp "$stage/density/density.txt" "$stage/out/"
+	# the matrix's boot wrote the same kernel, CPUs and clock
+	cat "$stage/density/density-env.txt" >>"$stage/out/env.txt"
+	echo "density_mem=${BENCH_DENSITY_MEM:-2G}" >>"$stage/out/env.txt"
 fi
 echo "=== [4/5] building the report"
 {

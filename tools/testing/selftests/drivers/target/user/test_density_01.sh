@@ -13,10 +13,8 @@
 # data page, and the kernel memory the devices add, per device, stays
 # under DENSITY_LIMIT_KB (128): once enabled, and again idle after the
 # IO.
-# "Kernel memory" is what /proc/meminfo does not put on the LRU, minus
-# kernel stacks and page tables (the handlers' processes) and kmemleak's
-# own objects (one per allocation of the whole kernel): slab, vmalloc,
-# per-CPU and bare pages (rings, data areas) all count, and on the debug
+# "Kernel memory" is tcmu_kmem_kb's (vm/guest-lib.sh): slab, vmalloc,
+# per-CPU and bare pages (rings, data areas) all count, and in the debug
 # kernel KASAN's redzones and shadow too, so the figure is an upper
 # bound.  It is
 # the cost of one more device: the first WARM devices (10), which pay
@@ -37,43 +35,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# KiB of kernel memory as above, once objects freed after an RCU grace
-# period are gone and every slab cache was shrunk: that also takes its
-# objects out of KASAN's quarantine, where freed objects otherwise stay
-# (up to 1/32 of memory) and grow with any process that comes and goes.
-# Per-CPU free lists count as free.
-kmem_kb() {
-	local k v _ pcp leak f
-	local -A m
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	sleep 2
-	for f in /sys/kernel/slab/*/shrink; do
-		echo 1 >"$f"
-	done 2>/dev/null
-	echo 3 >/proc/sys/vm/drop_caches
-	while read -r k v _; do m[${k%:}]=$v; done </proc/meminfo
-	pcp=$(awk '$1 == "count:" { n += $2 } END { print n * 4 }' /proc/zoneinfo)
-	# slabs x pages per slab x 4 KiB
-	leak=$(awk '$1 == "kmemleak_object" { n = $15 * $6 * 4 } END { print n + 0 }' \
-		/proc/slabinfo)
-	echo $((m[MemTotal] - m[MemFree] - pcp - m[Active] - m[Inactive] -
-		m[Unevictable] - m[KernelStack] - m[PageTables] - leak))
-}
-
 check "insmod" tcmu_mod_load
 check "reclaim_idle_ms 200" eval "echo 200 >$P/reclaim_idle_ms"
 ((N > WARM)) || fail "DENSITY_N must be above $WARM"
 for ((i = 0; i < WARM; i++)); do
 	tcmu_dev_create "d$i" 64M
 done
-base=$(kmem_kb)
+base=$(tcmu_kmem_kb)
 t0=$(now_ms)
 for ((i = WARM; i < N; i++)); do
 	tcmu_dev_create "d$i" 64M
 done
 t1=$(now_ms)
-enabled=$(kmem_kb)
+enabled=$(tcmu_kmem_kb)
 per=$(((enabled - base) / (N - WARM)))
 log "$N devices created and enabled, $(((t1 - t0) / (N - WARM))) ms each;" \
 	"$per KiB each"
@@ -87,11 +61,7 @@ for ((s = 1; s <= SERVE; s++)); do
 	i=$((s * N / SERVE - 1))
 	tcmu_handler "d$i" --threads 1 --store mem
 	dev=$(tcmu_dev_export "d$i") || fail "export d$i"
-	dd if=/tmp/density.pat of="$dev" bs=64k oflag=direct status=none ||
-		fail "d$i: write"
-	dd if="$dev" of=/tmp/density.in bs=64k count=16 iflag=direct \
-		status=none || fail "d$i: read"
-	cmp -s /tmp/density.pat /tmp/density.in || fail "d$i: data differ"
+	tcmu_burst "$dev" /tmp/density.pat || fail "d$i: burst on $dev"
 	info_nonzero "d$i" DataPagesPeak || fail "d$i: no data page was used"
 	tcmu_dev_unexport "d$i" || fail "unexport d$i"
 	if ((s > SERVE - KEEP)); then
@@ -118,7 +88,7 @@ check "idle: a mailbox page each and no data page" tcmu_wait 60 idle_all
 for p in "${kept[@]}"; do
 	kill -0 "$p" || fail "a handler kept attached died: $(tail -n 3 /tmp/handler-d*.log)"
 done
-idle=$(kmem_kb)
+idle=$(tcmu_kmem_kb)
 # against the same base: what the IO left behind (on the devices, the
 # handlers kept, tcm_loop and SCSI) counts in full
 per=$(((idle - base) / (N - WARM)))
@@ -135,7 +105,7 @@ for ((i = 0; i < N; i++)); do
 	rmdir "$HBA/d$i" || fail "rmdir d$i"
 done
 t1=$(now_ms)
-log "removed, $(((t1 - t0) / N)) ms each; $(((idle - $(kmem_kb)) / N))" \
+log "removed, $(((t1 - t0) / N)) ms each; $(((idle - $(tcmu_kmem_kb)) / N))" \
 	"KiB each given back"
 check "no ring page left" test "$(cat $P/global_ring_pages)" = 0
 check "no data page left" test "$(cat $P/global_data_pages)" = 0

@@ -30,6 +30,9 @@
 #                                   on 127.0.0.1:3260; prints /dev/sdX
 #   tcmu_iscsi_logout IQN           log that session out, forget the node
 #   tcmu_teardown                   delete all LIO config, stop tcmu-runner
+#   tcmu_kmem_kb                    KiB of kernel memory in use (below)
+#   tcmu_burst DEV PATTERN          write PATTERN (1 MiB) to the disk DEV
+#                                   with O_DIRECT, read it back, compare
 # Logs: tcmu-runner writes /tmp/tcmu-runner.log (and .out for its stdio).
 
 tcmu_wait() {
@@ -282,4 +285,42 @@ tcmu_teardown() {
 		targetcli clearconfig confirm=True >&2
 	fi
 	tcmu_stop_runner
+}
+
+# KiB of kernel memory in use: what /proc/meminfo does not put on the
+# LRU, minus kernel stacks and page tables (processes' costs) and
+# kmemleak's own objects (one per allocation of the whole kernel, in the
+# debug kernel): slab, vmalloc, per-CPU and bare pages (TCMU rings, data
+# areas) all count.  Taken once objects freed after an RCU grace period
+# are gone and every slab cache was shrunk: that also takes its objects
+# out of KASAN's quarantine, where freed objects otherwise stay (up to
+# 1/32 of memory) and grow with any process that comes and goes.  Free
+# pages on the per-CPU lists count as free.
+tcmu_kmem_kb() {
+	local k v _ pcp leak f
+	local -A m
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 2
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f"
+	done 2>/dev/null
+	echo 3 >/proc/sys/vm/drop_caches
+	while read -r k v _; do m[${k%:}]=$v; done </proc/meminfo
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n * 4 }' /proc/zoneinfo)
+	# slabs x pages per slab x 4 KiB
+	leak=$(awk '$1 == "kmemleak_object" { n = $15 * $6 * 4 } END { print n + 0 }' \
+		/proc/slabinfo)
+	echo $((m[MemTotal] - m[MemFree] - pcp - m[Active] - m[Inactive] -
+		m[Unevictable] - m[KernelStack] - m[PageTables] - leak))
+}
+
+# tcmu_burst DEV PATTERN: a verified burst of 1 MiB on the disk DEV
+tcmu_burst() {
+	local dev=$1 pat=$2 in=/tmp/burst.in
+	dd if="$pat" of="$dev" bs=64k count=16 oflag=direct status=none ||
+		{ echo "$dev: write failed" >&2; return 1; }
+	dd if="$dev" of="$in" bs=64k count=16 iflag=direct status=none ||
+		{ echo "$dev: read failed" >&2; return 1; }
+	cmp -s "$pat" "$in" || { echo "$dev: the data read differ" >&2; return 1; }
 }
