@@ -389,27 +389,22 @@ enum tcmu_get tcmu_da_alloc(struct tcmu_data_area *da, u32 *blocks, u32 nr)
 	long charge;
 
 	spin_lock(&da->lock);
-	if (da->nr_blocks - da->nr_used < nr) {
-		spin_unlock(&da->lock);
-		return TCMU_WAIT;
-	}
-	/* cached blocks: populated ones minus those a command has */
-	cached = da->nr_populated - (da->nr_used - da->nr_busy -
-				     da->nr_revoked);
-	fresh = nr > cached ? nr - cached : 0;
-	while (fresh > da->nr_bits - __tcmu_da_taken(da)) {
-		if (__tcmu_da_maps_grow(da, __tcmu_da_taken(da) + fresh)) {
-			spin_unlock(&da->lock);
-			return TCMU_FAIL;
-		}
-		/* blocks may have come and gone while the lock was dropped */
+	for (;;) {
 		if (da->nr_blocks - da->nr_used < nr) {
 			spin_unlock(&da->lock);
 			return TCMU_WAIT;
 		}
+		/* cached blocks: populated ones minus those a command has */
 		cached = da->nr_populated - (da->nr_used - da->nr_busy -
 					     da->nr_revoked);
 		fresh = nr > cached ? nr - cached : 0;
+		if (fresh <= da->nr_bits - __tcmu_da_taken(da))
+			break;
+		/* blocks may come and go while it drops the lock: look again */
+		if (__tcmu_da_maps_grow(da, __tcmu_da_taken(da) + fresh)) {
+			spin_unlock(&da->lock);
+			return TCMU_FAIL;
+		}
 	}
 	for (cached = 0; cached < nr; cached++, blk++) {
 		blk = find_next_andnot_bit(da->populated, da->used,
