@@ -399,21 +399,51 @@ static uint32_t slot_len(uint32_t off, uint32_t head, uint8_t *op)
  */
 typedef void (*mangle_fn)(struct tcmu_cmd_entry *ent);
 
+/*
+ * The mailbox's cmd_head as a_mailbox() last spoiled it, until the
+ * kernel writes its own again (its next entry): meanwhile it says
+ * nothing of where the entries end, and the slots past the real head may
+ * lie in ring pages the kernel has not written (SIGBUS).
+ */
+static bool head_spoiled;
+static uint32_t spoiled_head;
+
+static bool probe(volatile uint8_t *p, bool scribble);
+
+/* Whether every page of ring bytes [@off, @off + @len) can be read */
+static bool ring_readable(uint32_t off, uint32_t len)
+{
+	uintptr_t p = (uintptr_t)ring_at(off);
+	uintptr_t end = (uintptr_t)ring_at(off) + len;
+
+	for (; p < end; p = (p | 4095) + 1)
+		if (!probe((volatile uint8_t *)p, false))
+			return false;
+	return true;
+}
+
 static unsigned int complete(unsigned int max, mangle_fn mangle,
 			     unsigned int *mangled)
 {
 	uint32_t head = get_head(), len, t = d.tail;
 	struct tcmu_cmd_entry *ent;
 	unsigned int n = 0, m = 0;
+	bool guarded;
 	uint8_t op;
 
 	if (mangled)
 		*mangled = 0;
+	if (head_spoiled && head != spoiled_head)
+		head_spoiled = false;
+	guarded = head_spoiled;
 	if (head >= d.cmdr_size || head % TCMU_OP_ALIGN_SIZE)
 		return 0;
 	while (t != head && n < max) {
+		/* only a spoiled head may send us to a page never written */
+		if (guarded && !ring_readable(t, TCMU_OP_ALIGN_SIZE))
+			break;
 		len = slot_len(t, head, &op);
-		if (!len)
+		if (!len || (guarded && !ring_readable(t, len)))
 			break;
 		if (op == TCMU_OP_CMD) {
 			ent = (struct tcmu_cmd_entry *)ring_at(t);
@@ -585,10 +615,15 @@ static bool a_mailbox(void)
 	};
 	size_t f = fields[rnd(ARRAY_SIZE(fields))];
 
-	if (f == offsetof(struct tcmu_mailbox, version))
+	if (f == offsetof(struct tcmu_mailbox, version)) {
 		*(volatile uint16_t *)(d.map + f) = (uint16_t)rnd64();
-	else
+	} else {
 		*mb_u32(f) = nasty_u32();
+		if (f == offsetof(struct tcmu_mailbox, cmd_head)) {
+			spoiled_head = *mb_u32(f);
+			head_spoiled = true;
+		}
+	}
 	return kick() && live;
 }
 
