@@ -300,18 +300,23 @@ static bool tcmu_ring_has_room(struct tcmu_dev *udev, u32 len)
 }
 
 /*
- * Build the entry of @cmd (header, iovecs, CDB) in @entry, @len bytes,
- * and write it at cmd_head.
+ * Build the entry of @cmd (header, iovecs, CDB), @len bytes, at cmd_head:
+ * in place when it lies within one page, else in @buf, then copied into
+ * the pages it spans.
  */
 static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 				u32 len, size_t cdb_len,
-				struct tcmu_cmd_entry *entry)
+				struct tcmu_cmd_entry *buf)
 {
+	u32 at = TCMU_CMDR_OFF + udev->cmd_head;
+	struct tcmu_cmd_entry *entry = tcmu_rmem_ptr(&udev->rmem, at, len);
 	struct se_cmd *se_cmd = cmd->se_cmd;
 	u32 nr_data = cmd->nr_blocks - cmd->nr_bidi_blocks;
 	u32 cdb_at = len - round_up(cdb_len, TCMU_OP_ALIGN_SIZE);
 	unsigned int n;
 
+	if (!entry)
+		entry = buf;
 	memset(entry, 0, len);
 	entry->hdr.len_op = len;
 	tcmu_hdr_set_op(&entry->hdr.len_op, TCMU_OP_CMD);
@@ -331,9 +336,9 @@ static void tcmu_ring_write_cmd(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
 					  cmd->nr_bidi_blocks, cmd->bidi_len,
 					  entry->req.iov + n);
 	memcpy((void *)entry + cdb_at, se_cmd->t_task_cdb, cdb_len);
-	entry->req.cdb_off = TCMU_CMDR_OFF + udev->cmd_head + cdb_at;
-	tcmu_rmem_write(&udev->rmem, TCMU_CMDR_OFF + udev->cmd_head, entry,
-			len);
+	entry->req.cdb_off = at + cdb_at;
+	if (entry == buf)
+		tcmu_rmem_write(&udev->rmem, at, entry, len);
 }
 
 /*

@@ -16,9 +16,10 @@
  * the pool would wait for completions that need ring entries.  They are
  * counted per device and in global_ring_pages.
  *
- * The kernel has no contiguous mapping of the ring: it writes and reads
- * entries through tcmu_rmem_write() and tcmu_rmem_read(), which copy
- * across page boundaries.  Writers hold ring_lock, a spinlock, and
+ * The kernel has no contiguous mapping of the ring: it reads entries
+ * through tcmu_rmem_read() and writes them in place within a page
+ * (tcmu_rmem_ptr()) or through tcmu_rmem_write(), which copy across page
+ * boundaries.  Writers hold ring_lock, a spinlock, and
  * cannot sleep for a page there: tcmu_rmem_populate() takes pages from
  * a stash, else asks the page allocator without sleeping, and says how
  * many pages it still misses; the writer drops ring_lock, fills the
@@ -286,6 +287,23 @@ static bool tcmu_rmem_copy(struct tcmu_ring_mem *rm, u32 off, void *buf,
 		len -= n;
 	}
 	return true;
+}
+
+/*
+ * The kernel address of bytes [@off, @off + @len) when they lie within
+ * one page, which was populated; else NULL.  Under lock, for writing in
+ * place what the handler will read only once the head covers it.
+ */
+void *tcmu_rmem_ptr(struct tcmu_ring_mem *rm, u32 off, u32 len)
+{
+	struct page *page;
+
+	lockdep_assert_held(rm->lock);
+	if (!len || offset_in_page(off) + len > PAGE_SIZE)
+		return NULL;
+	page = __tcmu_rmem_page(rm, off >> PAGE_SHIFT);
+	/* ring pages are never highmem: alloc_page() without the flag */
+	return page ? page_address(page) + offset_in_page(off) : NULL;
 }
 
 /* Write @len bytes of @src at @off; its pages were populated.  Under lock. */

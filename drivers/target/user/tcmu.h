@@ -658,6 +658,7 @@ void tcmu_rmem_exit(struct tcmu_ring_mem *rm);
 void *tcmu_rmem_mailbox(struct tcmu_ring_mem *rm);
 struct page *tcmu_rmem_page(struct tcmu_ring_mem *rm, u32 i);
 u32 tcmu_rmem_populate(struct tcmu_ring_mem *rm, u32 off, u32 len);
+void *tcmu_rmem_ptr(struct tcmu_ring_mem *rm, u32 off, u32 len);
 int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr);
 void tcmu_rmem_write(struct tcmu_ring_mem *rm, u32 off, const void *src,
 		     u32 len);
