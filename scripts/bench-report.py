@@ -276,10 +276,10 @@ def density_section(rows, e):
                "kernel memory (slab, vmalloc, per-CPU and bare pages: "
                "MemTotal − MemFree − per-CPU free lists − LRU − stacks − "
                "page tables, after every slab cache was shrunk) that one "
-               "more device adds, enabled, and again after every device "
-               "was served in turn by the test handler for a verified "
-               "1 MiB burst through tcm_loop (the last 16 handlers stay "
-               "attached) and then sat idle for "
+               "more device adds, enabled, and again after the devices "
+               "were served in turn by the test handler for a verified "
+               "1 MiB burst through tcm_loop (*served*: how many; the "
+               "last 16 handlers stay attached) and then sat idle for "
                f"{e.get('idle', '30')} s. Times are per device"
                + (", in ms of guest instructions" if e.get("clock") ==
                   "icount" else "") + ".\n")

@@ -33,9 +33,9 @@
 # sets it up), BENCH_DENSITY (1: after the matrix, a second boot with
 # BENCH_DENSITY_MEM of RAM, 2G, measures how many idle devices each
 # driver holds and what each costs, scripts/density-guest.sh, whose
-# BENCH_DENSITY_N (1000), BENCH_DENSITY_RESERVE_MB (128) and
-# BENCH_DENSITY_KEEP (16) it passes on; 0 skips it; "only" runs it
-# alone, without the matrix).
+# BENCH_DENSITY_N (1000), BENCH_DENSITY_RESERVE_MB (128),
+# BENCH_DENSITY_KEEP (16) and BENCH_DENSITY_EVERY (1) it passes on; 0
+# skips it; "only" runs it alone, without the matrix).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -80,7 +80,7 @@ fi
 for v in BENCH_BREAKDOWN BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
 	BENCH_MEMORY BENCH_INTERLEAVE BENCH_DENSITY_N BENCH_DENSITY_RESERVE_MB \
-	BENCH_DENSITY_KEEP; do
+	BENCH_DENSITY_KEEP BENCH_DENSITY_EVERY; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 # the breakdown times functions on the guest's one clock: one vCPU, so
