@@ -555,8 +555,7 @@ u32 tcmu_da_trim(struct tcmu_data_area *da, u32 max_batches)
 	}
 	spin_lock(&da->lock);
 	/* busy blocks above it raise it again when they are populated */
-	da->blk_hi = da->nr_bits ? find_last_bit(da->populated, da->nr_bits)
-				 : 0;
+	da->blk_hi = find_last_bit(da->populated, da->nr_bits);
 	da->blk_hi = da->blk_hi < da->nr_bits ? da->blk_hi + 1 : 0;
 	da->reclaimed_pages += freed;
 	pages = da->nr_populated * da->blk_pages;

@@ -249,14 +249,6 @@ int tcmu_rmem_fill(struct tcmu_ring_mem *rm, u32 nr)
 	return i == nr ? 0 : -ENOMEM;
 }
 
-/* Page @i of the mapping, @i within it; under the lock */
-static struct page *__tcmu_rmem_page(struct tcmu_ring_mem *rm, u32 i)
-{
-	if (!i)
-		return rm->mailbox;
-	return rm->pages ? rm->pages[i] : NULL;
-}
-
 /*
  * Copy @len bytes at @off of the mapping to (@to) or from @buf, a page
  * at a time; @buf NULL writes zeroes.  Returns false when a page is not
@@ -272,7 +264,7 @@ static bool tcmu_rmem_copy(struct tcmu_ring_mem *rm, u32 off, void *buf,
 	while (len) {
 		in = offset_in_page(off);
 		n = min_t(u32, len, PAGE_SIZE - in);
-		page = __tcmu_rmem_page(rm, off >> PAGE_SHIFT);
+		page = tcmu_rmem_page(rm, off >> PAGE_SHIFT);
 		if (!page)
 			return false;
 		if (!to)
@@ -301,7 +293,7 @@ void *tcmu_rmem_ptr(struct tcmu_ring_mem *rm, u32 off, u32 len)
 	lockdep_assert_held(rm->lock);
 	if (!len || offset_in_page(off) + len > PAGE_SIZE)
 		return NULL;
-	page = __tcmu_rmem_page(rm, off >> PAGE_SHIFT);
+	page = tcmu_rmem_page(rm, off >> PAGE_SHIFT);
 	/* ring pages are never highmem: alloc_page() without the flag */
 	return page ? page_address(page) + offset_in_page(off) : NULL;
 }
