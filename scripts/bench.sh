@@ -35,7 +35,8 @@
 # driver holds and what each costs, scripts/density-guest.sh, whose
 # BENCH_DENSITY_N (1000), BENCH_DENSITY_RESERVE_MB (128),
 # BENCH_DENSITY_KEEP (16) and BENCH_DENSITY_EVERY (1) it passes on; 0
-# skips it; "only" runs it alone, without the matrix).
+# skips it; "only" runs it alone, without the matrix), BENCH_STAGE (the
+# work directory, $cache/bench: another one lets two runs go side by side).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -63,9 +64,11 @@ echo "=== [2/5] building the module against Debian's headers, and the handler"
 hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
 "$repo/scripts/build-module.sh" "$hdrs"
 make -s -C "$st/handler"
-# a breakdown stages apart, so that it can run beside a bench
+# a breakdown stages apart, so that it can run beside a bench; so does
+# a run given its own BENCH_STAGE
 stage=$cache/bench
 ((!${BENCH_BREAKDOWN:-0})) || stage=$cache/bench-breakdown
+stage=${BENCH_STAGE:-$stage}
 rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
