@@ -936,6 +936,36 @@ static void tcmu_cmd_complete(struct tcmu_cmd *cmd)
 }
 
 /*
+ * Take @id off cmd_ids, leaving a reserved entry in its place until the
+ * next id is freed.  Ids are cyclic, so with one command at a time the
+ * last entry would leave cmd_ids at every completion, and the xarray
+ * would free every level of its tree (each through RCU) to make them
+ * again for the next id: three node allocations and three RCU callbacks
+ * per command.  The reserved entry keeps the leaf the next ids fall in;
+ * it reads as no command (xa_load() and xa_for_each() skip it) and is
+ * not handed out.  tcmu_cmd_id_flush() drops it.  Under ring_lock.
+ */
+static void tcmu_cmd_id_free(struct tcmu_dev *udev, u16 id)
+{
+	lockdep_assert_held(&udev->ring_lock);
+	/* an allocating xarray stores NULL as a reserved entry, in place */
+	xa_store(&udev->cmd_ids, id, NULL, GFP_NOWAIT);
+	if (udev->last_free_id && udev->last_free_id != id)
+		xa_release(&udev->cmd_ids, udev->last_free_id);
+	udev->last_free_id = id;
+}
+
+/* Drop the reserved entry of the last freed id: the tree's nodes go. */
+static void tcmu_cmd_id_flush(struct tcmu_dev *udev)
+{
+	spin_lock(&udev->ring_lock);
+	if (udev->last_free_id)
+		xa_release(&udev->cmd_ids, udev->last_free_id);
+	udev->last_free_id = 0;
+	spin_unlock(&udev->ring_lock);
+}
+
+/*
  * Reap the command slot at @pos: copy the response into the command, take it off
  * cmd_ids (unless KEEP_BUF) and the inflight list, and queue it on @done
  * when its se_cmd is still to be completed or it is to be freed.
@@ -970,7 +1000,7 @@ static bool tcmu_reap_cmd(struct tcmu_dev *udev, u32 pos,
 		clear_bit(TCMU_CMD_EXPIRED, &cmd->flags);
 		set_bit(TCMU_CMD_KEEP_BUF, &cmd->flags);
 	} else {
-		xa_erase(&udev->cmd_ids, cmd->cmd_id);
+		tcmu_cmd_id_free(udev, cmd->cmd_id);
 	}
 	/* a command that timed out has no se_cmd and is on no list */
 	if (cmd->se_cmd) {
@@ -1128,6 +1158,8 @@ static u32 tcmu_ring_live(struct tcmu_ring_mem *rm, u32 *off)
 u32 tcmu_ring_trim(struct tcmu_dev *udev)
 {
 	lockdep_assert_held(&udev->reap_lock);
+	/* with the ring's pages, the command id tree of an idle device */
+	tcmu_cmd_id_flush(udev);
 	return tcmu_rmem_trim(&udev->rmem, tcmu_ring_live);
 }
 

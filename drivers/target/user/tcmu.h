@@ -403,6 +403,9 @@ enum tcmu_dev_flag {
  * @cmd_ids: cmd_id -> struct tcmu_cmd for commands on the ring; stores
  *	under ring_lock, erasures under reap_lock
  * @next_cmd_id: cyclic allocation cursor for @cmd_ids; ring_lock
+ * @last_free_id: the id the reap last took off @cmd_ids, left there as a
+ *	reserved entry until the next one (tcmu_cmd_id_free()), 0 for none;
+ *	ring_lock
  * @qfull_queue: commands waiting for ring or data space; ring_lock to
  *	add (submitters) and reap_lock plus ring_lock to remove, so its
  *	first entry stays put for whoever holds reap_lock
@@ -471,6 +474,7 @@ struct tcmu_dev {
 	struct tcmu_data_area da;
 	struct xarray cmd_ids;
 	u32 next_cmd_id;
+	u16 last_free_id;
 	struct list_head qfull_queue;
 	struct list_head inflight_queue;
 	u32 nr_inflight;

@@ -408,6 +408,67 @@ static void ring_pages_trim_wrap(struct kunit *test)
 	ring_dev_free(udev);
 }
 
+/* The xarray node that holds @id in cmd_ids, or NULL */
+static void *ring_id_node(struct tcmu_dev *udev, u32 id)
+{
+	XA_STATE(xas, &udev->cmd_ids, id);
+	void *node;
+
+	rcu_read_lock();
+	xas_load(&xas);
+	node = xas.xa_node;
+	rcu_read_unlock();
+	return node;
+}
+
+/*
+ * One command at a time: each freed id stays reserved until the next one
+ * is freed, so cmd_ids never empties and the ids of one leaf (64 of
+ * them) share its node instead of making the tree again each; a freed
+ * id names no command and is not handed out again; an idle trim leaves
+ * cmd_ids empty.
+ */
+static void ring_cmd_ids_one_at_a_time(struct kunit *test)
+{
+	struct tcmu_dev *udev = ring_dev(test, 4);
+	void *node, *leaf = NULL;
+	u32 id, prev = 0, i;
+
+	for (i = 0; i < 300; i++) {
+		spin_lock(&udev->ring_lock);
+		KUNIT_ASSERT_EQ(test, xa_alloc_cyclic(&udev->cmd_ids, &id, udev,
+						      XA_LIMIT(1, U16_MAX),
+						      &udev->next_cmd_id,
+						      GFP_NOWAIT), 0);
+		tcmu_cmd_id_free(udev, id);
+		spin_unlock(&udev->ring_lock);
+		KUNIT_EXPECT_EQ(test, id, prev + 1);
+		KUNIT_EXPECT_NULL(test, xa_load(&udev->cmd_ids, id));
+		KUNIT_EXPECT_FALSE(test, xa_empty(&udev->cmd_ids));
+		node = ring_id_node(udev, id);
+		KUNIT_EXPECT_NOT_NULL(test, node);
+		if (id % XA_CHUNK_SIZE && prev)
+			KUNIT_EXPECT_PTR_EQ_MSG(test, node, leaf, "id %u", id);
+		leaf = node;
+		prev = id;
+	}
+	/* the one before the last is free: nothing holds its slot */
+	KUNIT_EXPECT_EQ(test, xa_insert(&udev->cmd_ids, prev - 1, udev,
+					GFP_KERNEL), 0);
+	KUNIT_EXPECT_PTR_EQ(test, xa_erase(&udev->cmd_ids, prev - 1),
+			    (void *)udev);
+	/* the last is reserved: taken, yet no command */
+	KUNIT_EXPECT_EQ(test, xa_insert(&udev->cmd_ids, prev, udev,
+					GFP_KERNEL), -EBUSY);
+
+	mutex_lock(&udev->reap_lock);
+	tcmu_ring_trim(udev);
+	mutex_unlock(&udev->reap_lock);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&udev->cmd_ids));
+	KUNIT_EXPECT_EQ(test, udev->last_free_id, 0);
+	ring_dev_free(udev);
+}
+
 static struct kunit_case tcmu_ring_cases[] = {
 	KUNIT_CASE_PARAM(ring_used_free, ring_gen_params),
 	KUNIT_CASE(ring_needed_pad),
@@ -418,6 +479,7 @@ static struct kunit_case tcmu_ring_cases[] = {
 	KUNIT_CASE(ring_pages_wrap),
 	KUNIT_CASE(ring_pages_trim),
 	KUNIT_CASE(ring_pages_trim_wrap),
+	KUNIT_CASE(ring_cmd_ids_one_at_a_time),
 	{}
 };
 
