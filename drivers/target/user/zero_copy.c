@@ -21,10 +21,11 @@
  *
  * zero_copy_read exists because write notification has a price: a
  * handler that fills READ buffers with the CPU (pread() from a file,
- * memcpy) takes one write fault per page to upgrade its read-only PTE,
- * which costs more than the copy it saves (measured: bench/zero-copy).
- * Most handlers do, so READs stay on the copy path unless asked for.  A
- * handler that fills them by other means, or not at all, gains.
+ * memcpy) takes a write fault to upgrade the read-only PTEs (one per
+ * command: the first write upgrades the whole buffer), and the READ's
+ * pages are zeroed before it sees them, which costs what a copy does.
+ * READs stay on the copy path unless asked for.  A handler that fills
+ * them by other means, or not at all, gains.
  *
  * The PTEs are inserted by our fault handler with vmf_insert_mixed(),
  * which makes them special: no page reference, no rmap, and
@@ -737,8 +738,14 @@ out:
 	return ret;
 }
 
+/*
+ * What a PTE upgrade may make writable: at @start, the pages of @s (a
+ * READ buffer), or the scratch page alone (@s NULL)
+ */
 struct tcmu_zc_upgrade {
 	struct vm_area_struct *vma;
+	struct tcmu_zc_slot *s;
+	unsigned long start;
 	unsigned long pfn;
 };
 
@@ -747,14 +754,42 @@ static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
 {
 	struct tcmu_zc_upgrade *u = data;
 	pte_t entry = ptep_get(pte);
+	unsigned long pfn = u->pfn;
 
+	if (u->s)
+		pfn = page_to_pfn(u->s->pages[(addr - u->start) >>
+					      PAGE_SHIFT].page);
 	/* zapped, or mapped again since: the access faults afresh */
-	if (!pte_present(entry) || pte_pfn(entry) != u->pfn)
+	if (!pte_present(entry) || pte_pfn(entry) != pfn)
 		return 0;
 	entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
 	set_pte_at(u->vma->vm_mm, addr, pte, entry);
 	update_mmu_cache(u->vma, addr, pte);
 	return 0;
+}
+
+/*
+ * Make writable the PTEs of live READ slot @s whose page @pos is at
+ * @addr: all of them, so that a handler filling the buffer takes one
+ * write fault per command, not one per page.  Each PTE is upgraded only
+ * if it still maps the slot's page at its place.  Under zc->lock.
+ */
+static void tcmu_zc_slot_mkwrite(struct vm_area_struct *vma,
+				 struct tcmu_zc_slot *s, unsigned long addr,
+				 u32 pos)
+{
+	struct tcmu_zc_upgrade u = {
+		.vma = vma,
+		.s = s,
+		.start = (addr & PAGE_MASK) - ((unsigned long)pos << PAGE_SHIFT),
+	};
+	unsigned long start = max(u.start, vma->vm_start);
+	unsigned long end = min(u.start +
+				((unsigned long)s->nr_pages << PAGE_SHIFT),
+				vma->vm_end);
+
+	apply_to_existing_page_range(vma->vm_mm, start, end - start,
+				     tcmu_zc_pte_mkwrite, &u);
 }
 
 /**
@@ -764,8 +799,9 @@ static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
  * @index: page number within the window
  *
  * Allowed for READ buffers and the scratch page, refused (SIGBUS) for
- * WRITE data.  The PTE is made writable here, under zc->lock, and not by
- * the core after we return: by then the slot may have been released and
+ * WRITE data.  The PTE (for a READ buffer, every PTE of the buffer's
+ * pages) is made writable here, under zc->lock, and not by the core
+ * after we return: by then the slot may have been released and
  * given to a WRITE whose page, mapped read-only at the same place, looks
  * the same to the core's pte_same() check.  6.12 exports no helper that
  * upgrades a mixed-map PTE (vmf_insert_mixed_mkwrite() is not exported),
@@ -798,11 +834,15 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 		tcmu_zc_count(zc, TCMU_ZC_DENIED, 1);
 	if (page) {
 		tcmu_debug_mkwrite_delay();
-		u.pfn = page_to_pfn(page);
-		apply_to_existing_page_range(vmf->vma->vm_mm,
-					     vmf->address & PAGE_MASK,
-					     PAGE_SIZE, tcmu_zc_pte_mkwrite,
-					     &u);
+		if (state == TCMU_ZC_S_REVOKED) {
+			u.pfn = page_to_pfn(page);
+			apply_to_existing_page_range(vmf->vma->vm_mm,
+						     vmf->address & PAGE_MASK,
+						     PAGE_SIZE,
+						     tcmu_zc_pte_mkwrite, &u);
+		} else {
+			tcmu_zc_slot_mkwrite(vmf->vma, s, vmf->address, pos);
+		}
 		ret = VM_FAULT_NOPAGE;
 	}
 	up_read(&zc->lock);
