@@ -492,6 +492,7 @@ def chart(runs, handlers, dest, e):
     with open(dat, "w", encoding="utf-8") as f:
         f.write("# label " + " ".join(f"ours/stock:{h}" for h in handlers)
                 + " stock/ceiling ours/ceiling (null handler)\n")
+        ceiling_cols = False
         for label, point, key in CHART:
             cols = []
             for h in handlers:
@@ -501,11 +502,18 @@ def chart(runs, handlers, dest, e):
             for t in ("stock", "ours"):
                 v = med(t, "null", point, key)
                 cols.append(f"{v / c:.3f}" if v and c else "?")
+                ceiling_cols |= bool(v and c)
             f.write(f'"{label}" ' + " ".join(cols) + "\n")
     n = len(handlers)
     plot1 = ", ".join(
         f"'{dat}' using {i + 2}:xtic(1) title '{h}'"
         for i, h in enumerate(handlers))
+    # the second panel needs the null handler and the ceiling
+    panel2 = f"""set title 'fraction of the ceiling (LIO rd_mcp, no userspace), null handler'
+set yrange [0:*]
+plot '{dat}' using {n + 2}:xtic(1) title 'stock', '' using {n + 3} title 'ours'
+""" if ceiling_cols else ""
+    layout = 2 if ceiling_cols else 1
     script = f"""
 set terminal pngcairo size 1200,900 font ',10' noenhanced
 set output '{os.path.join(dest, "results.png")}'
@@ -516,14 +524,11 @@ set style fill solid 0.8 border -1
 set grid ytics
 set xtics rotate by -20
 set key top left
-set multiplot layout 2,1 title "tcmu-ng vs stock target_core_user, Debian {e.get('kernel', '')}, QEMU TCG {e.get('cpus', '?')} vCPUs (ratios; higher is better)"
+set multiplot layout {layout},1 title "tcmu-ng vs stock target_core_user, Debian {e.get('kernel', '')}, QEMU TCG {e.get('cpus', '?')} vCPUs (ratios; higher is better)"
 set title 'ours / stock throughput (IOPS or MiB/s), by handler'
 set yrange [0:*]
 plot {plot1}, 1 with lines lc rgb 'black' dt 2 notitle
-set title 'fraction of the ceiling (LIO rd_mcp, no userspace), null handler'
-set yrange [0:*]
-plot '{dat}' using {n + 2}:xtic(1) title 'stock', '' using {n + 3} title 'ours'
-unset multiplot
+{panel2}unset multiplot
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
