@@ -14,6 +14,8 @@
 #                                   its own tcm_loop target (loads tcm_loop
 #                                   and sd_mod); prints /dev/sdX
 #   tcmu_sd_for_backstore NAME      prints the /dev/sdX of a user backstore
+#   tcmu_disk_settle DEV            wait until the kernel's partition scan
+#                                   of the new disk DEV is over
 #   tcmu_loop_export DEVDIR         export the backstore at configfs DEVDIR
 #                                   (any backend) as LUN 0 of its own
 #                                   tcm_loop target; prints /dev/sdX
@@ -99,6 +101,7 @@ tcmu_sd_for_backstore() {
 			dev=${f#/sys/block/}
 			dev=/dev/${dev%%/*}
 			if [[ -b $dev ]] && grep -aqF "$serial" "$f"; then
+				tcmu_disk_settle "$dev"
 				echo "$dev"
 				return 0
 			fi
@@ -107,6 +110,25 @@ tcmu_sd_for_backstore() {
 	done
 	echo "no SCSI disk found for backstore $1 (serial $serial)" >&2
 	return 1
+}
+
+# The node of a new disk appears before the kernel reads its partition
+# table, and that scan holds the disk's open mutex until its READs are
+# answered.  A handler stopped in that window leaves a READ on the ring
+# until cmd_time_out, and every open of the disk (sg_raw, fio, dd) waits
+# for it.  The scan is under way once the disk has completed a read (the
+# SCSI probe's own commands are not counted); an open then returns after
+# it.  No read within 30 s (nothing serves the device) is not an error.
+tcmu_disk_settle() {
+	local stat
+	stat=/sys/class/block/${1##*/}/stat
+	tcmu_wait 30 tcmu_disk_has_read "$stat" || return 0
+	{ : <"$1"; } 2>/dev/null || true
+}
+
+tcmu_disk_has_read() {
+	local reads
+	read -r reads _ <"$1" && ((reads > 0))
 }
 
 tcmu_create_lun() {
@@ -150,6 +172,7 @@ tcmu_loop_export() {
 	for ((i = 0; i < 300; i++)); do
 		for f in /sys/class/scsi_host/host"$host"/device/target*/*/block/*; do
 			if [[ -b /dev/${f##*/} ]]; then
+				tcmu_disk_settle "/dev/${f##*/}"
 				echo "/dev/${f##*/}"
 				return 0
 			fi
@@ -244,6 +267,7 @@ tcmu_iscsi_disk() {
 		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
 		for f in "$s"/device/target*/*/block/*; do
 			if [[ -b /dev/${f##*/} ]]; then
+				tcmu_disk_settle "/dev/${f##*/}"
 				echo "/dev/${f##*/}"
 				return 0
 			fi
