@@ -131,6 +131,20 @@ tcmu_disk_has_read() {
 	read -r reads _ <"$1" && ((reads > 0))
 }
 
+# tcmu_scsi_disk DIR: the /dev node of the first disk under the SCSI
+# device DIR (a host's or an iSCSI session's), once settled; status 1
+# while there is none
+tcmu_scsi_disk() {
+	local f
+	for f in "$1"/target*/*/block/*; do
+		[[ -b /dev/${f##*/} ]] || continue
+		tcmu_disk_settle "/dev/${f##*/}"
+		echo "/dev/${f##*/}"
+		return 0
+	done
+	return 1
+}
+
 tcmu_create_lun() {
 	local name=$1 size=$2 file=$3 handler=${4:-qcow} wwn
 	modprobe -a tcm_loop sd_mod
@@ -161,7 +175,7 @@ tcmu_loop_tpg() {
 }
 
 tcmu_loop_export() {
-	local devdir=$1 tpg addr host i f
+	local devdir=$1 tpg addr host i
 	tpg=$(tcmu_loop_tpg "$devdir")
 	modprobe -a tcm_loop sd_mod
 	mkdir -p "$tpg/lun/lun_0"
@@ -170,13 +184,7 @@ tcmu_loop_export() {
 	addr=$(cat "$tpg/address") # "<host>:0:<tpgt>"
 	host=${addr%%:*}
 	for ((i = 0; i < 300; i++)); do
-		for f in /sys/class/scsi_host/host"$host"/device/target*/*/block/*; do
-			if [[ -b /dev/${f##*/} ]]; then
-				tcmu_disk_settle "/dev/${f##*/}"
-				echo "/dev/${f##*/}"
-				return 0
-			fi
-		done
+		tcmu_scsi_disk "/sys/class/scsi_host/host$host/device" && return 0
 		sleep 0.1
 	done
 	echo "no disk appeared for $devdir on host $host" >&2
@@ -262,16 +270,10 @@ tcmu_iscsid() {
 
 # The disk of IQN's session, once the SCSI scan found it
 tcmu_iscsi_disk() {
-	local s f
+	local s
 	for s in /sys/class/iscsi_session/session*; do
 		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
-		for f in "$s"/device/target*/*/block/*; do
-			if [[ -b /dev/${f##*/} ]]; then
-				tcmu_disk_settle "/dev/${f##*/}"
-				echo "/dev/${f##*/}"
-				return 0
-			fi
-		done
+		tcmu_scsi_disk "$s/device" && return 0
 	done
 	return 1
 }
