@@ -32,7 +32,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 make -C "$kdir" M="$mdir" CONFIG_TCM_USER2=m clean >/dev/null
-if ! make -C "$kdir" M="$mdir" CONFIG_TCM_USER2=m "$@" modules >"$log" 2>&1; then
+if ! make -C "$kdir" M="$mdir" -j"$(nproc)" CONFIG_TCM_USER2=m "$@" modules \
+	>"$log" 2>&1; then
 	cat "$log"
 	exit 1
 fi
