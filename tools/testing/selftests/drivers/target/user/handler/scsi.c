@@ -79,6 +79,21 @@ void invalid_field(struct hcmd *c)
 }
 
 /*
+ * INVALID FIELD IN CDB with the sense-key specific field pointer (SPC-4
+ * 4.5.2.4.2): the field starts at bit @bit of CDB byte @byte.  Without
+ * it an initiator cannot tell a refused field of a supported command from
+ * an unsupported command: libiscsi's tests take INVALID FIELD IN CDB for
+ * a MAINTENANCE IN with no field pointer, or one at byte 1 (the service
+ * action), as "not implemented".
+ */
+static void invalid_cdb_field(struct hcmd *c, uint16_t byte, uint8_t bit)
+{
+	invalid_field(c);
+	c->sense[15] = 0x80 | 0x40 | 0x08 | (bit & 0x07);	/* SKSV, C/D, BPV */
+	put_be(c->sense + 16, byte, 2);
+}
+
+/*
  * The length of a data-out CDB's parameter list: @cdb_len, what the CDB
  * says, cut to the bytes the initiator sent.  False when there is nothing
  * more to do: a length of 0 (no error) or one below @min (PARAMETER LIST
@@ -429,18 +444,15 @@ static void report_supported_ops(struct hcmd *c)
 	bool rctd = c->cdb[2] & 0x80;
 	size_t n;
 
-	if (opts > 3) {
-		invalid_field(c);
-		return;
-	}
 	if (opts)
-		n = rsoc_one(b, opts, c->cdb[3], get_be16(c->cdb + 4), rctd);
+		n = opts > 3 ? 0 :
+			rsoc_one(b, opts, c->cdb[3], get_be16(c->cdb + 4), rctd);
 	else
 		n = rsoc_all(b, rctd);
 	if (n)
 		data_in(c, b, n, get_be32(c->cdb + 6));
 	else
-		invalid_field(c);
+		invalid_cdb_field(c, 2, 2);	/* REPORTING OPTIONS */
 }
 
 static void dispatch(struct hcmd *c)
