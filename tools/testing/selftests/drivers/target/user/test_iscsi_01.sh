@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # A peer's compliance suite over a real iSCSI export: libiscsi's
 # iscsi-test-cu (-d: the destructive tests too) against a user backstore
-# that LIO's iSCSI target exports on the guest's 127.0.0.1:3260, served
+# that LIO's iSCSI target exports on the guest's 127.0.0.1:3260 (and
+# :3261, a second path for the MultipathIO tests), served
 # by our C handler and by Debian's tcmu-runner (its qcow handler on a raw
 # file), each with the copy path and with zero copy, and, for reference,
 # by LIO's own fileio backstore (no handler at all).  Every test's result
@@ -51,7 +52,8 @@ elif [[ ${TCMU_SOAK:-0} != 1 ]]; then
 	# waiting for that WRITE for good (iscsi/expected says more): one
 	# hang ends the whole suite
 	out="($loops)\\.($each)|CompareAndWrite\\.Miscompare"
-	out+="|iSCSITMF\\.LUNResetSimpleAsync"
+	# MultipathIO.CompareAndWrite fails everywhere (iscsi/expected)
+	out+="|iSCSITMF\\.LUNResetSimpleAsync|MultipathIO\\.CompareAndWrite"
 	grep -vE "^ALL\\.($out)\$" $TESTS.all >$TESTS
 else
 	cp $TESTS.all $TESTS
@@ -79,6 +81,10 @@ cu() {
 	local log=/tmp/cu-$config.log todo=/tmp/cu-todo-$config.txt status started
 	local times=${TCMU_OUT:-/tmp}/$TEST_NAME-cu-$config.times runs=0
 	iqn=$(tcmu_iscsi_export "$devdir") || fail "$config: iSCSI export"
+	# a second portal, for a second path to the LU: the MultipathIO
+	# tests run only with two (the other tests use the first alone)
+	mkdir "/sys/kernel/config/target/iscsi/$iqn/tpgt_1/np/127.0.0.1:3261" ||
+		fail "$config: second portal"
 	cp $TESTS "$todo"
 	: >"$log"
 	: >"$times"
@@ -87,7 +93,8 @@ cu() {
 		# ends it), for where the time goes; glibc's fatal messages
 		# (heap corruption) to stderr, not the console
 		LIBC_FATAL_STDERR_=1 stdbuf -oL iscsi-test-cu -d --test="$todo" \
-			"iscsi://127.0.0.1/$iqn/0" 2>&1 | tee -a "$log" |
+			"iscsi://127.0.0.1/$iqn/0" "iscsi://127.0.0.1:3261/$iqn/0" \
+			2>&1 | tee -a "$log" |
 			while IFS= read -r l; do
 				echo "$((SECONDS - start)) $l"
 			done >>"$times"
