@@ -34,21 +34,15 @@ mkfs.ext4 -q -F "$disk"
 # this guest can wait seconds for a core while the guest's clock runs
 # on: the soft-lockup and RCU-stall watchdogs, which would take that for
 # a stuck CPU, get a fuse of two minutes instead of 20 s (hung tasks are
-# still reported after 120 s, as in any boot).  The guest gets one vCPU:
-# beside the debug VM it has less than one core to run on anyway, and
-# two vCPUs that run seconds apart met a race in Debian 6.12's deadline
-# server (WARNING in hrtimer_forward from dl_task_timer; as we read it,
-# the timer is started again from the other CPU while its callback waits
-# for the run queue lock), in one cold run out of two.
-append='' smp=2
+# still reported after 120 s, as in any boot).
+append=
 if [[ $(chrt -p $$) == *SCHED_IDLE* ]]; then
 	append="watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
-	smp=1
 fi
 
 cd "$stage/user" || exit 1
 boot() {
-	"$st/vm/vm.sh" --kernel debian --smp "$smp" --mem 2G --append "$append" \
+	"$st/vm/vm.sh" --kernel debian --smp 2 --mem 2G --append "$append" \
 		--timeout "${VM_TIMEOUT:-1800}" --out "$stage/out" \
 		--log "$stage/out/console-$1.log" --disk "$disk" \
 		-- ./vm/dkms-guest.sh "$1" "$stage/repo"
