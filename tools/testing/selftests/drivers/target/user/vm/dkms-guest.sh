@@ -30,11 +30,11 @@ die() {
 # queue lock (as we read it: dl_server_stop()'s hrtimer_try_to_cancel()
 # cannot stop a callback already running, and dl_server_start() arms the
 # timer again); the callback's hrtimer_forward() then warns (from
-# dl_task_timer).  The window is a stalled vCPU, and check.sh runs this guest at idle
-# priority, where a vCPU can wait seconds for a host core: one of two
-# cold runs hit it, after our module had been unloaded.  The fair server
-# keeps real-time tasks from starving the others; nothing here runs
-# real-time, so it is switched off (runtime 0) on every CPU.
+# dl_task_timer).  The window is a stalled vCPU, and check.sh runs this
+# guest at idle priority, where a vCPU can wait seconds for a host core:
+# one of two cold runs hit it, after our module had been unloaded.  The
+# fair server keeps real-time tasks from starving the others; nothing
+# here runs real-time, so it is switched off (runtime 0) on every CPU.
 for f in /sys/kernel/debug/sched/fair_server/cpu*/runtime; do
 	[[ -e $f ]] || continue
 	echo 0 >"$f" || die "cannot switch the fair server off ($f)"
