@@ -517,6 +517,10 @@ if ((interleave)); then
 		for ((rep = 1; rep <= reps; rep++)); do
 			say "round $rep: ${targets[*]}, $handler"
 			for p in "${points[@]}"; do
+				# a point left out costs no module swap
+				IFS='|' read -r name _ <<<"$p"
+				[[ -z $want_points || " $want_points " == *" $name "* ]] ||
+					continue
 				rotate "$rep"
 				for target in "${order[@]}"; do
 					if [[ $target == ceiling ]]; then
