@@ -317,7 +317,8 @@ def main():
                 if any(k[1] == h for k in runs)]
     out = []
     out.append("# tcmu-ng benchmark\n")
-    out.append(f"Command: `make bench` (scripts/bench.sh). Commit "
+    command = e.get("command", "`make bench` (scripts/bench.sh)")
+    out.append(f"Command: {command}. Commit "
                f"{e.get('commit', '?')}, {e.get('date', '?')}.\n")
     out.append(f"Guest: Debian kernel {e.get('kernel', '?')} (its own "
                f"production config) in QEMU TCG, {e.get('cpus', '?')} vCPUs; "
