@@ -270,6 +270,15 @@ static int tcmu_zero_copy_set(struct tcmu_dev *udev, const char *val)
 		return -EINVAL;
 	}
 	/*
+	 * The window's safety rests on special PTEs, which get_user_pages()
+	 * refuses; without them vmf_insert_mixed() maps ordinary pages.
+	 */
+	if (on && !IS_ENABLED(CONFIG_ARCH_HAS_PTE_SPECIAL)) {
+		pr_err("%s: zero_copy: this architecture has no special PTEs\n",
+		       udev->name);
+		return -EINVAL;
+	}
+	/*
 	 * The window is part of the mapping's size.  Writing the current
 	 * value is accepted: "targetcli restoreconfig" writes every saved
 	 * attribute back after enable.

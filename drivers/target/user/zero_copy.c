@@ -27,9 +27,11 @@
  * READs stay on the copy path unless asked for.  A handler that fills
  * them by other means, or not at all, gains.
  *
- * The PTEs are inserted by our fault handler with vmf_insert_mixed(),
- * which makes them special: no page reference, no rmap, and
- * get_user_pages() refuses them.  That last point is what makes the
+ * Our fault handler maps a whole slot at once, in one walk of the page
+ * tables (apply_to_page_range()), with the PTEs vmf_insert_mixed() makes
+ * page by page: special ones, with no page reference, no rmap, and
+ * get_user_pages() refuses them (zero_copy=1 is refused on an
+ * architecture without special PTEs).  That last point is what makes the
  * window safe: nothing but the PTEs can reach a request page from user
  * space, and the kernel removes every PTE (unmap_mapping_range(), which
  * covers every mapping of the device: forks, second mmaps, moved VMAs)
@@ -673,13 +675,88 @@ void tcmu_zc_release(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	spin_unlock(&zc->slot_lock);
 }
 
-/* Insert the PTE of window page @pos of @s at @addr, if it is in @vma. */
-static vm_fault_t tcmu_zc_insert(struct tcmu_zc *zc, struct vm_area_struct *vma,
-				 unsigned long addr, struct page *page)
+/*
+ * A walk over the PTEs of a slot: at @start, the pages of @s (mapped, or
+ * made writable for a READ buffer), or the scratch page alone (@s NULL,
+ * @pfn its frame)
+ */
+struct tcmu_zc_ptes {
+	struct vm_area_struct *vma;
+	struct tcmu_zc_slot *s;
+	unsigned long start;
+	unsigned long pfn;
+};
+
+static struct page *tcmu_zc_pte_page(struct tcmu_zc_ptes *w, unsigned long addr)
 {
-	if (addr < vma->vm_start || addr >= vma->vm_end)
-		return VM_FAULT_NOPAGE;
-	return vmf_insert_mixed(vma, addr, page_to_pfn_t(page));
+	return w->s->pages[(addr - w->start) >> PAGE_SHIFT].page;
+}
+
+/*
+ * apply_to_page_range() callback, under the PTE lock: map a slot page
+ * read-only where nothing is mapped, as vmf_insert_mixed() does on an
+ * architecture with special PTEs (what a racing fault mapped stays).
+ */
+static int tcmu_zc_pte_map(pte_t *pte, unsigned long addr, void *data)
+{
+	struct tcmu_zc_ptes *w = data;
+
+	if (!pte_none(ptep_get(pte)))
+		return 0;
+	set_pte_at(w->vma->vm_mm, addr, pte,
+		   pte_mkspecial(mk_pte(tcmu_zc_pte_page(w, addr),
+					w->vma->vm_page_prot)));
+	update_mmu_cache(w->vma, addr, pte);
+	return 0;
+}
+
+/* apply_to_existing_page_range() callback, under the PTE lock */
+static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
+{
+	struct tcmu_zc_ptes *w = data;
+	pte_t entry = ptep_get(pte);
+	unsigned long pfn = w->pfn;
+
+	if (w->s)
+		pfn = page_to_pfn(tcmu_zc_pte_page(w, addr));
+	/* zapped, or mapped again since: the access faults afresh */
+	if (!pte_present(entry) || pte_pfn(entry) != pfn)
+		return 0;
+	entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
+	set_pte_at(w->vma->vm_mm, addr, pte, entry);
+	update_mmu_cache(w->vma, addr, pte);
+	return 0;
+}
+
+/*
+ * Walk the PTEs of live slot @s, whose page @pos is at @addr, that lie in
+ * @vma: all of them, so that the handler takes one fault to map a
+ * command's buffer and, for a READ buffer it fills, one to make it
+ * writable, not one per page.  @map: install them (page tables are
+ * allocated as needed) with tcmu_zc_pte_map(); else upgrade those that
+ * exist with tcmu_zc_pte_mkwrite().  Under zc->lock.
+ *
+ * Return: 0, or apply_to_page_range()'s error.
+ */
+static int tcmu_zc_slot_ptes(struct vm_area_struct *vma,
+			     struct tcmu_zc_slot *s, unsigned long addr,
+			     u32 pos, bool map)
+{
+	struct tcmu_zc_ptes w = {
+		.vma = vma,
+		.s = s,
+		.start = (addr & PAGE_MASK) - ((unsigned long)pos << PAGE_SHIFT),
+	};
+	unsigned long start = max(w.start, vma->vm_start);
+	unsigned long end = min(w.start +
+				((unsigned long)s->nr_pages << PAGE_SHIFT),
+				vma->vm_end);
+
+	if (map)
+		return apply_to_page_range(vma->vm_mm, start, end - start,
+					   tcmu_zc_pte_map, &w);
+	return apply_to_existing_page_range(vma->vm_mm, start, end - start,
+					    tcmu_zc_pte_mkwrite, &w);
 }
 
 /**
@@ -701,10 +778,11 @@ vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
 			 pgoff_t index)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages, i;
+	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages;
 	struct tcmu_zc_slot *s;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	u8 state;
+	int err;
 
 	if (slot >= zc->nr_slots)
 		return VM_FAULT_SIGBUS;
@@ -721,75 +799,18 @@ vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
 	/* read by the zap, under the lock held for write */
 	WRITE_ONCE(s->faulted, true);
 	if (state == TCMU_ZC_S_REVOKED) {
-		ret = tcmu_zc_insert(zc, vma, vmf->address, zc->scratch);
+		ret = vmf_insert_mixed(vma, vmf->address,
+				       page_to_pfn_t(zc->scratch));
 		goto out;
 	}
-	for (i = 0; i < s->nr_pages; i++) {
-		unsigned long addr = vmf->address +
-				     ((long)i - (long)pos) * PAGE_SIZE;
-		vm_fault_t r = tcmu_zc_insert(zc, vma, addr, s->pages[i].page);
-
-		if (i == pos)
-			ret = r;
-	}
+	/* one page table walk and lock for the slot, not one a page */
+	err = tcmu_zc_slot_ptes(vma, s, vmf->address, pos, true);
+	ret = err == -ENOMEM ? VM_FAULT_OOM :
+	      err ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
 	tcmu_zc_count(zc, TCMU_ZC_FAULTS, 1);
 out:
 	up_read(&zc->lock);
 	return ret;
-}
-
-/*
- * What a PTE upgrade may make writable: at @start, the pages of @s (a
- * READ buffer), or the scratch page alone (@s NULL)
- */
-struct tcmu_zc_upgrade {
-	struct vm_area_struct *vma;
-	struct tcmu_zc_slot *s;
-	unsigned long start;
-	unsigned long pfn;
-};
-
-/* apply_to_existing_page_range() callback, under the PTE lock */
-static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
-{
-	struct tcmu_zc_upgrade *u = data;
-	pte_t entry = ptep_get(pte);
-	unsigned long pfn = u->pfn;
-
-	if (u->s)
-		pfn = page_to_pfn(u->s->pages[(addr - u->start) >>
-					      PAGE_SHIFT].page);
-	/* zapped, or mapped again since: the access faults afresh */
-	if (!pte_present(entry) || pte_pfn(entry) != pfn)
-		return 0;
-	entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
-	set_pte_at(u->vma->vm_mm, addr, pte, entry);
-	update_mmu_cache(u->vma, addr, pte);
-	return 0;
-}
-
-/*
- * Make writable the PTEs of live READ slot @s whose page @pos is at
- * @addr: all of them, so that a handler filling the buffer takes one
- * write fault per command, not one per page.  Each PTE is upgraded only
- * if it still maps the slot's page at its place.  Under zc->lock.
- */
-static void tcmu_zc_slot_mkwrite(struct vm_area_struct *vma,
-				 struct tcmu_zc_slot *s, unsigned long addr,
-				 u32 pos)
-{
-	struct tcmu_zc_upgrade u = {
-		.vma = vma,
-		.s = s,
-		.start = (addr & PAGE_MASK) - ((unsigned long)pos << PAGE_SHIFT),
-	};
-	unsigned long start = max(u.start, vma->vm_start);
-	unsigned long end = min(u.start +
-				((unsigned long)s->nr_pages << PAGE_SHIFT),
-				vma->vm_end);
-
-	apply_to_existing_page_range(vma->vm_mm, start, end - start,
-				     tcmu_zc_pte_mkwrite, &u);
 }
 
 /**
@@ -815,7 +836,7 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 			   pgoff_t index)
 {
 	u32 slot = index / zc->slot_pages, pos = index % zc->slot_pages;
-	struct tcmu_zc_upgrade u = { .vma = vmf->vma };
+	struct tcmu_zc_ptes u = { .vma = vmf->vma };
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	struct page *page = NULL;
 	struct tcmu_zc_slot *s;
@@ -841,7 +862,8 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 						     PAGE_SIZE,
 						     tcmu_zc_pte_mkwrite, &u);
 		} else {
-			tcmu_zc_slot_mkwrite(vmf->vma, s, vmf->address, pos);
+			tcmu_zc_slot_ptes(vmf->vma, s, vmf->address, pos,
+					  false);
 		}
 		ret = VM_FAULT_NOPAGE;
 	}
