@@ -21,8 +21,8 @@
  *
  * zero_copy_read exists because write notification has a price: a
  * handler that fills READ buffers with the CPU (pread() from a file,
- * memcpy) takes a write fault to upgrade the read-only PTEs (one per
- * command: the first write upgrades the whole buffer), and the READ's
+ * memcpy) takes a fault per command (its first store maps the whole
+ * buffer writable, or upgrades it if it read first), and the READ's
  * pages are zeroed before it sees them, which costs what a copy does.
  * READs stay on the copy path unless asked for.  A handler that fills
  * them by other means, or not at all, gains.
@@ -685,6 +685,7 @@ struct tcmu_zc_ptes {
 	struct tcmu_zc_slot *s;
 	unsigned long start;
 	unsigned long pfn;
+	bool write;
 };
 
 static struct page *tcmu_zc_pte_page(struct tcmu_zc_ptes *w, unsigned long addr)
@@ -694,18 +695,22 @@ static struct page *tcmu_zc_pte_page(struct tcmu_zc_ptes *w, unsigned long addr)
 
 /*
  * apply_to_page_range() callback, under the PTE lock: map a slot page
- * read-only where nothing is mapped, as vmf_insert_mixed() does on an
- * architecture with special PTEs (what a racing fault mapped stays).
+ * where nothing is mapped, as vmf_insert_mixed() does on an architecture
+ * with special PTEs (what a racing fault mapped stays): read-only, or
+ * writable and dirty (@write) as tcmu_zc_pte_mkwrite() would make it.
  */
 static int tcmu_zc_pte_map(pte_t *pte, unsigned long addr, void *data)
 {
 	struct tcmu_zc_ptes *w = data;
+	pte_t entry;
 
 	if (!pte_none(ptep_get(pte)))
 		return 0;
-	set_pte_at(w->vma->vm_mm, addr, pte,
-		   pte_mkspecial(mk_pte(tcmu_zc_pte_page(w, addr),
-					w->vma->vm_page_prot)));
+	entry = pte_mkspecial(mk_pte(tcmu_zc_pte_page(w, addr),
+				     w->vma->vm_page_prot));
+	if (w->write)
+		entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
+	set_pte_at(w->vma->vm_mm, addr, pte, entry);
 	update_mmu_cache(w->vma, addr, pte);
 	return 0;
 }
@@ -731,21 +736,23 @@ static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
 /*
  * Walk the PTEs of live slot @s, whose page @pos is at @addr, that lie in
  * @vma: all of them, so that the handler takes one fault to map a
- * command's buffer and, for a READ buffer it fills, one to make it
- * writable, not one per page.  @map: install them (page tables are
- * allocated as needed) with tcmu_zc_pte_map(); else upgrade those that
- * exist with tcmu_zc_pte_mkwrite().  Under zc->lock.
+ * command's buffer and, for a READ buffer it reads before it fills, one
+ * to make it writable, not one per page.  @map: install them (page
+ * tables are allocated as needed) with tcmu_zc_pte_map(), writable if
+ * @write; else upgrade those that exist with tcmu_zc_pte_mkwrite().
+ * Under zc->lock.
  *
  * Return: 0, or apply_to_page_range()'s error.
  */
 static int tcmu_zc_slot_ptes(struct vm_area_struct *vma,
 			     struct tcmu_zc_slot *s, unsigned long addr,
-			     u32 pos, bool map)
+			     u32 pos, bool map, bool write)
 {
 	struct tcmu_zc_ptes w = {
 		.vma = vma,
 		.s = s,
 		.start = (addr & PAGE_MASK) - ((unsigned long)pos << PAGE_SHIFT),
+		.write = write,
 	};
 	unsigned long start = max(w.start, vma->vm_start);
 	unsigned long end = min(w.start +
@@ -766,8 +773,9 @@ static int tcmu_zc_slot_ptes(struct vm_area_struct *vma,
  * @index: page number within the window
  *
  * A live slot is mapped whole on its first fault (the handler is about to
- * read or write its buffer), read-only; writes to READ buffers upgrade
- * through tcmu_zc_mkwrite().  A revoked slot maps the scratch page.  A
+ * read or write its buffer): writable if that fault is a write to a
+ * buffer the handler may write, else read-only, and writes to READ
+ * buffers then upgrade through tcmu_zc_mkwrite().  A revoked slot maps the scratch page.  A
  * free slot, or a page past a slot's command, gets SIGBUS: nothing was
  * ever shown there.
  *
@@ -803,8 +811,13 @@ vm_fault_t tcmu_zc_fault(struct tcmu_zc *zc, struct vm_fault *vmf,
 				       page_to_pfn_t(zc->scratch));
 		goto out;
 	}
-	/* one page table walk and lock for the slot, not one a page */
-	err = tcmu_zc_slot_ptes(vma, s, vmf->address, pos, true);
+	/*
+	 * One page table walk and lock for the slot, not one a page.  A
+	 * write to a buffer the handler may write (a READ's) maps it
+	 * writable at once: under zc->lock, as tcmu_zc_mkwrite() would.
+	 */
+	err = tcmu_zc_slot_ptes(vma, s, vmf->address, pos, true,
+				vmf->flags & FAULT_FLAG_WRITE && !s->ro);
 	ret = err == -ENOMEM ? VM_FAULT_OOM :
 	      err ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
 	tcmu_zc_count(zc, TCMU_ZC_FAULTS, 1);
@@ -863,7 +876,7 @@ vm_fault_t tcmu_zc_mkwrite(struct tcmu_zc *zc, struct vm_fault *vmf,
 						     tcmu_zc_pte_mkwrite, &u);
 		} else {
 			tcmu_zc_slot_ptes(vmf->vma, s, vmf->address, pos,
-					  false);
+					  false, true);
 		}
 		ret = VM_FAULT_NOPAGE;
 	}
