@@ -58,6 +58,9 @@ wall) icount=() ;;
 	;;
 esac
 
+# the tree the module and handler are built from, named now: the report
+# is written an hour or more later, when the tree may have moved on
+commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
 echo "=== [1/5] installing dependencies"
 "$vm/deps.sh"
 echo "=== [2/5] building the module against Debian's headers, and the handler"
@@ -124,7 +127,7 @@ echo "=== [4/5] building the report"
 {
 	echo "host=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
 	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
-	echo "commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "commit=$commit"
 	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
 } >>"$stage/out/env.txt"
 mkdir -p "$dest"
