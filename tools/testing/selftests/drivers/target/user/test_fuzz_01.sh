@@ -68,11 +68,14 @@ revive_victim() {
 		echo 1 >"$sysdev/device/rescan"
 }
 # the victim gets IO for the whole run: revived when offlined, fio
-# started again when it gave up
+# started again when it gave up.  Stopped, it waits for its fio to exit:
+# a keeper fio still writing (fio stamps each 512-byte sector's offset
+# into its write buffers) once showed through the verify below as "bad
+# magic header 2000" at offset 8192.
 : >/tmp/victim-revived
 (
 	vf=''
-	trap '[[ -n $vf ]] && kill "$vf" 2>/dev/null; exit 0' TERM
+	trap '[[ -n $vf ]] && kill "$vf" 2>/dev/null && wait "$vf"; exit 0' TERM
 	while :; do
 		revive_victim 2>/dev/null && echo >>/tmp/victim-revived
 		if [[ -z $vf ]] || ! kill -0 "$vf" 2>/dev/null; then
