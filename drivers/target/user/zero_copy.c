@@ -693,6 +693,12 @@ static struct page *tcmu_zc_pte_page(struct tcmu_zc_ptes *w, unsigned long addr)
 	return w->s->pages[(addr - w->start) >> PAGE_SHIFT].page;
 }
 
+/* @entry made writable, as a write fault leaves a shared mapping's PTE */
+static pte_t tcmu_zc_pte_writable(pte_t entry)
+{
+	return pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
+}
+
 /*
  * apply_to_page_range() callback, under the PTE lock: map a slot page
  * where nothing is mapped, as vmf_insert_mixed() does on an architecture
@@ -709,7 +715,7 @@ static int tcmu_zc_pte_map(pte_t *pte, unsigned long addr, void *data)
 	entry = pte_mkspecial(mk_pte(tcmu_zc_pte_page(w, addr),
 				     w->vma->vm_page_prot));
 	if (w->write)
-		entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
+		entry = tcmu_zc_pte_writable(entry);
 	set_pte_at(w->vma->vm_mm, addr, pte, entry);
 	update_mmu_cache(w->vma, addr, pte);
 	return 0;
@@ -727,8 +733,7 @@ static int tcmu_zc_pte_mkwrite(pte_t *pte, unsigned long addr, void *data)
 	/* zapped, or mapped again since: the access faults afresh */
 	if (!pte_present(entry) || pte_pfn(entry) != pfn)
 		return 0;
-	entry = pte_mkdirty(pte_mkwrite_novma(pte_mkyoung(entry)));
-	set_pte_at(w->vma->vm_mm, addr, pte, entry);
+	set_pte_at(w->vma->vm_mm, addr, pte, tcmu_zc_pte_writable(entry));
 	update_mmu_cache(w->vma, addr, pte);
 	return 0;
 }
@@ -775,9 +780,9 @@ static int tcmu_zc_slot_ptes(struct vm_area_struct *vma,
  * A live slot is mapped whole on its first fault (the handler is about to
  * read or write its buffer): writable if that fault is a write to a
  * buffer the handler may write, else read-only, and writes to READ
- * buffers then upgrade through tcmu_zc_mkwrite().  A revoked slot maps the scratch page.  A
- * free slot, or a page past a slot's command, gets SIGBUS: nothing was
- * ever shown there.
+ * buffers then upgrade through tcmu_zc_mkwrite().  A revoked slot maps
+ * the scratch page.  A free slot, or a page past a slot's command, gets
+ * SIGBUS: nothing was ever shown there.
  *
  * Return: the fault code of inserting the faulting page (VM_FAULT_NOPAGE
  * when it is mapped), or VM_FAULT_SIGBUS.
