@@ -182,8 +182,9 @@ if ! "$repo/scripts/build-module.sh" --copy "$cache/debug-module" "$bdir" \
 	result "module build against the debug kernel" 1
 	finish
 fi
-if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz"; then
-	result "test handler and fuzzer build" 1
+if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz" ||
+	! make -s -C "$st/ublk"; then
+	result "test handler, fuzzer and ublk server build" 1
 	finish
 fi
 

@@ -21,4 +21,5 @@ fi
 [[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
 make -s -C "$st/handler"
 make -s -C "$st/fuzz"
+make -s -C "$st/ublk"
 exec "$repo/scripts/vm-selftests.sh" "$kind" "$cache/stage-$kind" "$@"

@@ -12,8 +12,8 @@ pkgs=(
 	# kernel and module build
 	build-essential bc bison flex libelf-dev libssl-dev dwarves ccache
 	cpio kmod rsync xz-utils python3 pkg-config dkms
-	# the C test handler
-	libnl-3-dev libnl-genl-3-dev
+	# the C test handler; the ublk server (the benchmark's peer)
+	libnl-3-dev libnl-genl-3-dev liburing-dev
 	# static checks
 	sparse coccinelle shellcheck
 	# checkpatch.pl checks SPDX lines with spdxcheck.py, on python3-ply

@@ -31,6 +31,12 @@
 #                                   (open-iscsi; starts iscsid) in to IQN
 #                                   on 127.0.0.1:3260; prints /dev/sdX
 #   tcmu_iscsi_logout IQN           log that session out, forget the node
+#   tcmu_ublk_start BIN LOG ARGS... start the ublk server BIN (ublk/) with
+#                                   ARGS, its output in LOG; once its disk
+#                                   is live, sets UBLK_PID and UBLK_DISK
+#                                   (/dev/ublkbN)
+#   tcmu_ublk_lun DIR BDEV          an iblock (LIO "block") backstore at
+#                                   configfs DIR over BDEV, enabled
 #   tcmu_teardown                   delete all LIO config, stop tcmu-runner
 #   tcmu_kmem_kb                    KiB of kernel memory in use (below)
 #   tcmu_burst DEV PATTERN          write PATTERN (1 MiB) to the disk DEV
@@ -292,6 +298,34 @@ tcmu_iscsi_logout() {
 	local iqn=$1 p=127.0.0.1:3260
 	iscsiadm -m node -T "$iqn" -p "$p" --logout >&2 || return
 	iscsiadm -m node -o delete -T "$iqn" -p "$p"
+}
+
+tcmu_ublk_start() {
+	local bin=$1 log=$2
+	shift 2
+	UBLK_PID='' UBLK_DISK=''
+	# built in on the debug kernel, a module in Debian's
+	modprobe ublk_drv 2>/dev/null
+	"$bin" "$@" >"$log" 2>&1 &
+	UBLK_PID=$!
+	# the disk's name is its first line, written once START_DEV is done
+	if tcmu_wait 60 grep -q '^ublkb[0-9]*$' "$log"; then
+		UBLK_DISK=/dev/$(grep -m1 '^ublkb[0-9]*$' "$log")
+		tcmu_wait 30 test -b "$UBLK_DISK" && return 0
+	fi
+	echo "the ublk server did not start: $(tail -n 5 "$log")" >&2
+	kill "$UBLK_PID" 2>/dev/null
+	wait "$UBLK_PID" 2>/dev/null
+	UBLK_PID='' UBLK_DISK=''
+	return 1
+}
+
+tcmu_ublk_lun() {
+	# built in on the debug kernel, modules in Debian's
+	modprobe -a target_core_mod target_core_iblock 2>/dev/null
+	mkdir -p "$1" &&
+		echo "udev_path=$2" >"$1/control" &&
+		echo 1 >"$1/enable"
 }
 
 # any storage object or fabric target in LIO's configfs
