@@ -16,6 +16,16 @@
 #            WRITEs use the window
 #   base     tcmu-ng built from another tree ($BASE_KO, named by
 #            $BENCH_BASE_NAME), loaded as ours: a before/after comparison
+#   ublk     no TCMU: a ublk device served by the selftests' ublk server
+#            (tcmu-ublk-server, $UBLK_BIN) with the same store as the
+#            handler's (null or mem; no qcow), exported through LIO's
+#            block (iblock) backstore: the kernel copies each request's
+#            pages to or from the server's buffer, as TCMU copies to and
+#            from the data area
+#   ublkuc   the same with UBLK_F_USER_COPY: the server copies between
+#            its store and the request with pread/pwrite on /dev/ublkcN
+# The ublk servers run BENCH_UBLK_QUEUES queues (default 1) of depth
+# BENCH_UBLK_DEPTH (default 128), each queue one thread.
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
@@ -51,6 +61,9 @@ want_points=${BENCH_POINTS:-}
 memory=${BENCH_MEMORY:-1}
 interleave=${BENCH_INTERLEAVE:-0}
 handler_bin=$PWD/tcmu-test-handler
+ublk_bin=$PWD/tcmu-ublk-server
+ublk_queues=${BENCH_UBLK_QUEUES:-1}
+ublk_depth=${BENCH_UBLK_DEPTH:-128}
 out=$TCMU_OUT
 core=/sys/kernel/config/target/core
 store=/tmp/bench
@@ -108,11 +121,14 @@ driver_load() {
 	stock) modprobe target_core_user ;;
 	ours | zc | zcw) tcmu_load_module "$TCMU_KO" completion=percpu ;;
 	base) tcmu_load_module "$BASE_KO" completion=percpu ;;
+	ublk | ublkuc) modprobe ublk_drv ;;
 	inline) tcmu_load_module "$TCMU_KO" completion=inline ;;
 	handoff) tcmu_load_module "$TCMU_KO" completion_inline_depth=0 ;;
 	*) say "unknown target $1"; return 1 ;;
 	esac
-	if [[ $1 == stock ]]; then
+	if [[ $1 == ublk* ]]; then
+		say "$1: ublk_drv, $ublk_queues queue(s) of depth $ublk_depth"
+	elif [[ $1 == stock ]]; then
 		say "stock loaded: $(modinfo -F filename target_core_user)"
 	else
 		local p=/sys/module/target_core_user/parameters
@@ -126,7 +142,7 @@ driver_load() {
 # Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids
 devs=() devdirs=() pids=()
 luns_up() {
-	local target=$1 handler=$2 i name dir dev
+	local target=$1 handler=$2 i name dir dev uc
 	devs=() devdirs=() pids=()
 	if [[ $handler == qcow ]]; then
 		tcmu_start_runner
@@ -137,6 +153,16 @@ luns_up() {
 			dir=$core/rd_mcp_1/$name
 			mkdir -p "$dir"
 			echo "rd_pages=$((bytes / 4096))" >"$dir/control"
+		elif [[ $target == ublk* ]]; then
+			uc=()
+			[[ $target != ublkuc ]] || uc=(--user-copy)
+			tcmu_ublk_start "$ublk_bin" "/tmp/ublk-$name.log" \
+				--store "$handler" --size "$bytes" \
+				--queues "$ublk_queues" --depth "$ublk_depth" \
+				"${uc[@]}"
+			pids+=("$UBLK_PID")
+			dir=$core/iblock_1/$name
+			tcmu_ublk_lun "$dir" "$UBLK_DISK"
 		else
 			dir=$core/user_1/$name
 			mkdir -p "$dir"
@@ -154,8 +180,8 @@ luns_up() {
 			[[ $target != zc ]] ||
 				echo "zero_copy_read=1" >"$dir/control"
 		fi
-		echo 1 >"$dir/enable"
-		if [[ $target != ceiling && $handler != qcow ]]; then
+		[[ $target == ublk* ]] || echo 1 >"$dir/enable"
+		if [[ $target != ceiling && $target != ublk* && $handler != qcow ]]; then
 			"$handler_bin" --dev "$name" --store "$handler" --quiet \
 				>"/tmp/handler-$name.log" 2>&1 &
 			pids+=($!)
@@ -180,7 +206,7 @@ luns_down() {
 	done
 	tcmu_stop_runner
 	rm -f "$store"/*.raw
-	rmdir "$core"/user_1 "$core"/rd_mcp_1 2>/dev/null || true
+	rmdir "$core"/user_1 "$core"/rd_mcp_1 "$core"/iblock_1 2>/dev/null || true
 	devs=() devdirs=() pids=()
 }
 
@@ -462,6 +488,8 @@ run_breakdown() {
 	bd_calibrate
 	for handler in $handlers; do
 		for target in "${targets[@]}"; do
+			# the ublk server has no qcow store
+			[[ $target != ublk* || $handler != qcow ]] || continue
 			driver_load "$target"
 			nluns=1 luns_up "$target" "$handler"
 			handler_pids=${pids[*]}
@@ -523,6 +551,8 @@ if ((interleave)); then
 					continue
 				rotate "$rep"
 				for target in "${order[@]}"; do
+					[[ $target != ublk* || $handler != qcow ]] ||
+						continue
 					if [[ $target == ceiling ]]; then
 						# no handler: measured once
 						[[ $handler == "$first_handler" ]] ||
@@ -534,17 +564,20 @@ if ((interleave)); then
 						loaded=''
 						continue
 					fi
-					# zc needs LUNs of its own, base a module
+					# zc and ublk need LUNs of their own,
+					# base a module
 					want=ours
 					[[ $target != stock && $target != zc* &&
-						$target != base ]] || want=$target
+						$target != base && $target != ublk* ]] ||
+						want=$target
 					if [[ $loaded != "$want" ]]; then
 						[[ -z $loaded ]] || luns_down
 						driver_load "$want"
 						luns_up "$want" "$handler"
 						loaded=$want
 					fi
-					[[ $want == stock ]] || set_mode "$target"
+					[[ $want == stock || $want == ublk* ]] ||
+						set_mode "$target"
 					fio_point "$rep" "$target" "$handler" "$p"
 				done
 			done
@@ -559,6 +592,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 	run_matrix "$rep" ceiling rd
 	for handler in $handlers; do
 		for target in "${order[@]}"; do
+			[[ $target != ublk* || $handler != qcow ]] || continue
 			say "round $rep: $target/$handler"
 			driver_load "$target"
 			run_matrix "$rep" "$target" "$handler"

@@ -32,9 +32,19 @@ EXTRA = {"inline": "completion=inline, reaping in the handler's write() "
          "zcw": "LUNs created with zero_copy=1 alone (zero_copy_read=0, the "
                 "default): only WRITEs shown in place",
          "base": "tcmu-ng's module built from another tree, loaded and "
-                 "set up as ours: ours/base is the change"}
+                 "set up as ours: ours/base is the change",
+         "ublk": "no TCMU: the selftests' ublk server (ublk/) with the "
+                 "same store as the handler's, behind LIO's block "
+                 "backstore; the kernel copies each request to or from "
+                 "the server's buffer",
+         "ublkuc": "the ublk server with UBLK_F_USER_COPY: it copies "
+                   "between its store and the request with pread/pwrite "
+                   "on /dev/ublkcN"}
 # extra targets that are compared with stock, not with ours
 VS_STOCK = {"zc", "zcw"}
+# extra targets that are another path altogether: ours/t, and zc/t when
+# the run has zc
+PEERS = {"ublk", "ublkuc"}
 TARGETS = ["ceiling", "stock", "ours"] + list(EXTRA)
 HANDLERS = {
     "null": "tests' C handler, --store null (data not touched: the "
@@ -70,7 +80,7 @@ CHART = [("4k rr d1", "rr4k-d1", "iops"), ("4k rw d1", "rw4k-d1", "iops"),
          ("4k rr 4 LUN", "rr4k-d16-4lun", "iops"),
          ("4k rr 16 LUN", "rr4k-d16-16lun", "iops"),
          ("4k 70/30", "mix4k-d16", "iops")]
-RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc|zcw|base)-(\w+)-"
+RAW = re.compile(r"^r(\d+)-(ceiling|stock|ours|inline|handoff|zc|zcw|base|ublk|ublkuc)-(\w+)-"
                  r"([\w-]+)\.json$")
 
 
@@ -361,20 +371,26 @@ def main():
     if extra:
         out.append("*ours*: the module's defaults (completion=percpu, "
                    "completion_inline_depth=1). " +
-                   " ".join(f"*{t}*: the same module with {EXTRA[t]}."
+                   " ".join(f"*{t}*: {EXTRA[t]}." if t in PEERS else
+                            f"*{t}*: the same module with {EXTRA[t]}."
                             if t != "base" else
                             f"*base*: {e.get('base', '?')}, {EXTRA[t]}."
                             for t in extra) + "\n")
     results = {"env": e, "points": []}
     for handler in handlers:
         out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}\n")
+        zc = "zc" in extra
         out.append("| workload | metric | ceiling (rd_mcp) | stock | ours "
                    "| ours/stock | ours/ceiling |" +
                    "".join(f" {t} | {t}/stock | {t}/ceiling |"
                            if t in VS_STOCK else
+                           f" {t} | ours/{t} |" + (f" zc/{t} |" if zc else "")
+                           if t in PEERS else
                            f" {t} | ours/{t} |" for t in extra))
         out.append("|---|---|---:|---:|---:|---:|---:|" +
                    "".join("---:|---:|---:|" if t in VS_STOCK else
+                           "---:|---:|" + ("---:|" if zc else "")
+                           if t in PEERS else
                            "---:|---:|" for t in extra))
         for point, (desc, metrics) in POINTS.items():
             for key, unit, higher in metrics:
@@ -391,6 +407,10 @@ def main():
                            "".join(f" {cell(s[t])} | {ratio(s[t], s['stock'])} "
                                    f"| {ratio(s[t], s['ceiling'])} |"
                                    if t in VS_STOCK else
+                                   f" {cell(s[t])} | {ratio(s['ours'], s[t])} |"
+                                   + (f" {ratio(s['zc'], s[t])} |" if zc
+                                      else "")
+                                   if t in PEERS else
                                    f" {cell(s[t])} | {ratio(s['ours'], s[t])} |"
                                    for t in extra))
                 results["points"].append({

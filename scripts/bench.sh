@@ -21,7 +21,9 @@
 # ours with completion=inline, handoff is ours with
 # completion_inline_depth=0; base is tcmu-ng's module from BENCH_BASE_KO,
 # e.g. built from an earlier commit, named in the report by
-# BENCH_BASE_NAME),
+# BENCH_BASE_NAME; ublk and ublkuc are no TCMU at all: the selftests' ublk
+# server behind LIO's block backstore, without and with user copy, served
+# with BENCH_UBLK_QUEUES queues (1) of depth BENCH_UBLK_DEPTH (128)),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
 # skips the memory figures), BENCH_INTERLEAVE (0; 1 runs each point on
 # all targets back to back, the ceiling only when BENCH_TARGETS names it:
@@ -67,6 +69,7 @@ echo "=== [2/5] building the module against Debian's headers, and the handler"
 hdrs=$("$vm/kernel.sh" debian | sed -n 2p)
 "$repo/scripts/build-module.sh" "$hdrs"
 make -s -C "$st/handler"
+make -s -C "$st/ublk"
 # a breakdown stages apart, so that it can run beside a bench; so does
 # a run given its own BENCH_STAGE
 stage=$cache/bench
@@ -75,7 +78,8 @@ stage=${BENCH_STAGE:-$stage}
 rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
-	"$st/handler/tcmu-test-handler" "$repo/scripts/bench-guest.sh" \
+	"$st/handler/tcmu-test-handler" "$st/ublk/tcmu-ublk-server" \
+	"$repo/scripts/bench-guest.sh" \
 	"$repo/scripts/density-guest.sh" "$stage/"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko" --env "BENCH_CLOCK=$clock")
 if [[ -n ${BENCH_BASE_KO:-} ]]; then
@@ -86,7 +90,7 @@ fi
 for v in BENCH_BREAKDOWN BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BENCH_LUNS BENCH_SIZE \
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
 	BENCH_MEMORY BENCH_INTERLEAVE BENCH_DENSITY_N BENCH_DENSITY_RESERVE_MB \
-	BENCH_DENSITY_KEEP BENCH_DENSITY_EVERY; do
+	BENCH_DENSITY_KEEP BENCH_DENSITY_EVERY BENCH_UBLK_QUEUES BENCH_UBLK_DEPTH; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 # the breakdown times functions on the guest's one clock: one vCPU, so
