@@ -42,17 +42,22 @@ PHASES = [
     ("block", "block layer"),
     ("scsi", "SCSI and tcm_loop"),
     ("core", "target core (submit, complete)"),
-    ("submit", "driver submission (tcmu_queue_cmd: ring entry, data copy)"),
+    ("submit", "driver submission (tcmu_queue_cmd: ring entry, data "
+               "copy; ublk: queue_rq and its task work, the copy into "
+               "the server's buffer)"),
     ("zc", "zero copy (map, detach, faults)"),
-    ("handler", "handler (user space, syscalls, page faults)"),
-    ("reap", "driver reap and completion (kick, reap)"),
+    ("ucopy", "ublk user copy (the server's pread/pwrite on /dev/ublkcN)"),
+    ("handler", "handler or ublk server (user space, syscalls, page "
+                "faults)"),
+    ("reap", "driver reap and completion (kick, reap; ublk: commit and "
+             "fetch, the copy out of the server's buffer)"),
     ("kthreads", "kernel threads (kworkers, completion threads), untraced"),
     ("other", "other (the idle task, interrupts taken while idle)"),
     ("snapshot", "the measurement (reading every task's time, twice)"),
 ]
 COLOURS = ["#9467bd", "#2ca02c", "#17becf", "#ff7f0e", "#ffdd55",
-           "#1f77b4", "#d62728", "#333333", "#e377c2", "#8c564b",
-           "#bbbbbb"]
+           "#1f77b4", "#aec7e8", "#d62728", "#333333", "#e377c2",
+           "#8c564b", "#bbbbbb"]
 FUNC_PHASE = {
     "__x64_sys_io_submit": "fio", "__x64_sys_io_getevents": "fio",
     "aio_complete_rw": "fio",
@@ -69,18 +74,24 @@ FUNC_PHASE = {
     "tcmu_zc_fault": "zc", "tcmu_zc_mkwrite": "zc",
     "tcmu_irqcontrol": "reap", "tcmu_uio_irqcontrol": "reap",
     "tcmu_ring_reap": "reap",
+    # LIO's block backstore, and ublk under it
+    "iblock_execute_rw": "core", "iblock_bio_done": "core",
+    "ublk_queue_rq": "submit", "ublk_rq_task_work_cb": "submit",
+    "ublk_ch_uring_cmd": "reap",
+    "ublk_ch_read_iter": "ucopy", "ublk_ch_write_iter": "ucopy",
 }
 # syscalls and faults: phase by the task they ran for
 BY_TASK = {"__x64_sys_write", "__x64_sys_read", "__x64_sys_poll",
            "__x64_sys_ppoll", "uio_write", "uio_read", "uio_poll",
-           "handle_mm_fault"}
+           "handle_mm_fault", "__x64_sys_io_uring_enter"}
 POINTS = {"rr4k-d16": "4 KiB random read, depth 16",
           "rw4k-d16": "4 KiB random write, depth 16",
           "rr4k-d1": "4 KiB random read, depth 1",
           "rw4k-d1": "4 KiB random write, depth 1",
           "sr256k-4x8": "256 KiB seq. read, 4 jobs x depth 8",
           "sw256k-4x8": "256 KiB seq. write, 4 jobs x depth 8"}
-TARGETS = ["stock", "ours", "inline", "handoff", "zc", "zcw", "base"]
+TARGETS = ["stock", "ours", "inline", "handoff", "zc", "zcw", "base", "ublk",
+           "ublkuc"]
 MOD = re.compile(r" \[\w+\]$")   # a module function's "[module]"
 LINE = re.compile(r"^\s*(?P<proc>\S+-\d+)\s+\|\s*(?:[+!#*@$]\s*)?"
                   r"(?:(?P<dur>[\d.]+) us)?\s*\|\s*(?P<text>.*)$")

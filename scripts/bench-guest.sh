@@ -25,7 +25,10 @@
 #   ublkuc   the same with UBLK_F_USER_COPY: the server copies between
 #            its store and the request with pread/pwrite on /dev/ublkcN
 # The ublk servers run BENCH_UBLK_QUEUES queues (default 1) of depth
-# BENCH_UBLK_DEPTH (default 128), each queue one thread.
+# BENCH_UBLK_DEPTH (default 128), each queue one thread.  The C handler
+# runs BENCH_HANDLER_THREADS worker threads (default 4, its own default);
+# 0 has its ring reader run each batch itself and kick once a batch, as
+# the ublk server does with its io_uring.
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
 # without touching the data) and --store mem, and tcmu-runner's qcow
 # handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
@@ -61,6 +64,7 @@ want_points=${BENCH_POINTS:-}
 memory=${BENCH_MEMORY:-1}
 interleave=${BENCH_INTERLEAVE:-0}
 handler_bin=$PWD/tcmu-test-handler
+handler_threads=${BENCH_HANDLER_THREADS:-4}
 ublk_bin=$PWD/tcmu-ublk-server
 ublk_queues=${BENCH_UBLK_QUEUES:-1}
 ublk_depth=${BENCH_UBLK_DEPTH:-128}
@@ -182,7 +186,8 @@ luns_up() {
 		fi
 		[[ $target == ublk* ]] || echo 1 >"$dir/enable"
 		if [[ $target != ceiling && $target != ublk* && $handler != qcow ]]; then
-			"$handler_bin" --dev "$name" --store "$handler" --quiet \
+			"$handler_bin" --dev "$name" --store "$handler" \
+				--threads "$handler_threads" --quiet \
 				>"/tmp/handler-$name.log" 2>&1 &
 			pids+=($!)
 		fi
@@ -298,6 +303,8 @@ say "kernel $(uname -r), $(nproc) CPUs, clock $clock, runtime ${runtime}s + ramp
 	[[ -z ${BASE_KO:-} ]] || echo "base=${BENCH_BASE_NAME:-$BASE_KO}"
 	echo "points=${want_points:-all}"
 	echo "handlers=$handlers"
+	echo "handler_threads=$handler_threads"
+	echo "ublk=$ublk_queues queue(s) of depth $ublk_depth"
 	echo "clock=$clock"
 	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 	# what decides the kernel's memcpy, copy_{to,from}_user and
@@ -350,6 +357,9 @@ bd_funcs=(
 	tcmu_irqcontrol tcmu_uio_irqcontrol tcmu_ring_reap
 	__x64_sys_write __x64_sys_read __x64_sys_poll __x64_sys_ppoll
 	uio_write uio_read uio_poll handle_mm_fault
+	iblock_execute_rw iblock_bio_done
+	ublk_queue_rq ublk_rq_task_work_cb ublk_ch_uring_cmd
+	ublk_ch_read_iter ublk_ch_write_iter __x64_sys_io_uring_enter
 )
 tr=/sys/kernel/tracing
 

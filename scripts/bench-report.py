@@ -378,7 +378,13 @@ def main():
                             for t in extra) + "\n")
     results = {"env": e, "points": []}
     for handler in handlers:
-        out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}\n")
+        threads = ""
+        if handler != "qcow" and e.get("handler_threads", "4") != "4":
+            threads = (f", --threads {e['handler_threads']}" +
+                       (" (the ring's reader runs each batch, one kick "
+                        "a batch)" if e["handler_threads"] == "0" else ""))
+        out.append(f"\n## Handler: {handler}: {HANDLERS[handler]}"
+                   f"{threads}\n")
         zc = "zc" in extra
         out.append("| workload | metric | ceiling (rd_mcp) | stock | ours "
                    "| ours/stock | ours/ceiling |" +

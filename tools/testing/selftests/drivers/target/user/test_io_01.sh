@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Data path with the test handler: fio write+verify (crc32c) at 4 KiB and
-# 256 KiB, in order and out of order, one and four handler threads.  The
+# 256 KiB, in order and out of order, one and four handler threads, and
+# none (the ring's reader runs the commands).  The
 # data area starts empty, grows only as IO needs it, and never beyond
 # max_data_area_mb: the 256 KiB run keeps 16 MiB in flight against an
 # 8 MiB area, so the area's peak must reach the limit and stop there.
@@ -30,6 +31,8 @@ run() {
 }
 # 4 MiB at 4 KiB: 1,024 writes, then as many reads, 16 in flight
 run "--threads 1" 4k "$(tcmu_form 4M 16M)"
+# no workers: the ring's reader runs each batch, one kick a batch
+run "--threads 0" 4k "$(tcmu_form 4M 16M)"
 run "--threads 4 --ooo" 4k "$(tcmu_form 4M 16M)"
 # 4 jobs x 16 x 256 KiB: twice the area in flight, each job on its own
 # quarter of the device (8 MiB: two fills of its queue)

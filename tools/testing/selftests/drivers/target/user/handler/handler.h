@@ -209,11 +209,13 @@ void uio_close(struct tdev *d);
 /* ring.c */
 int ring_start(struct tdev *d);
 void ring_stop(struct tdev *d);
-void ring_complete(struct tdev *d, struct hcmd *c);
+void ring_complete(struct tdev *d, struct hcmd *c, bool batch);
+void ring_flush(struct tdev *d);
 
 /* worker.c */
 int workers_start(struct tdev *d);
 void workers_queue(struct hcmd *list);
+void workers_run(struct hcmd *list);
 void workers_stop(void);
 
 /* scsi.c */

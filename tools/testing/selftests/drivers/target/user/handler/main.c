@@ -169,7 +169,8 @@ static void print_help(FILE *f)
 	      "  --dev NAME        serve the TCMU device whose dev_name is NAME\n"
 	      "  --uio PATH        serve this UIO device\n"
 	      "  --wait SECS       wait this long for the device (default 10)\n"
-	      "  --threads N       worker threads (default 4)\n"
+	      "  --threads N       worker threads (default 4); 0: the ring's\n"
+	      "                    reader runs each batch itself, one kick a batch\n"
 	      "  --ooo             complete in a random order (needs CAP_OOOC)\n"
 	      "  --seed N          random seed for --ooo (default: time)\n"
 	      "target:\n"
@@ -464,8 +465,12 @@ static int parse_args(int argc, char **argv)
 		err("give exactly one of --dev and --uio (or --nl-only)");
 		return -1;
 	}
-	if (!opt.threads || opt.threads > 256) {
-		err("--threads must be 1..256");
+	if (opt.threads > 256) {
+		err("--threads must be 0..256");
+		return -1;
+	}
+	if (!opt.threads && opt.ooo) {
+		err("--ooo needs worker threads (--threads 1 or more)");
 		return -1;
 	}
 	if (opt.block_size < 512 || opt.block_size > 65536 ||

@@ -316,7 +316,10 @@ static void ring_process(struct tdev *d)
 		}
 	}
 	ring_publish(d, first);
-	workers_queue(first);
+	if (opt.threads)
+		workers_queue(first);
+	else
+		workers_run(first);
 }
 
 static void *reader_main(void *arg)
@@ -398,8 +401,10 @@ static void __ring_complete(struct tdev *d, struct hcmd *c)
 /*
  * Complete @c: at once in out-of-order mode, else when every command
  * before it in the ring has completed too.  Frees what it completes.
+ * Kicks the kernel unless @batch: then the caller kicks once for all
+ * it completed (ring_flush).
  */
-void ring_complete(struct tdev *d, struct hcmd *c)
+void ring_complete(struct tdev *d, struct hcmd *c, bool batch)
 {
 	struct hcmd *done = NULL, **last = &done;
 
@@ -422,7 +427,8 @@ void ring_complete(struct tdev *d, struct hcmd *c)
 		c->next = NULL;
 	}
 	pthread_mutex_unlock(&d->cpl_lock);
-	ring_kick(d);
+	if (!batch)
+		ring_kick(d);
 
 	while ((c = done)) {
 		done = c->next;
@@ -430,6 +436,12 @@ void ring_complete(struct tdev *d, struct hcmd *c)
 			printf("keep_buf: id=%u\n", c->id);
 		free(c);
 	}
+}
+
+/* Tell the kernel about the completions ring_complete() left unkicked */
+void ring_flush(struct tdev *d)
+{
+	ring_kick(d);
 }
 
 /* Settle the completion options against the capabilities the kernel offers. */

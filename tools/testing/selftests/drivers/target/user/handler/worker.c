@@ -8,6 +8,11 @@
  * a single worker; with several, each also pauses a random few
  * microseconds before completing so that workers overtake each other.
  * On shutdown the workers drain the queue first.
+ *
+ * With --threads 0 there is no pool: the reader runs each batch it read
+ * itself, in ring order, and kicks the kernel once for the whole batch,
+ * as a ublk server commits a batch in one io_uring_enter() (make bench
+ * compares the two that way).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -134,32 +139,53 @@ static void log_cmd(const struct hcmd *c)
 	    c->status, c->unknown ? " (unknown op)" : "");
 }
 
+/* Run @c up to its completion; false if --hang parked it instead */
+static bool run_cmd(struct hcmd *c)
+{
+	if (opt.hang && scsi_is_rw(c)) {
+		park(c);
+		return false;
+	}
+	if (c->zc)
+		zc_before(c);
+	zc_race_write(c);
+	if (!zc_race_before(c))
+		scsi_execute(c);
+	hostile_after(c);
+	log_cmd(c);
+	if (c->zc)
+		zc_after(c);
+	if (opt.delay_ms)
+		sleep_us(opt.delay_ms * 1000ULL);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct hcmd *c;
 
 	while ((c = queue_pop(w))) {
-		if (opt.hang && scsi_is_rw(c)) {
-			park(c);
+		if (!run_cmd(c))
 			continue;
-		}
-		if (c->zc)
-			zc_before(c);
-		zc_race_write(c);
-		if (!zc_race_before(c))
-			scsi_execute(c);
-		hostile_after(c);
-		log_cmd(c);
-		if (c->zc)
-			zc_after(c);
-		if (opt.delay_ms)
-			sleep_us(opt.delay_ms * 1000ULL);
 		if (opt.ooo && opt.threads > 1)
 			sleep_us(rnd_next(w) % OOO_MAX_PAUSE_US);
-		ring_complete(dev, c);
+		ring_complete(dev, c, false);
 	}
 	return NULL;
+}
+
+void workers_run(struct hcmd *list)
+{
+	struct hcmd *c;
+
+	while ((c = list)) {
+		list = c->next;
+		c->next = NULL;
+		if (run_cmd(c))
+			ring_complete(dev, c, true);
+	}
+	ring_flush(dev);
 }
 
 int workers_start(struct tdev *d)
@@ -168,6 +194,8 @@ int workers_start(struct tdev *d)
 	int ret;
 
 	dev = d;
+	if (!opt.threads)
+		return 0;
 	workers = calloc(opt.threads, sizeof(*workers));
 	if (!workers) {
 		err("out of memory");
