@@ -143,6 +143,12 @@ driver_load() {
 	fi
 }
 
+# serves TARGET HANDLER: whether TARGET can run HANDLER's store (the
+# ublk server has no qcow)
+serves() {
+	[[ $1 != ublk* || $2 != qcow ]]
+}
+
 # Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids
 devs=() devdirs=() pids=()
 luns_up() {
@@ -498,8 +504,7 @@ run_breakdown() {
 	bd_calibrate
 	for handler in $handlers; do
 		for target in "${targets[@]}"; do
-			# the ublk server has no qcow store
-			[[ $target != ublk* || $handler != qcow ]] || continue
+			serves "$target" "$handler" || continue
 			driver_load "$target"
 			nluns=1 luns_up "$target" "$handler"
 			handler_pids=${pids[*]}
@@ -561,8 +566,7 @@ if ((interleave)); then
 					continue
 				rotate "$rep"
 				for target in "${order[@]}"; do
-					[[ $target != ublk* || $handler != qcow ]] ||
-						continue
+					serves "$target" "$handler" || continue
 					if [[ $target == ceiling ]]; then
 						# no handler: measured once
 						[[ $handler == "$first_handler" ]] ||
@@ -602,7 +606,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 	run_matrix "$rep" ceiling rd
 	for handler in $handlers; do
 		for target in "${order[@]}"; do
-			[[ $target != ublk* || $handler != qcow ]] || continue
+			serves "$target" "$handler" || continue
 			say "round $rep: $target/$handler"
 			driver_load "$target"
 			run_matrix "$rep" "$target" "$handler"

@@ -210,7 +210,7 @@ void uio_close(struct tdev *d);
 int ring_start(struct tdev *d);
 void ring_stop(struct tdev *d);
 void ring_complete(struct tdev *d, struct hcmd *c, bool batch);
-void ring_flush(struct tdev *d);
+void ring_kick(struct tdev *d);
 
 /* worker.c */
 int workers_start(struct tdev *d);

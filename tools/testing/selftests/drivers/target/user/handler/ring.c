@@ -247,7 +247,8 @@ static void set_tail(struct tdev *d, uint32_t t)
 	atomic_store(&d->kick, true);
 }
 
-static void ring_kick(struct tdev *d)
+/* Tell the kernel the tail moved, if it did since the last kick */
+void ring_kick(struct tdev *d)
 {
 	uint32_t v = 0;
 
@@ -402,7 +403,7 @@ static void __ring_complete(struct tdev *d, struct hcmd *c)
  * Complete @c: at once in out-of-order mode, else when every command
  * before it in the ring has completed too.  Frees what it completes.
  * Kicks the kernel unless @batch: then the caller kicks once for all
- * it completed (ring_flush).
+ * it completed (ring_kick).
  */
 void ring_complete(struct tdev *d, struct hcmd *c, bool batch)
 {
@@ -436,12 +437,6 @@ void ring_complete(struct tdev *d, struct hcmd *c, bool batch)
 			printf("keep_buf: id=%u\n", c->id);
 		free(c);
 	}
-}
-
-/* Tell the kernel about the completions ring_complete() left unkicked */
-void ring_flush(struct tdev *d)
-{
-	ring_kick(d);
 }
 
 /* Settle the completion options against the capabilities the kernel offers. */

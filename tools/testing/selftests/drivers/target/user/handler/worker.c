@@ -185,7 +185,7 @@ void workers_run(struct hcmd *list)
 		if (run_cmd(c))
 			ring_complete(dev, c, true);
 	}
-	ring_flush(dev);
+	ring_kick(dev);
 }
 
 int workers_start(struct tdev *d)

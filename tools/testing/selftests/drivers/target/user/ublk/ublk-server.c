@@ -87,6 +87,12 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
+/* The page-rounded size of a queue's DEPTH descriptors, as ublk maps them */
+static size_t desc_bytes(unsigned int depth)
+{
+	return (depth * sizeof(struct ublksrv_io_desc) + 4095) & ~4095UL;
+}
+
 /* The 128-byte control command OP on the device in INFO, answered */
 static int ctrl(struct io_uring *r, int fd, uint32_t op, void *addr,
 		uint16_t len, uint64_t data)
@@ -421,7 +427,7 @@ int main(int argc, char **argv)
 	ret = pthread_barrier_init(&fetched, NULL, o.queues + 1);
 	if (ret)
 		die("barrier", ret);
-	len = (o.depth * sizeof(struct ublksrv_io_desc) + 4095) & ~4095UL;
+	len = desc_bytes(o.depth);
 	for (i = 0; i < o.queues; i++) {
 		struct queue *q = &qs[i];
 		void *p;
@@ -431,9 +437,7 @@ int main(int argc, char **argv)
 		/* each queue's descriptors at the offset of the deepest one */
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, cdev,
 			 UBLKSRV_CMD_BUF_OFFSET +
-			 (off_t)i * ((UBLK_MAX_QUEUE_DEPTH *
-				      sizeof(struct ublksrv_io_desc) + 4095) &
-				     ~4095UL));
+			 (off_t)i * desc_bytes(UBLK_MAX_QUEUE_DEPTH));
 		if (p == MAP_FAILED)
 			die("descriptors", errno);
 		q->descs = p;
