@@ -182,6 +182,12 @@ if ! "$repo/scripts/build-module.sh" --copy "$cache/debug-module" "$bdir" \
 	result "module build against the debug kernel" 1
 	finish
 fi
+# the stock driver for this kernel: test_rbd_01 compares with it
+if stock_ko=$("$repo/scripts/build-stock.sh" "$bdir" "$cache/stock-debug"); then
+	export TCMU_STOCK_KO=$stock_ko
+else
+	result "stock driver build against the debug kernel" 1
+fi
 if ! make -s -C "$st/handler" || ! make -s -C "$st/fuzz" ||
 	! make -s -C "$st/ublk"; then
 	result "test handler, fuzzer and ublk server build" 1

@@ -18,7 +18,11 @@ else
 	kdir=$("$st/vm/kernel.sh" debian | sed -n 2p)
 fi
 "$repo/scripts/build-module.sh" "$kdir" "${debug[@]}" >/dev/null
-[[ $kind != debug ]] || "$repo/scripts/install-debug-module.sh" "$kdir"
+if [[ $kind == debug ]]; then
+	"$repo/scripts/install-debug-module.sh" "$kdir"
+	TCMU_STOCK_KO=$("$repo/scripts/build-stock.sh" "$kdir" "$cache/stock-debug")
+	export TCMU_STOCK_KO
+fi
 make -s -C "$st/handler"
 make -s -C "$st/fuzz"
 make -s -C "$st/ublk"

@@ -8,7 +8,8 @@
 # Passed into the VM when set: FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS
 # FUZZ_VERBOSE STRESS_SEED STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK (1: the
 # long forms, make soak) TCMU_XTRACE (1: time-stamped traces, see
-# run_tests.sh) CU_TESTS CU_CONFIGS (what test_iscsi_01 runs);
+# run_tests.sh) CU_TESTS CU_CONFIGS (what test_iscsi_01 runs) RBD_ROUNDS
+# (test_rbd_01);
 # VM_TIMEOUT (s, default 3600) bounds the whole VM run.  Each test has
 # its own bound (settings); this one only ends a VM that stopped
 # answering.  The selftests alone have taken 29 minutes in
@@ -16,6 +17,8 @@
 # last one.
 # TCMU_KUNIT_KO: the module built with its KUnit suites, loaded first
 # (run_tests.sh), its kernel log in STAGE_DIR/out/kunit.dmesg.
+# TCMU_STOCK_KO: the kernel's own driver built for this kernel
+# (build-stock.sh), for the tests that compare with it in the same boot.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,8 +36,12 @@ if [[ -n ${TCMU_KUNIT_KO:-} ]]; then
 	cp "$TCMU_KUNIT_KO" "$stage/target_core_user-kunit.ko"
 	envs+=(--env "TCMU_KUNIT_KO=$stage/target_core_user-kunit.ko")
 fi
+if [[ -n ${TCMU_STOCK_KO:-} ]]; then
+	cp "$TCMU_STOCK_KO" "$stage/target_core_user-stock.ko"
+	envs+=(--env "TCMU_STOCK_KO=$stage/target_core_user-stock.ko")
+fi
 for v in FUZZ_SEED FUZZ_ITERATIONS FUZZ_SECONDS FUZZ_VERBOSE STRESS_SEED \
-	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE CU_TESTS CU_CONFIGS \
+	STRESS_SECONDS TEST_TIMEOUT TCMU_SOAK TCMU_XTRACE CU_TESTS CU_CONFIGS RBD_ROUNDS \
 	DENSITY_N; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs the selftests (all test_*.sh, or those named) inside the test VM,
+# Runs the selftests (all test_*.sh but those in soak-only, unless
+# TCMU_SOAK=1; or those named) inside the test VM,
 # one after the other, each under a time limit.  Per-test output goes to
 # $TCMU_OUT/<test>.log; the kernel log of each test is checked for splats.
 # A skipped test (exit 4: something it needs is missing) fails the run
@@ -16,7 +17,13 @@ cd "$(dirname "$0")" || exit 1
 out=${TCMU_OUT:-/tmp}
 pass=0 failed=0 skipped=0
 tests=("$@")
-((${#tests[@]})) || tests=(test_*_[0-9][0-9].sh)
+if ((${#tests[@]} == 0)); then
+	for t in test_*_[0-9][0-9].sh; do
+		[[ ${TCMU_SOAK:-0} == 1 ]] || ! grep -q "^$t\b" soak-only ||
+			continue
+		tests+=("$t")
+	done
+fi
 
 run_kunit() {
 	local start=$SECONDS rc=0

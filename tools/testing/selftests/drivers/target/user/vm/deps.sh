@@ -32,6 +32,9 @@ pkgs=(
 	# libiscsi's compliance suite, iscsi-test-cu, and the kernel
 	# initiator's userspace (test_iscsi_01)
 	libiscsi-bin open-iscsi
+	# a one-node Ceph cluster for tcmu-runner's rbd handler (test_rbd_01,
+	# vm/ceph.sh); uuidgen names its cluster and OSD
+	ceph-mon ceph-osd ceph-mgr ceph-common uuid-runtime
 	# the benchmark's chart
 	gnuplot-nox
 )
