@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs inside the demo VM (scripts/demo.sh): tcmu-ng + tcmu-runner + fio,
 # through tcm_loop or (DEMO_FABRIC=iscsi) LIO's iSCSI target and the
-# kernel's iSCSI initiator on the guest's loopback.
+# kernel's iSCSI initiator on the guest's loopback; tcmu-runner's qcow
+# handler on a raw file, or (DEMO_HANDLER=rbd) its rbd handler on a
+# one-node Ceph cluster in the guest.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
@@ -24,22 +26,37 @@ tcmu_load_module "$TCMU_KO"
 echo "module: $(modinfo -F description "$TCMU_KO")"
 step "starting dbus and tcmu-runner"
 tcmu_start_runner
-if [[ $fabric == iscsi ]]; then
-	step "creating user:qcow backstore 'demo' (raw file, 256 MiB), exported over iSCSI"
+handler=${DEMO_HANDLER:-qcow}
+if [[ $handler == rbd ]]; then
+	step "starting a one-node Ceph cluster on 127.0.0.1 (vm/ceph.sh) with the image rbd/demo"
+	./ceph.sh start /tmp/ceph rbd/demo:256M
+	cfg="rbd/demo;osd_op_timeout=30;conf=/tmp/ceph/ceph.conf;id=admin"
+	what="user:rbd backstore 'demo' (the Ceph image rbd/demo, 256 MiB)"
+else
 	truncate -s 256M /tmp/demo.raw
+	cfg=/tmp/demo.raw
+	what="user:qcow backstore 'demo' (raw file, 256 MiB)"
+fi
+so=/backstores/user:$handler/demo
+# what an administrator types (README; the admin guide for rbd)
+if [[ $fabric == iscsi ]]; then
+	step "creating $what, exported over iSCSI"
 	ip link set lo up
-	# what an administrator types (README, Exporting over iSCSI)
-	targetcli /backstores/user:qcow create name=demo size=256M \
-		cfgstring=/tmp/demo.raw
+	targetcli "/backstores/user:$handler" create name=demo size=256M \
+		"cfgstring=$cfg"
 	targetcli /iscsi create "$iqn"
-	targetcli "/iscsi/$iqn/tpg1/luns" create /backstores/user:qcow/demo
+	targetcli "/iscsi/$iqn/tpg1/luns" create "$so"
 	targetcli "/iscsi/$iqn/tpg1" set attribute authentication=0 \
 		demo_mode_write_protect=0 generate_node_acls=1 cache_dynamic_acls=1
 	step "logging in with open-iscsi (iscsiadm) on 127.0.0.1:3260"
 	dev=$(tcmu_iscsi_login "$iqn")
 else
-	step "creating user:qcow backstore 'demo' (raw file, 256 MiB) on tcm_loop"
-	dev=$(tcmu_create_lun demo 256M /tmp/demo.raw)
+	step "creating $what on tcm_loop"
+	targetcli "/backstores/user:$handler" create name=demo size=256M \
+		"cfgstring=$cfg"
+	targetcli /loopback create naa.5001405de3de3de3
+	targetcli /loopback/naa.5001405de3de3de3/luns create "$so"
+	dev=$(tcmu_sd_for_backstore demo)
 fi
 echo "LUN is $dev"
 step "device before IO"
@@ -61,4 +78,5 @@ echo "ring: $(grep -o 'State: [a-z]*' /sys/kernel/config/target/core/user_*/demo
 step "tearing down"
 [[ $fabric != iscsi ]] || tcmu_iscsi_logout "$iqn"
 tcmu_teardown
+[[ $handler != rbd ]] || ./ceph.sh stop /tmp/ceph
 echo "DEMO: SUCCESS"
