@@ -11,7 +11,9 @@
 # The OSD keeps its objects in memory (memstore): no disk image, no
 # allocator or RocksDB under TCG, and a clean stop (SIGTERM) saves them
 # under DIR.  The heartbeat settings are short so that an OSD that stops
-# answering is noticed within seconds rather than the default 20 s.
+# answering is noticed within seconds rather than the default 20 s (and
+# tcmu-runner's RADOS timeout may be as short as 7 s), the PGs' read
+# lease long, so that one stopped for a while serves again when resumed.
 #
 #   ceph.sh start DIR [POOL/IMAGE:SIZE]...  bring the cluster up, create
 #                                           the images (rbd create --size)
@@ -75,6 +77,11 @@ mon data avail warn = 1
 mon data avail crit = 0
 osd heartbeat interval = 1
 osd heartbeat grace = 5
+# A PG serves reads while its read lease lasts (grace x this ratio); a
+# lone OSD has no peer to renew it, and one stopped for longer than the
+# lease came back with its PGs "laggy", every op "waiting for readable"
+# for minutes (seen after a 12 s SIGSTOP).  100 s outlasts the pauses.
+osd pool default read lease ratio = 20
 auth allow insecure global id reclaim = false
 # a client that died (tcmu-runner killed) loses its watch, and with it
 # the image's exclusive lock, after 10 s instead of 30
