@@ -3,20 +3,23 @@
 # tcmu-runner's rbd handler on a real one-node Ceph cluster in the guest
 # (vm/ceph.sh: monitor, manager and a memstore OSD on 127.0.0.1), the
 # way the Ceph iSCSI gateway serves LUNs: user:rbd backstores made with
-# targetcli, exported on tcm_loop.  On each image: fio crc32c verify at
-# 4 KiB to 1 MiB; an image resize (rbd resize, then dev_size) the
-# initiator sees after a rescan; UNMAP (read back as zeros) and WRITE
-# SAME; COMPARE AND WRITE that matches and one that does not; the OSD
-# stopped (SIGSTOP) under a READ, so that the rados op times out and
-# tcmu-runner takes its reopen path, then resumed (the READ and later IO
-# complete); tcmu-runner killed (SIGKILL) under fio and started again,
-# so that the new one breaks the dead one's exclusive lock.
+# targetcli, on an iSCSI TPG in an ALUA group of implicit failover (so
+# that tcmu-runner locks the image and may reopen it), the IO through
+# tcm_loop.  On each image: fio crc32c verify at 4 KiB to 1 MiB; an
+# image resize (rbd resize, then dev_size) the initiator sees after a
+# rescan; UNMAP (the objects go, zeros read back) and WRITE SAME;
+# COMPARE AND WRITE that matches and one that does not; the OSD stopped
+# (SIGSTOP) under a READ, so that the RADOS op times out and tcmu-runner
+# reopens the image, then resumed (the READ and later IO complete);
+# tcmu-runner killed (SIGKILL) under fio and started again: the new one
+# blocklists the dead one and takes the lock over, fio finds no bad data.
 #
 # The rounds: the stock driver when this boot has it (Debian's kernel,
 # or $TCMU_STOCK_KO), then this driver, then this driver with zero copy.
-# Each round writes one outcome line per step; every round must give
-# the stock round's lines (or, without a stock module, the lines every
-# step must give).
+# Each round writes one outcome line per step, which must be the
+# expected list; a stock round that differs is shown (stock's
+# behaviour), this driver's rounds that differ fail the test.
+# RBD_ROUNDS="ours ..." runs only the rounds named.
 . "$(dirname "$0")/test_common.sh"
 command -v tcmu-runner >/dev/null || skip "tcmu-runner not installed"
 for p in ceph-mon ceph-osd ceph-mgr rbd sg_compare_and_write; do
@@ -71,6 +74,12 @@ runner_log() { tail -n 8 /tmp/tcmu-runner.log; }
 # say ROUND LINE: one outcome of ROUND
 say() { echo "$2" >>"$out/$1"; log "$1: $2"; }
 
+# tcmu-runner's log lines of ROUND's image, less the time stamps
+runner_says() { sed -n "s/^.*rbd\/$1: //p" /tmp/tcmu-runner.log; }
+
+# runner_has ROUND TEXT: tcmu-runner logged TEXT about ROUND's image
+runner_has() { runner_says "$1" | grep -qF "$2"; }
+
 # step ROUND LABEL CMD...: "LABEL: ok" when CMD succeeds, else
 # "LABEL: failed" (and fio's output in the log, if CMD ran fio)
 step() {
@@ -99,6 +108,18 @@ sg_status() {
 	14) echo miscompare ;;
 	*) echo "error $rc: $(tr '\n' ' ' </tmp/sg.out)" ;;
 	esac
+}
+
+# alua_group DEVDIR: ALUA group "ao" (ceph-iscsi's name for the owner's)
+# of implicit failover, with the device's iSCSI LUN in it
+alua_group() {
+	local g=$1/alua/ao a
+	mkdir "$g" || return
+	for a in tg_pt_gp_id=1 alua_access_type=1 implicit_trans_secs=60 \
+		preferred=0 alua_support_transitioning=1; do
+		echo "${a#*=}" >"$g/${a%=*}" || return
+	done
+	echo ao >"/sys/kernel/config/target/iscsi/$(tcmu_iscsi_iqn "$1")/tpgt_1/lun/lun_0/alua_tg_pt_gp"
 }
 
 # what the cluster and tcmu-runner were doing, into the test's log
@@ -162,10 +183,13 @@ round() {
 			fail "$r: lun create"
 		dev=$(tcmu_sd_for_backstore "$r") || fail "$r: no disk"
 	fi
-	# tcmu-runner recovers a device (reopens its image) only when it is
-	# on a port it can disable: an iSCSI TPG, as in the Ceph gateway.
-	# The IO below goes through tcm_loop; this TPG has no sessions.
+	# As the Ceph gateway (ceph-iscsi) sets a LUN up: on an iSCSI TPG, in
+	# an ALUA group of implicit failover.  tcmu-runner reads the group:
+	# it takes the image's exclusive lock before IO, and recovers the
+	# device (reopens the image) when a port of the group is enabled.
+	# The IO below goes through tcm_loop; the TPG has no sessions.
 	tcmu_iscsi_export "$d" >/dev/null || fail "$r: iSCSI export"
+	alua_group "$d" || fail "$r: ALUA group"
 	log "$r: $dev ($d)"
 	echo 180 >"/sys/block/${dev#/dev/}/device/timeout"
 
@@ -235,8 +259,12 @@ round() {
 	fi
 	step "$r" "READ after the outage" wait "$n"
 	[[ ! -s /tmp/dd.err ]] || log "$r: dd: $(cat /tmp/dd.err)"
-	step "$r" "tcmu-runner saw the op time out" \
-		grep -q -i "timing out\|timed out" /tmp/tcmu-runner.log
+	step "$r" "tcmu-runner saw the op time out" runner_has "$r" "Timing out cmd"
+	step "$r" "tcmu-runner had taken the image's lock" \
+		runner_has "$r" "Write lock acquisition successful"
+	# its recovery: the image closed and opened again (a new client)
+	step "$r" "tcmu-runner reopened the image" \
+		test "$(runner_says "$r" | grep -c "^address: ")" -ge 2
 	step "$r" "fio after the outage" tcmu_fio_verify "$dev" \
 		--rw=randwrite --bs=16k --iodepth=8 --size=4M
 
@@ -250,6 +278,11 @@ round() {
 	TCMU_RUNNER_PID=
 	tcmu_start_runner || fail "$r: tcmu-runner starts again"
 	step "$r" "fio across the kill" wait "$fio_pid"
+	step "$r" "the new tcmu-runner blocklisted the dead one" \
+		runner_has "$r" "removing addrs"
+	# what tcmu-runner did with the image (lock, time-outs, reopen)
+	runner_says "$r" | sed 's/ [0-9][0-9.]* seconds/ N seconds/' |
+		sort | uniq -c | while read -r line; do log "$r: tcmu-runner: $line"; done
 	[[ $r == stock ]] ||
 		check "$r: no broken ring" test "$(tcmu_info_of "$d/info" State)" = ok
 	[[ $r != ourszc ]] ||
@@ -257,6 +290,7 @@ round() {
 			test "$(tcmu_info_of "$d/info" ZcCmds)" -gt 0
 
 	tcmu_iscsi_unexport "$d" || fail "$r: iSCSI unexport"
+	rmdir "$d/alua/ao" || fail "$r: rmdir the ALUA group"
 	if [[ $r == ourszc ]]; then
 		tcmu_loop_unexport "$d"
 		rmdir "$d" "$HBA" || fail "$r: rmdir"
@@ -290,8 +324,11 @@ caw miscompare: miscompare
 READ waits while the cluster is stopped: ok
 READ after the outage: ok
 tcmu-runner saw the op time out: ok
+tcmu-runner had taken the image's lock: ok
+tcmu-runner reopened the image: ok
 fio after the outage: ok
-fio across the kill: ok"
+fio across the kill: ok
+the new tcmu-runner blocklisted the dead one: ok"
 bad=0
 for r in "${rounds[@]}"; do
 	if [[ $(cat "$out/$r") == "$expected" ]]; then
