@@ -32,7 +32,8 @@ rc=0
 	-- bash ./demo-guest.sh) || rc=$?
 echo "=== [4/4] result"
 if ((rc == 0)) && grep -q '^DEMO: SUCCESS' "$stage/out/console.log"; then
-	echo "SUCCESS: tcmu-ng served fio with verification through tcmu-runner's ${DEMO_HANDLER:-qcow} handler (${DEMO_FABRIC:-loopback})"
+	echo "SUCCESS: tcmu-ng served fio with verification through" \
+		"tcmu-runner's ${DEMO_HANDLER:-qcow} handler (${DEMO_FABRIC:-loopback})"
 else
 	echo "FAILURE: see $stage/out/console.log"
 	exit 1

@@ -113,13 +113,14 @@ sg_status() {
 # alua_group DEVDIR: ALUA group "ao" (ceph-iscsi's name for the owner's)
 # of implicit failover, with the device's iSCSI LUN in it
 alua_group() {
-	local g=$1/alua/ao a
+	local g=$1/alua/ao a lun
 	mkdir "$g" || return
 	for a in tg_pt_gp_id=1 alua_access_type=1 implicit_trans_secs=60 \
 		preferred=0 alua_support_transitioning=1; do
 		echo "${a#*=}" >"$g/${a%=*}" || return
 	done
-	echo ao >"/sys/kernel/config/target/iscsi/$(tcmu_iscsi_iqn "$1")/tpgt_1/lun/lun_0/alua_tg_pt_gp"
+	lun=/sys/kernel/config/target/iscsi/$(tcmu_iscsi_iqn "$1")/tpgt_1/lun/lun_0
+	echo ao >"$lun/alua_tg_pt_gp"
 }
 
 # what the cluster and tcmu-runner were doing, into the test's log

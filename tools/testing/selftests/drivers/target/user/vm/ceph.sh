@@ -113,7 +113,8 @@ cmd_start() {
 	ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" \
 		--keyring "$dir/keyring" || die "monitor mkfs"
 	ceph-mon -c "$conf" -i a || die "monitor start"
-	wait_for 120 ceph -c "$conf" --connect-timeout 10 mon stat || die "the monitor does not answer"
+	wait_for 120 ceph -c "$conf" --connect-timeout 10 mon stat ||
+		die "the monitor does not answer"
 	log "monitor up ($((SECONDS - t0)) s)"
 
 	uuid=$(uuidgen)
