@@ -213,7 +213,7 @@ if add_counts selftests "$cache/vm.out"; then
 	# every test ran: none forgotten by the runner or lost to a crash
 	# (those in soak-only run in make soak only)
 	ntests=$(find "$st" -maxdepth 1 -name 'test_*_[0-9][0-9].sh' \
-		-printf '%f\n' | grep -cvxFf <(grep '^test_' "$st/soak-only"))
+		-printf '%f\n' | grep -cvxFf <(soak_only))
 	((counted_ran == ntests)) ||
 		result "$counted_ran of the $ntests selftests ran" 1
 else

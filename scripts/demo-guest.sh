@@ -52,11 +52,7 @@ if [[ $fabric == iscsi ]]; then
 	dev=$(tcmu_iscsi_login "$iqn")
 else
 	step "creating $what on tcm_loop"
-	targetcli "/backstores/user:$handler" create name=demo size=256M \
-		"cfgstring=$cfg"
-	targetcli /loopback create naa.5001405de3de3de3
-	targetcli /loopback/naa.5001405de3de3de3/luns create "$so"
-	dev=$(tcmu_sd_for_backstore demo)
+	dev=$(tcmu_targetcli_lun demo 256M "$cfg" "$handler")
 fi
 echo "LUN is $dev"
 step "device before IO"

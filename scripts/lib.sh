@@ -14,6 +14,8 @@
 #   kunit_cases DIR        the cases the KUnit suites in DIR define (below)
 #   kunit_counts LOG RC TESTLOG DIR
 #                          a kunit.py run as counts (below)
+#   soak_only              the selftests that run only in make soak
+#                          (the selftests' soak-only list), one a line
 #   kunit_vm_counts DMESG SRC DIR
 #                          the kernel log of the KUnit module's load in the
 #                          VM (run_tests.sh) parsed by SRC's kunit.py and
@@ -171,4 +173,8 @@ kunit_vm_counts() {
 	((kunit_failed == 0)) || tail -n 40 "$log"
 	rm -f "$log" "$ktap"
 	echo "kunit: $kunit_passed passed, $kunit_failed failed"
+}
+
+soak_only() {
+	grep -o '^test_[a-z0-9_]*\.sh' "$st/soak-only"
 }

@@ -22,7 +22,7 @@ export TCMU_SOAK=1 FUZZ_SECONDS=$half STRESS_SECONDS=$half
 export TEST_TIMEOUT=$((half + 3600)) VM_TIMEOUT=$((minutes * 60 + 4 * 3600))
 mapfile -t long < <(cd "$st" && {
 	grep -l 'tcmu_form\|FUZZ_SECONDS' test_*_[0-9][0-9].sh
-	grep -o '^test_[a-z0-9_]*\.sh' soak-only
+	soak_only
 } | sort -u)
 echo "soak: $minutes min: fuzzer $half s, stress run $half s; long forms of ${long[*]}"
 rc=0

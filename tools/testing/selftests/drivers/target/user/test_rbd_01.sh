@@ -147,7 +147,7 @@ disk_ios() {
 disk_ios_over() { (($(disk_ios "$1") > $2)); }
 
 round() {
-	local r=$1 so=/backstores/user:rbd/$1 wwn dev d b pat fio_pid n
+	local r=$1 so=/backstores/user:rbd/$1 dev d b pat fio_pid n
 	log "round $r"
 	if [[ $r == stock ]]; then
 		modprobe -a target_core_mod uio 2>/dev/null
@@ -173,16 +173,10 @@ round() {
 		dev=$(tcmu_loop_export "$d") || fail "$r: export"
 	else
 		# what a Ceph administrator types (gwcli does the same
-		# through rtslib)
-		targetcli /backstores/user:rbd create "name=$r" \
-			"size=${SIZE}M" "cfgstring=$(cfg "$r")" >&2 ||
+		# through rtslib), on a tcm_loop target of its own
+		dev=$(tcmu_targetcli_lun "$r" "${SIZE}M" "$(cfg "$r")" rbd) ||
 			fail "$r: targetcli create: $(runner_log)"
 		d=$(ls -d "$CORE"/user_*/"$r")
-		wwn=naa.5001405$(tcmu_loop_tag "$d")
-		targetcli /loopback create "wwn=$wwn" >&2 || fail "$r: loopback"
-		targetcli "/loopback/$wwn/luns" create "$so" >&2 ||
-			fail "$r: lun create"
-		dev=$(tcmu_sd_for_backstore "$r") || fail "$r: no disk"
 	fi
 	# As the Ceph gateway (ceph-iscsi) sets a LUN up: on an iSCSI TPG, in
 	# an ALUA group of implicit failover.  tcmu-runner reads the group:

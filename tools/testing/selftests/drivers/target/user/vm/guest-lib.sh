@@ -13,6 +13,9 @@
 #                                   a raw FILE) backstore exported through
 #                                   its own tcm_loop target (loads tcm_loop
 #                                   and sd_mod); prints /dev/sdX
+#   tcmu_targetcli_lun NAME SIZE CFGSTRING HANDLER
+#                                   the same for any handler's cfgstring
+#                                   (user:rbd's POOL/IMAGE;OPTIONS, say)
 #   tcmu_sd_for_backstore NAME      prints the /dev/sdX of a user backstore
 #   tcmu_disk_settle DEV            wait until the kernel's partition scan
 #                                   of the new disk DEV is over
@@ -152,11 +155,15 @@ tcmu_scsi_disk() {
 }
 
 tcmu_create_lun() {
-	local name=$1 size=$2 file=$3 handler=${4:-qcow} wwn
+	[[ -e $3 ]] || truncate -s "$2" "$3"
+	tcmu_targetcli_lun "$1" "$2" "$3" "${4:-qcow}"
+}
+
+tcmu_targetcli_lun() {
+	local name=$1 size=$2 cfg=$3 handler=$4 wwn
 	modprobe -a tcm_loop sd_mod
-	[[ -e $file ]] || truncate -s "$size" "$file"
 	targetcli "/backstores/user:$handler" create "name=$name" "size=$size" \
-		"cfgstring=$file" >&2
+		"cfgstring=$cfg" >&2 || return
 	wwn=naa.5001405$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-9)
 	targetcli /loopback create "wwn=$wwn" >&2
 	targetcli "/loopback/$wwn/luns" create "/backstores/user:$handler/$name" >&2
