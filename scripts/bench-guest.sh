@@ -30,8 +30,16 @@
 # 0 has its ring reader run each batch itself and kick once a batch, as
 # the ublk server does with its io_uring.
 # The handlers: the tests' C handler with --store null (READ/WRITE complete
-# without touching the data) and --store mem, and tcmu-runner's qcow
-# handler on a raw tmpfs file. The targets of BENCH_TARGETS (default
+# without touching the data) and --store mem, tcmu-runner's qcow
+# handler on a raw tmpfs file, and (BENCH_HANDLERS naming rbd)
+# tcmu-runner's rbd handler on a one-node Ceph cluster in this guest
+# (ceph.sh: memstore OSD), one image per LUN, written whole before the
+# first round.  The cluster runs only for the rbd rounds, which come
+# after the other handlers' (its daemons' background work would be
+# counted in every other figure), and for each rbd point the CPU time of
+# the cluster's daemons and of tcmu-runner per command is recorded
+# beside fio's figures ($TCMU_OUT/raw/*.cpu), so that the report can say
+# how much of a command the cluster is. The targets of BENCH_TARGETS (default
 # "stock ours inline") take turns within a round, in an order that rotates
 # every round. BENCH_POINTS (names of the matrix below, default all)
 # narrows the matrix; BENCH_MEMORY=0 skips the memory figures.
@@ -57,6 +65,15 @@ fi
 nluns=${BENCH_LUNS:-16}
 size=${BENCH_SIZE:-64M}
 handlers=${BENCH_HANDLERS:-null mem qcow}
+# rbd's rounds run last, with the cluster up for them alone
+if [[ " $handlers " == *" rbd "* ]]; then
+	h=''
+	for x in $handlers; do
+		[[ $x == rbd ]] || h+="$x "
+	done
+	handlers="${h}rbd"
+fi
+ceph_dir=/tmp/ceph
 idle=${BENCH_IDLE:-30}
 limit_mb=${BENCH_LIMIT_MB:-32}
 read -ra targets <<<"${BENCH_TARGETS:-stock ours inline}"
@@ -144,9 +161,79 @@ driver_load() {
 }
 
 # serves TARGET HANDLER: whether TARGET can run HANDLER's store (the
-# ublk server has no qcow)
+# ublk server has null and mem only)
 serves() {
-	[[ $1 != ublk* || $2 != qcow ]]
+	[[ $1 != ublk* || $2 == null || $2 == mem ]]
+}
+
+# The Ceph cluster of the rbd rounds: one image rbd/bN per LUN, each
+# written whole (a READ of an object never written is answered by
+# librbd's object map without asking the OSD), then the daemons' own
+# CPU time over BENCH_IDLE s of quiet: what the cluster costs with no IO
+cluster_up() {
+	local i imgs=() ns0 ns1 t0
+	for ((i = 0; i < nluns; i++)); do
+		imgs+=("rbd/b$i:$((bytes >> 20))M")
+	done
+	./ceph.sh start "$ceph_dir" "${imgs[@]}"
+	for ((i = 0; i < nluns; i++)); do
+		rbd -c "$ceph_dir/ceph.conf" bench --io-type write \
+			--io-pattern seq --io-size 4M --io-threads 4 \
+			--io-total "$bytes" "rbd/b$i" >/dev/null
+	done
+	ns0=$(tasks_ns ceph-mon ceph-mgr ceph-osd)
+	t0=${EPOCHREALTIME/./}
+	sleep "$idle"
+	ns1=$(tasks_ns ceph-mon ceph-mgr ceph-osd)
+	t0=$(((${EPOCHREALTIME/./} - t0) * 1000))
+	{
+		echo "ceph=$(ceph --version | awk '{ print $3 }')"
+		echo "ceph_idle=$((ns1 - ns0)) $t0"
+	} >>"$out/env.txt"
+	say "ceph: $nluns images of $size written; idle, the daemons ran" \
+		"$((ns1 - ns0)) ns in $t0 ns"
+}
+
+cluster_down() {
+	./ceph.sh stop "$ceph_dir"
+	rm -rf "$ceph_dir"
+}
+
+# CPU time (ns; instructions on the instruction-counted clock) that
+# every thread of the processes named NAME... has run so far
+tasks_ns() {
+	local p f r _ n=0
+	for p in $(pgrep -x -d ' ' "$(
+		IFS='|'
+		echo "$*"
+	)"); do
+		for f in /proc/"$p"/task/*/schedstat; do
+			read -r r _ <"$f" 2>/dev/null || continue
+			n=$((n + r))
+		done
+	done
+	echo "$n"
+}
+
+# ns every vCPU has been busy so far (/proc/stat: all but idle and
+# iowait).  On the instruction-counted clock a vCPU's time runs on while
+# another vCPU executes, so a task's CPU time is a share of this, not a
+# count of its own instructions
+busy_ns() {
+	local _ u n s i w q sq st
+	read -r _ u n s i w q sq st _ </proc/stat
+	echo $(((u + n + s + q + sq + st) * 1000000000 / hz))
+}
+hz=$(getconf CLK_TCK)
+
+# commands completed by the disks DEV... (reads + writes)
+disks_cmds() {
+	local d s n=0
+	for d; do
+		read -ra s <"/sys/block/${d#/dev/}/stat"
+		n=$((n + s[0] + s[4]))
+	done
+	echo "$n"
 }
 
 # Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids
@@ -154,7 +241,7 @@ devs=() devdirs=() pids=()
 luns_up() {
 	local target=$1 handler=$2 i name dir dev uc
 	devs=() devdirs=() pids=()
-	if [[ $handler == qcow ]]; then
+	if [[ $handler == qcow || $handler == rbd ]]; then
 		tcmu_start_runner
 	fi
 	for ((i = 0; i < nluns; i++)); do
@@ -180,6 +267,9 @@ luns_up() {
 				rm -f "$store/$name.raw"
 				truncate -s "$bytes" "$store/$name.raw"
 				echo "dev_config=qcow/$store/$name.raw" >"$dir/control"
+			elif [[ $handler == rbd ]]; then
+				echo "dev_config=rbd/rbd/$name;conf=$ceph_dir/ceph.conf;id=admin" \
+					>"$dir/control"
 			else
 				echo "dev_config=bench/$name" >"$dir/control"
 			fi
@@ -191,7 +281,8 @@ luns_up() {
 				echo "zero_copy_read=1" >"$dir/control"
 		fi
 		[[ $target == ublk* ]] || echo 1 >"$dir/enable"
-		if [[ $target != ceiling && $target != ublk* && $handler != qcow ]]; then
+		if [[ $target != ceiling && $target != ublk* &&
+			$handler != qcow && $handler != rbd ]]; then
 			"$handler_bin" --dev "$name" --store "$handler" \
 				--threads "$handler_threads" --quiet \
 				>"/tmp/handler-$name.log" 2>&1 &
@@ -232,13 +323,28 @@ fio_point() {
 	for ((i = 0; i < n; i++)); do
 		files+=(--name="lun$i" --filename="${devs[i]}")
 	done
-	local base=$out/raw/r$rep-$target-$handler-$name
+	local base=$out/raw/r$rep-$target-$handler-$name cpu0=() cpu1=()
+	# rbd: the cluster's and tcmu-runner's CPU time, and the commands
+	# done, from just before fio starts to just after it ends
+	[[ $handler != rbd ]] ||
+		cpu0=("$(disks_cmds "${devs[@]:0:n}")" "${EPOCHREALTIME/./}"
+			"$(tasks_ns ceph-mon ceph-mgr ceph-osd)"
+			"$(tasks_ns tcmu-runner)" "$(busy_ns)")
 	# shellcheck disable=SC2086 # $args is a list of options
 	fio --direct=1 --ioengine=libaio --time_based --runtime="$(ms "$runtime")" \
 		--ramp_time="$(ms "$ramp")" --group_reporting --norandommap \
 		--randrepeat=0 --output-format=json --output="$base.json" \
 		$args "${files[@]}" >"$base.log" 2>&1 || rc=$?
 	echo "$rc" >"$base.rc"
+	if [[ $handler == rbd ]]; then
+		cpu1=("$(disks_cmds "${devs[@]:0:n}")" "${EPOCHREALTIME/./}"
+			"$(tasks_ns ceph-mon ceph-mgr ceph-osd)"
+			"$(tasks_ns tcmu-runner)" "$(busy_ns)")
+		# commands, ns, cluster ns, tcmu-runner ns, busy ns
+		echo "$((cpu1[0] - cpu0[0])) $(((cpu1[1] - cpu0[1]) * 1000))" \
+			"$((cpu1[2] - cpu0[2])) $((cpu1[3] - cpu0[3]))" \
+			"$((cpu1[4] - cpu0[4]))" >"$base.cpu"
+	fi
 	((rc == 0)) || say "FAILED: $target/$handler $name (fio status $rc)"
 }
 
@@ -503,12 +609,13 @@ run_breakdown() {
 	exec {bd_fifo}<>/tmp/bd-fifo
 	bd_calibrate
 	for handler in $handlers; do
+		[[ $handler != rbd ]] || nluns=1 cluster_up
 		for target in "${targets[@]}"; do
 			serves "$target" "$handler" || continue
 			driver_load "$target"
 			nluns=1 luns_up "$target" "$handler"
 			handler_pids=${pids[*]}
-			[[ $handler != qcow ]] ||
+			[[ $handler != qcow && $handler != rbd ]] ||
 				handler_pids=$(pgrep -x tcmu-runner | tr '\n' ' ')
 			for p in "${points[@]}"; do
 				IFS='|' read -r name _ <<<"$p"
@@ -518,6 +625,7 @@ run_breakdown() {
 			done
 			luns_down
 		done
+		[[ $handler != rbd ]] || cluster_down
 	done
 	[[ ! -d /sys/module/target_core_user ]] || rmmod target_core_user
 }
@@ -557,6 +665,7 @@ if ((interleave)); then
 	first_handler=${handlers%% *}
 	for handler in $handlers; do
 		loaded=''
+		[[ $handler != rbd ]] || cluster_up
 		for ((rep = 1; rep <= reps; rep++)); do
 			say "round $rep: ${targets[*]}, $handler"
 			for p in "${points[@]}"; do
@@ -597,22 +706,38 @@ if ((interleave)); then
 			done
 		done
 		[[ -z $loaded ]] || luns_down
+		[[ $handler != rbd ]] || cluster_down
 	done
 	reps=0
 fi
-for ((rep = 1; rep <= reps; rep++)); do
-	rotate "$rep"
-	say "round $rep: ceiling"
-	run_matrix "$rep" ceiling rd
-	for handler in $handlers; do
-		for target in "${order[@]}"; do
-			serves "$target" "$handler" || continue
-			say "round $rep: $target/$handler"
-			driver_load "$target"
-			run_matrix "$rep" "$target" "$handler"
+# rounds CEILING HANDLER...: REPS rounds of the matrix on every target
+# with each HANDLER, the ceiling first in each round if CEILING is 1
+rounds() {
+	local ceiling=$1 rep handler target
+	shift
+	for ((rep = 1; rep <= reps; rep++)); do
+		rotate "$rep"
+		if ((ceiling)); then
+			say "round $rep: ceiling"
+			run_matrix "$rep" ceiling rd
+		fi
+		for handler; do
+			for target in "${order[@]}"; do
+				serves "$target" "$handler" || continue
+				say "round $rep: $target/$handler"
+				driver_load "$target"
+				run_matrix "$rep" "$target" "$handler"
+			done
 		done
 	done
-done
+}
+# shellcheck disable=SC2086 # $handlers is a list of names
+rounds 1 ${handlers%rbd}
+if [[ $handlers == *rbd ]]; then
+	cluster_up
+	rounds 0 rbd
+	cluster_down
+fi
 
 if ((memory)); then
 	say "memory"

@@ -51,7 +51,14 @@ HANDLERS = {
             "kernel's own data movement is what is measured)",
     "mem": "tests' C handler, --store mem (stores and returns the data)",
     "qcow": "tcmu-runner 1.5.4, qcow handler on a raw tmpfs file",
+    "rbd": "tcmu-runner 1.5.4, rbd handler (librbd, cache off) on a "
+           "one-node Ceph cluster in the guest (one monitor, one manager, "
+           "one memstore OSD on 127.0.0.1; an image per LUN, written "
+           "whole before the first round; the cluster up for these "
+           "rounds only)",
 }
+# handlers served by tcmu-runner (no --threads of the C handler)
+RUNNER = {"qcow", "rbd"}
 # point: (description, [(metric key, unit, higher is better)])
 POINTS = {
     "rr4k-d1": ("4 KiB random read, depth 1",
@@ -230,6 +237,92 @@ def copy_note(e):
     return text
 
 
+def load_cpu(outdir):
+    """{(target, point): [(commands, ns, cluster ns, runner ns, busy ns)]}
+    of the rbd rounds (raw/r<round>-<target>-rbd-<point>.cpu)"""
+    cpu = {}
+    rawdir = os.path.join(outdir, "raw")
+    pat = re.compile(r"^r\d+-(\w+)-rbd-([\w-]+)\.cpu$")
+    for name in sorted(os.listdir(rawdir) if os.path.isdir(rawdir) else []):
+        m = pat.match(name)
+        if not m:
+            continue
+        with open(os.path.join(rawdir, name), encoding="ascii") as f:
+            vals = [int(v) for v in f.read().split()]
+        if len(vals) == 5 and vals[0] > 0 and vals[4] > 0:
+            cpu.setdefault(m.groups(), []).append(vals)
+    return cpu
+
+
+def cpu_section(outdir, runs, e):
+    """Per rbd command: the whole path's cost (10^9 / IOPS), the shares of
+    the vCPUs' busy time that the Ceph cluster's daemons and tcmu-runner
+    took, and whether the driver's difference shows through the
+    cluster's cost."""
+    cpu = load_cpu(outdir)
+    rows = []
+    if not cpu:
+        return [], rows
+    unit = ("instructions" if e.get("clock") == "icount"
+            else "ns of the wall clock")
+    both = {"stock", "ours"} <= {k[0] for k in cpu}
+    text = ["\n### rbd: what the cluster costs against the driver\n",
+            f"*path*: thousands of {unit} per command, 10^9 / IOPS (the "
+            "whole path, every vCPU's work). *cluster*, *runner*: the "
+            "shares of the vCPUs' busy time (/proc/stat) that ceph-mon, "
+            "ceph-mgr and ceph-osd, and tcmu-runner (librbd and its "
+            "messenger, the handler, its syscalls: the stock driver's "
+            "completions among them) ran while fio ran (every thread's "
+            "schedstat, before and after); on this clock a vCPU's time "
+            "runs on while the other executes, so these are shares, not "
+            "counts. *cluster/cmd*: stock's path x its cluster share. "
+            "*ours − stock*: the driver's difference per command, and "
+            "that difference against the cluster's cost per command. "
+            "Medians over the rounds."]
+    idle = e.get("ceph_idle", "").split()
+    if len(idle) == 2 and int(idle[1]):
+        text.append(f"With no IO the daemons ran {int(idle[0]) / 1e6:,.0f} "
+                    f"ms of CPU time in {int(idle[1]) / 1e9:.0f} s "
+                    f"({int(idle[0]) / int(idle[1]) * 100:.1f} % of one "
+                    "vCPU), which every rbd figure carries.")
+    text[-1] += "\n"
+    targets = [t for t in TARGETS if any(k[0] == t for k in cpu)]
+    text.append("| workload | " + " | ".join(
+        f"{t}: path | {t}: cluster | {t}: runner" for t in targets) +
+        (" | cluster/cmd | ours − stock | (ours − stock) / cluster |"
+         if both else " |"))
+    text.append("|---|" + "---:|" * (3 * len(targets)) +
+                ("---:|---:|---:|" if both else ""))
+    for point, (desc, _) in POINTS.items():
+        if not any((t, point) in cpu for t in targets):
+            continue
+        row = {"point": point}
+        cells = []
+        for t in targets:
+            iops = summary(runs.get((t, "rbd", point), []), "iops")[0]
+            vals = cpu.get((t, point), [])
+            path = 1e9 / iops if iops else None
+            cl = statistics.median(v[2] / v[4] for v in vals) if vals else None
+            rn = statistics.median(v[3] / v[4] for v in vals) if vals else None
+            row[t] = {"path": path, "cluster_share": cl, "runner_share": rn}
+            cells += [fmt(path / 1000) if path else "–",
+                      f"{cl * 100:.0f} %" if cl is not None else "–",
+                      f"{rn * 100:.0f} %" if rn is not None else "–"]
+        if both:
+            a, b = row["stock"], row["ours"]
+            if a["path"] and b["path"] and a["cluster_share"]:
+                clu = a["path"] * a["cluster_share"]
+                d = b["path"] - a["path"]
+                row["cluster_per_cmd"], row["ours_minus_stock"] = clu, d
+                cells += [fmt(clu / 1000), f"{d / 1000:+,.1f}",
+                          f"{d / clu:+.2f}"]
+            else:
+                cells += ["–", "–", "–"]
+        text.append(f"| {desc} | " + " | ".join(cells) + " |")
+        rows.append(row)
+    return text, rows
+
+
 def mem_table(outdir):
     path = os.path.join(outdir, "mem.txt")
     if not os.path.exists(path):
@@ -379,7 +472,7 @@ def main():
     results = {"env": e, "points": []}
     for handler in handlers:
         threads = ""
-        if handler != "qcow" and e.get("handler_threads", "4") != "4":
+        if handler not in RUNNER and e.get("handler_threads", "4") != "4":
             threads = (f", --threads {e['handler_threads']}" +
                        (" (the ring's reader runs each batch, one kick "
                         "a batch)" if e["handler_threads"] == "0" else ""))
@@ -424,6 +517,10 @@ def main():
                     **{t: {"median": s[t][0], "spread_pct": s[t][1],
                            "rounds": s[t][2], "failed": s[t][3]}
                        for t in TARGETS}})
+        if handler == "rbd":
+            text, rows = cpu_section(outdir, runs, e)
+            out += text
+            results["rbd_cpu"] = rows
     order, mrows = mem_table(outdir)
     if order:
         out.append("\n## Memory\n")

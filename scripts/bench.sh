@@ -16,7 +16,8 @@
 # fractions allowed; default 1 with icount, 6 with wall), BENCH_RAMP (s,
 # 0.5 with icount, 2 with wall), BENCH_REPS (rounds, 2 with icount, 3
 # with wall), BENCH_LUNS (16), BENCH_SIZE (per LUN, 64M), BENCH_HANDLERS
-# ("null mem qcow"), BENCH_IDLE (s, 30), BENCH_LIMIT_MB (global limit of
+# ("null mem qcow"; rbd adds tcmu-runner's rbd handler on a one-node Ceph
+# cluster in the guest, its rounds after the others'), BENCH_IDLE (s, 30), BENCH_LIMIT_MB (global limit of
 # the memory run, 32), BENCH_TARGETS ("stock ours inline"; inline is
 # ours with completion=inline, handoff is ours with
 # completion_inline_depth=0; base is tcmu-ng's module from BENCH_BASE_KO,
@@ -81,7 +82,7 @@ rm -rf "$stage"
 mkdir -p "$stage/out"
 cp "$repo/drivers/target/user/target_core_user.ko" "$vm/guest-lib.sh" \
 	"$st/handler/tcmu-test-handler" "$st/ublk/tcmu-ublk-server" \
-	"$repo/scripts/bench-guest.sh" \
+	"$repo/scripts/bench-guest.sh" "$vm/ceph.sh" \
 	"$repo/scripts/density-guest.sh" "$stage/"
 envs=(--env "TCMU_KO=$stage/target_core_user.ko" --env "BENCH_CLOCK=$clock")
 if [[ -n ${BENCH_BASE_KO:-} ]]; then
