@@ -11,6 +11,11 @@
 # COMPARE AND WRITE that matches and one that does not; the OSD stopped
 # (SIGSTOP) under a READ, so that the RADOS op times out and tcmu-runner
 # reopens the image, then resumed (the READ and later IO complete);
+# the same LUN over iSCSI, the kernel's initiator (open-iscsi) logged in
+# to the TPG: fio verify, and the OSD stopped under a READ on that path,
+# where tcmu-runner's recovery disables the group's port (the session
+# drops) and enables it again once the image is open: the initiator logs
+# back in and the READ completes;
 # tcmu-runner killed (SIGKILL) under fio and started again: the new one
 # blocklists the dead one and takes the lock over, fio finds no bad data.
 #
@@ -132,6 +137,38 @@ cluster_state() {
 	tail -n 20 "$CEPH/log/osd.0.log" /tmp/tcmu-runner.log
 }
 
+# iscsi_logged_in IQN: the initiator's session to IQN is logged in
+iscsi_logged_in() {
+	local s
+	for s in /sys/class/iscsi_session/session*; do
+		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
+		[[ $(cat "$s/state") == LOGGED_IN ]] && return 0
+	done
+	return 1
+}
+
+# outage ROUND DEV LABEL: the OSD stopped under a READ of DEV, resumed
+# after tcmu-runner's op timed out; the READ waits, then completes
+outage() {
+	local r=$1 dev=$2 l=$3 n
+	"$here/vm/ceph.sh" pause "$CEPH"
+	# data fio wrote (8-9 MiB): librbd's object map answers for blocks
+	# never written without asking the OSD
+	dd if="$dev" of=/dev/null bs=64k count=16 skip=128 iflag=direct \
+		status=none 2>/tmp/dd.err &
+	n=$!
+	sleep $((OSD_OP_TIMEOUT + 4))
+	step "$r" "${l}READ waits while the cluster is stopped" kill -0 "$n"
+	"$here/vm/ceph.sh" resume "$CEPH"
+	# the OSD answers again: the READ ends within a few retries
+	if ! tcmu_wait 120 eval "! kill -0 $n 2>/dev/null"; then
+		log "$r: the READ still waits 120 s after the OSD resumed"
+		cluster_state
+	fi
+	step "$r" "${l}READ after the outage" wait "$n"
+	[[ ! -s /tmp/dd.err ]] || log "$r: dd: $(cat /tmp/dd.err)"
+}
+
 # unmapped IMAGE: the image has no data in its first 8 MiB (two objects)
 unmapped() {
 	[[ -z $(rbd -c "$CONF" diff --whole-object "rbd/$1" --format json |
@@ -147,7 +184,7 @@ disk_ios() {
 disk_ios_over() { (($(disk_ios "$1") > $2)); }
 
 round() {
-	local r=$1 so=/backstores/user:rbd/$1 dev d b pat fio_pid n
+	local r=$1 so=/backstores/user:rbd/$1 dev d b pat fio_pid n iqn idev
 	log "round $r"
 	if [[ $r == stock ]]; then
 		modprobe -a target_core_mod uio 2>/dev/null
@@ -182,8 +219,8 @@ round() {
 	# an ALUA group of implicit failover.  tcmu-runner reads the group:
 	# it takes the image's exclusive lock before IO, and recovers the
 	# device (reopens the image) when a port of the group is enabled.
-	# The IO below goes through tcm_loop; the TPG has no sessions.
-	tcmu_iscsi_export "$d" >/dev/null || fail "$r: iSCSI export"
+	# The IO goes through tcm_loop, then through the TPG too.
+	iqn=$(tcmu_iscsi_export "$d") || fail "$r: iSCSI export"
 	alua_group "$d" || fail "$r: ALUA group"
 	log "$r: $dev ($d)"
 	echo 180 >"/sys/block/${dev#/dev/}/device/timeout"
@@ -238,22 +275,7 @@ round() {
 
 	# the cluster stops answering under a READ: the rados op times out,
 	# tcmu-runner reopens the image once the cluster is back
-	"$here/vm/ceph.sh" pause "$CEPH"
-	# data fio wrote (8-9 MiB): librbd's object map answers for blocks
-	# never written without asking the OSD
-	dd if="$dev" of=/dev/null bs=64k count=16 skip=128 iflag=direct \
-		status=none 2>/tmp/dd.err &
-	n=$!
-	sleep $((OSD_OP_TIMEOUT + 4))
-	step "$r" "READ waits while the cluster is stopped" kill -0 "$n"
-	"$here/vm/ceph.sh" resume "$CEPH"
-	# the OSD answers again: the READ ends within a few retries
-	if ! tcmu_wait 120 eval "! kill -0 $n 2>/dev/null"; then
-		log "$r: the READ still waits 120 s after the OSD resumed"
-		cluster_state
-	fi
-	step "$r" "READ after the outage" wait "$n"
-	[[ ! -s /tmp/dd.err ]] || log "$r: dd: $(cat /tmp/dd.err)"
+	outage "$r" "$dev" ""
 	step "$r" "tcmu-runner saw the op time out" runner_has "$r" "Timing out cmd"
 	step "$r" "tcmu-runner had taken the image's lock" \
 		runner_has "$r" "Write lock acquisition successful"
@@ -262,6 +284,26 @@ round() {
 		test "$(runner_says "$r" | grep -c "^address: ")" -ge 2
 	step "$r" "fio after the outage" tcmu_fio_verify "$dev" \
 		--rw=randwrite --bs=16k --iodepth=8 --size=4M
+
+	# over iSCSI: the kernel's initiator on the TPG's portal
+	if idev=$(tcmu_iscsi_login "$iqn"); then
+		say "$r" "iSCSI login: ok"
+		echo 180 >"/sys/block/${idev#/dev/}/device/timeout"
+		step "$r" "iSCSI fio 4k-1m" tcmu_fio_verify "$idev" --rw=randrw \
+			--bsrange=4k-1m --iodepth=16 --size="$(tcmu_form 8M 32M)"
+		# tcmu-runner's recovery takes the port down and up: the
+		# session drops, the initiator logs in again
+		outage "$r" "$idev" "iSCSI "
+		step "$r" "tcmu-runner reopened the image again" \
+			test "$(runner_says "$r" | grep -c "^address: ")" -ge 3
+		step "$r" "the initiator's session is back" \
+			tcmu_wait 120 iscsi_logged_in "$iqn"
+		step "$r" "iSCSI fio after the outage" tcmu_fio_verify "$idev" \
+			--rw=randwrite --bs=16k --iodepth=8 --size=4M
+		tcmu_iscsi_logout "$iqn" >&2 || fail "$r: iSCSI logout"
+	else
+		say "$r" "iSCSI login: failed"
+	fi
 
 	# tcmu-runner dies holding the image's lock; a new one takes over
 	tcmu_fio_verify "$dev" --rw=randwrite --bs=64k --iodepth=16 \
@@ -322,6 +364,13 @@ tcmu-runner saw the op time out: ok
 tcmu-runner had taken the image's lock: ok
 tcmu-runner reopened the image: ok
 fio after the outage: ok
+iSCSI login: ok
+iSCSI fio 4k-1m: ok
+iSCSI READ waits while the cluster is stopped: ok
+iSCSI READ after the outage: ok
+tcmu-runner reopened the image again: ok
+the initiator's session is back: ok
+iSCSI fio after the outage: ok
 fio across the kill: ok
 the new tcmu-runner blocklisted the dead one: ok"
 bad=0
