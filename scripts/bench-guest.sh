@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs inside the benchmark VM (scripts/bench.sh), on Debian's own 6.12
 # kernel. In one boot, for BENCH_REPS rounds, it serves BENCH_LUNS LUNs on
-# tcm_loop from each target and runs the same fio matrix on them:
+# tcm_loop (or over iSCSI: BENCH_FABRIC below) from each target and runs
+# the same fio matrix on them:
 #   ceiling  LIO's ramdisk backstore (rd_mcp): no userspace hop
 #   stock    Debian's target_core_user, served by a handler
 #   ours     tcmu-ng's target_core_user ($TCMU_KO), same handler
@@ -49,6 +50,10 @@
 # run leaves its JSON output and exit status under $TCMU_OUT/raw; memory figures go to $TCMU_OUT/mem.txt. The
 # host (bench-report.py) turns them into the table and the chart.
 # BENCH_BREAKDOWN=1 runs the cost breakdown instead (see run_breakdown).
+# BENCH_FABRIC=iscsi exports every LUN (the ceiling's too) over iSCSI
+# instead of tcm_loop: LIO's iSCSI target on the guest's 127.0.0.1:3260,
+# one target per LUN, and the kernel's initiator (open-iscsi) logged in
+# to each: a TCP round trip and two iSCSI stacks on every command.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=../tools/testing/selftests/drivers/target/user/vm/guest-lib.sh
@@ -82,6 +87,7 @@ memory=${BENCH_MEMORY:-1}
 interleave=${BENCH_INTERLEAVE:-0}
 handler_bin=$PWD/tcmu-test-handler
 handler_threads=${BENCH_HANDLER_THREADS:-4}
+fabric=${BENCH_FABRIC:-loop}
 ublk_bin=$PWD/tcmu-ublk-server
 ublk_queues=${BENCH_UBLK_QUEUES:-1}
 ublk_depth=${BENCH_UBLK_DEPTH:-128}
@@ -236,6 +242,26 @@ disks_cmds() {
 	echo "$n"
 }
 
+# lun_export DEVDIR: the storage object at DEVDIR exported on the
+# fabric, and the initiator's disk of it printed
+lun_export() {
+	local iqn
+	if [[ $fabric == loop ]]; then
+		tcmu_loop_export "$1"
+		return
+	fi
+	iqn=$(tcmu_iscsi_export "$1") && tcmu_iscsi_login "$iqn"
+}
+
+lun_unexport() {
+	if [[ $fabric == loop ]]; then
+		tcmu_loop_unexport "$1"
+		return
+	fi
+	tcmu_iscsi_logout "$(tcmu_iscsi_iqn "$1")" &&
+		tcmu_iscsi_unexport "$1"
+}
+
 # Creates and exports the LUNs of TARGET with HANDLER; sets devs, pids
 devs=() devdirs=() pids=()
 luns_up() {
@@ -288,7 +314,7 @@ luns_up() {
 				>"/tmp/handler-$name.log" 2>&1 &
 			pids+=($!)
 		fi
-		dev=$(tcmu_loop_export "$dir")
+		dev=$(lun_export "$dir")
 		devdirs+=("$dir")
 		devs+=("$dev")
 	done
@@ -299,7 +325,7 @@ luns_up() {
 luns_down() {
 	local dir pid
 	for dir in "${devdirs[@]}"; do
-		tcmu_loop_unexport "$dir"
+		lun_unexport "$dir"
 		rmdir "$dir"
 	done
 	for pid in "${pids[@]}"; do
@@ -405,6 +431,11 @@ run_memory() {
 }
 
 modprobe -a target_core_mod tcm_loop sd_mod uio
+case $fabric in
+loop) ;;
+iscsi) modprobe -a iscsi_target_mod crc32c iscsi_tcp ;;
+*) say "BENCH_FABRIC=$fabric: loop or iscsi"; exit 1 ;;
+esac
 say "kernel $(uname -r), $(nproc) CPUs, clock $clock, runtime ${runtime}s + ramp ${ramp}s," \
 	"$reps rounds, $nluns LUNs of $size, handlers: $handlers"
 {
@@ -416,6 +447,7 @@ say "kernel $(uname -r), $(nproc) CPUs, clock $clock, runtime ${runtime}s + ramp
 	echo "points=${want_points:-all}"
 	echo "handlers=$handlers"
 	echo "handler_threads=$handler_threads"
+	echo "fabric=$fabric"
 	echo "ublk=$ublk_queues queue(s) of depth $ublk_depth"
 	echo "clock=$clock"
 	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"

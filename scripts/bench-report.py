@@ -429,9 +429,13 @@ def main():
                f"{e.get('fio', '?')}.\n")
     if not runs:
         out.append("No fio matrix in this run (BENCH_DENSITY=only).\n")
+    fabric = ("exported over iSCSI to the kernel's initiator (LIO's "
+              "iSCSI target and open-iscsi on the guest's 127.0.0.1, a "
+              "session per LUN)" if e.get("fabric") == "iscsi" else
+              "exported on tcm_loop")
     out.append(f"Each point: fio libaio, O_DIRECT, {e.get('runtime', '?')} s "
                f"after a {e.get('ramp', '?')} s ramp, on one LUN of "
-               f"{e.get('size', '?')} unless said, in each of "
+               f"{e.get('size', '?')} unless said, {fabric}, in each of "
                f"{e.get('reps', '?')} rounds; the targets take turns "
                f"within a round in an order that rotates each round. "
                f"Cells: median ±spread (max−min, % of the median). "

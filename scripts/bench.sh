@@ -27,6 +27,8 @@
 # with BENCH_UBLK_QUEUES queues (1) of depth BENCH_UBLK_DEPTH (128)),
 # BENCH_HANDLER_THREADS (the C handler's --threads, 4; 0 runs each batch
 # in the ring's reader, one kick a batch, as the ublk server does),
+# BENCH_FABRIC (loop: tcm_loop, the default; iscsi: LIO's iSCSI target on
+# the guest's loopback and the kernel's initiator, a session per LUN),
 # BENCH_POINTS (matrix points to run, default all), BENCH_MEMORY (1; 0
 # skips the memory figures), BENCH_INTERLEAVE (0; 1 runs each point on
 # all targets back to back, the ceiling only when BENCH_TARGETS names it:
@@ -94,7 +96,7 @@ for v in BENCH_BREAKDOWN BENCH_BASE_NAME BENCH_RUNTIME BENCH_RAMP BENCH_REPS BEN
 	BENCH_HANDLERS BENCH_IDLE BENCH_LIMIT_MB BENCH_TARGETS BENCH_POINTS \
 	BENCH_MEMORY BENCH_INTERLEAVE BENCH_DENSITY_N BENCH_DENSITY_RESERVE_MB \
 	BENCH_DENSITY_KEEP BENCH_DENSITY_EVERY BENCH_UBLK_QUEUES BENCH_UBLK_DEPTH \
-	BENCH_HANDLER_THREADS; do
+	BENCH_HANDLER_THREADS BENCH_FABRIC; do
 	[[ -z ${!v:-} ]] || envs+=(--env "$v=${!v}")
 done
 # the breakdown times functions on the guest's one clock: one vCPU, so
