@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "../lib/copy.h"
 
 static uint8_t *mem;
 static uint64_t mem_size;
@@ -39,7 +40,7 @@ void iov_fill(const struct hcmd *c, const void *buf, uint64_t len)
 
 	for (i = 0; i < c->iov_cnt; i++) {
 		n = c->iov[i].iov_len < len ? c->iov[i].iov_len : len;
-		memcpy(c->iov[i].iov_base, src, n);
+		store_memcpy(c->iov[i].iov_base, src, n);
 		memset((uint8_t *)c->iov[i].iov_base + n, 0,
 		       c->iov[i].iov_len - n);
 		src += n;
@@ -77,7 +78,7 @@ static uint64_t iov_walk(const struct hcmd *c, uint64_t off, uint64_t len,
 
 static bool piece_out(uint8_t *p, uint64_t n, uint64_t at, void *dst)
 {
-	memcpy((uint8_t *)dst + at, p, n);
+	store_memcpy((uint8_t *)dst + at, p, n);
 	return true;
 }
 

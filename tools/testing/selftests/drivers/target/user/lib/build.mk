@@ -14,5 +14,5 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -pthread \
 override LDFLAGS += -pthread
 
 LIB_SRCS := ../lib/genl.c ../lib/sysfs.c ../lib/log.c
-LIB_HDRS := ../lib/compat.h ../lib/genl.h ../lib/sysfs.h ../lib/log.h \
+LIB_HDRS := ../lib/compat.h ../lib/copy.h ../lib/genl.h ../lib/sysfs.h ../lib/log.h \
 	$(TOP)/include/uapi/linux/target_core_user.h

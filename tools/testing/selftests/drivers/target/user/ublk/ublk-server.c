@@ -11,7 +11,8 @@
  *
  *   null  READ and WRITE complete without touching the data
  *   mem   the device lives in an anonymous mapping: WRITE copies the
- *         data in, READ copies it out, one memcpy each way
+ *         data in, READ copies it out, each with the handler's copy
+ *         (../lib/copy.h says why it is not a plain memcpy)
  *
  * Without --user-copy the kernel copies a request's pages to or from a
  * buffer of ours (one per tag, addresses given with each FETCH); with it
@@ -46,6 +47,8 @@
 #include <unistd.h>
 
 #include UBLK_CMD_H
+
+#include "../lib/copy.h"
 
 #define CTRL_DEV "/dev/ublk-control"
 
@@ -206,9 +209,9 @@ static int32_t serve(struct queue *q, unsigned int tag)
 			return ret ? ret : (int32_t)len;
 		}
 		if (op == UBLK_IO_OP_READ)
-			memcpy(buf, store + off, len);
+			store_memcpy(buf, store + off, len);
 		else
-			memcpy(store + off, buf, len);
+			store_memcpy(store + off, buf, len);
 		return len;
 	case UBLK_IO_OP_WRITE_ZEROES:
 	case UBLK_IO_OP_DISCARD:
