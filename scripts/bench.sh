@@ -17,7 +17,8 @@
 # 0.5 with icount, 2 with wall), BENCH_REPS (rounds, 2 with icount, 3
 # with wall), BENCH_LUNS (16), BENCH_SIZE (per LUN, 64M), BENCH_HANDLERS
 # ("null mem qcow"; rbd adds tcmu-runner's rbd handler on a one-node Ceph
-# cluster in the guest, its rounds after the others'), BENCH_IDLE (s, 30), BENCH_LIMIT_MB (global limit of
+# cluster in the guest, its rounds after the others'), BENCH_IDLE (s, 30),
+# BENCH_LIMIT_MB (global limit of
 # the memory run, 32), BENCH_TARGETS ("stock ours inline"; inline is
 # ours with completion=inline, handoff is ours with
 # completion_inline_depth=0; base is tcmu-ng's module from BENCH_BASE_KO,
