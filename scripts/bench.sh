@@ -46,6 +46,10 @@
 # skips it; "only" runs it alone, without the matrix), BENCH_STAGE (the
 # work directory, $cache/bench: another one lets two runs go side by side).
 set -euo pipefail
+# The whole script is one brace group, read before any of it runs: a run
+# takes an hour or more, and bash reads a plain script as it goes, so an
+# edit of this file meanwhile ran as a syntax error in the report step.
+{
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -156,3 +160,5 @@ python3 "$repo/scripts/bench-report.py" "$stage/out" "$dest" "${readme[@]}"
 echo "=== [5/5] result"
 cat "$dest/results.md"
 echo "SUCCESS: table $dest/results.md, chart $dest/results.png"
+exit
+}
