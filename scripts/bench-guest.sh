@@ -166,6 +166,10 @@ driver_load() {
 	fi
 }
 
+# by_runner HANDLER: HANDLER is tcmu-runner's (qcow, rbd), not the C
+# handler's store
+by_runner() { [[ $1 == qcow || $1 == rbd ]]; }
+
 # serves TARGET HANDLER: whether TARGET can run HANDLER's store (the
 # ublk server has null and mem only)
 serves() {
@@ -232,15 +236,15 @@ busy_ns() {
 }
 hz=$(getconf CLK_TCK)
 
-# commands completed by the disks DEV... (reads + writes)
-disks_cmds() {
-	local d s n=0
-	for d; do
-		read -ra s <"/sys/block/${d#/dev/}/stat"
-		n=$((n + s[0] + s[4]))
-	done
-	echo "$n"
+# rbd_cpu DEV...: the commands the disks DEV... completed, the clock
+# (ns), the cluster's and tcmu-runner's CPU ns and every vCPU's busy ns
+# so far: what fio_point records of an rbd point (the differences)
+rbd_cpu() {
+	echo "$(tcmu_disk_ios "$@") $((${EPOCHREALTIME/./} * 1000))" \
+		"$(tasks_ns ceph-mon ceph-mgr ceph-osd) $(tasks_ns tcmu-runner)" \
+		"$(busy_ns)"
 }
+
 
 # lun_export DEVDIR: the storage object at DEVDIR exported on the
 # fabric, and the initiator's disk of it printed
@@ -267,7 +271,7 @@ devs=() devdirs=() pids=()
 luns_up() {
 	local target=$1 handler=$2 i name dir dev uc
 	devs=() devdirs=() pids=()
-	if [[ $handler == qcow || $handler == rbd ]]; then
+	if by_runner "$handler"; then
 		tcmu_start_runner
 	fi
 	for ((i = 0; i < nluns; i++)); do
@@ -307,8 +311,8 @@ luns_up() {
 				echo "zero_copy_read=1" >"$dir/control"
 		fi
 		[[ $target == ublk* ]] || echo 1 >"$dir/enable"
-		if [[ $target != ceiling && $target != ublk* &&
-			$handler != qcow && $handler != rbd ]]; then
+		if [[ $target != ceiling && $target != ublk* ]] &&
+			! by_runner "$handler"; then
 			"$handler_bin" --dev "$name" --store "$handler" \
 				--threads "$handler_threads" --quiet \
 				>"/tmp/handler-$name.log" 2>&1 &
@@ -352,10 +356,7 @@ fio_point() {
 	local base=$out/raw/r$rep-$target-$handler-$name cpu0=() cpu1=()
 	# rbd: the cluster's and tcmu-runner's CPU time, and the commands
 	# done, from just before fio starts to just after it ends
-	[[ $handler != rbd ]] ||
-		cpu0=("$(disks_cmds "${devs[@]:0:n}")" "${EPOCHREALTIME/./}"
-			"$(tasks_ns ceph-mon ceph-mgr ceph-osd)"
-			"$(tasks_ns tcmu-runner)" "$(busy_ns)")
+	[[ $handler != rbd ]] || read -ra cpu0 <<<"$(rbd_cpu "${devs[@]:0:n}")"
 	# shellcheck disable=SC2086 # $args is a list of options
 	fio --direct=1 --ioengine=libaio --time_based --runtime="$(ms "$runtime")" \
 		--ramp_time="$(ms "$ramp")" --group_reporting --norandommap \
@@ -363,13 +364,11 @@ fio_point() {
 		$args "${files[@]}" >"$base.log" 2>&1 || rc=$?
 	echo "$rc" >"$base.rc"
 	if [[ $handler == rbd ]]; then
-		cpu1=("$(disks_cmds "${devs[@]:0:n}")" "${EPOCHREALTIME/./}"
-			"$(tasks_ns ceph-mon ceph-mgr ceph-osd)"
-			"$(tasks_ns tcmu-runner)" "$(busy_ns)")
-		# commands, ns, cluster ns, tcmu-runner ns, busy ns
-		echo "$((cpu1[0] - cpu0[0])) $(((cpu1[1] - cpu0[1]) * 1000))" \
-			"$((cpu1[2] - cpu0[2])) $((cpu1[3] - cpu0[3]))" \
-			"$((cpu1[4] - cpu0[4]))" >"$base.cpu"
+		read -ra cpu1 <<<"$(rbd_cpu "${devs[@]:0:n}")"
+		for i in "${!cpu1[@]}"; do
+			cpu1[i]=$((cpu1[i] - cpu0[i]))
+		done
+		echo "${cpu1[*]}" >"$base.cpu"
 	fi
 	((rc == 0)) || say "FAILED: $target/$handler $name (fio status $rc)"
 }
@@ -517,12 +516,6 @@ bd_tasks() {
 	done
 }
 
-# commands completed by the disk DEV (reads + writes)
-bd_cmds() {
-	local s
-	read -ra s <"/sys/block/${1#/dev/}/stat"
-	echo $((s[0] + s[4]))
-}
 
 bd_trace_setup() {
 	local f
@@ -575,7 +568,7 @@ breakdown_point() {
 		# apart by the report); no exec inside it: reading a
 		# binary from the root file system idles the vCPU, and the
 		# idle clock jumps
-		c0=$(bd_cmds "${devs[0]}") n0=${EPOCHREALTIME/./}
+		c0=$(tcmu_disk_ios "${devs[0]}") n0=${EPOCHREALTIME/./}
 		bd_tasks >"$base.$i.tasks0"
 		s0=$((${EPOCHREALTIME/./} - n0))
 		[[ $i == untraced ]] || echo 1 >$tr/tracing_on
@@ -583,7 +576,7 @@ breakdown_point() {
 		[[ $i == untraced ]] || echo 0 >$tr/tracing_on
 		s1=${EPOCHREALTIME/./}
 		bd_tasks >"$base.$i.tasks1"
-		c1=$(bd_cmds "${devs[0]}") n1=${EPOCHREALTIME/./}
+		c1=$(tcmu_disk_ios "${devs[0]}") n1=${EPOCHREALTIME/./}
 		s1=$((n1 - s1))
 		wait "$fpid" || say "FAILED: $target/$handler $name $i"
 		echo "$((c1 - c0)) $(((n1 - n0) * 1000)) $(((s0 + s1) * 1000))" \
@@ -647,7 +640,7 @@ run_breakdown() {
 			driver_load "$target"
 			nluns=1 luns_up "$target" "$handler"
 			handler_pids=${pids[*]}
-			[[ $handler != qcow && $handler != rbd ]] ||
+			! by_runner "$handler" ||
 				handler_pids=$(pgrep -x tcmu-runner | tr '\n' ' ')
 			for p in "${points[@]}"; do
 				IFS='|' read -r name _ <<<"$p"

@@ -28,16 +28,6 @@ trap finish EXIT
 check "insmod" tcmu_mod_load
 check "tcmu-runner starts" tcmu_start_runner
 
-# disk_ios DEV: reads and writes DEV completed; disk_ios_over DEV N: more
-# than N (for tcmu_wait)
-disk_ios() {
-	local -a f
-	read -r -a f <"/sys/block/${1#/dev/}/stat"
-	echo $((f[0] + f[4]))
-}
-disk_ios_over() {
-	(($(disk_ios "$1") > $2))
-}
 
 # round NAME [CONTROL...]: a user:qcow device NAME made through configfs
 # with the CONTROL options, exported, logged in to, written and verified
@@ -64,15 +54,15 @@ round() {
 		--size=48M --time_based --runtime="$(tcmu_form 30 120)" \
 		--verify_backlog=64 &
 	fio_pid=$!
-	check "$name: IO completes" tcmu_wait 60 disk_ios_over "$dev" 50
+	check "$name: IO completes" tcmu_wait 60 tcmu_disk_ios_over "$dev" 50
 	check "$name: fio still running" kill -0 "$fio_pid"
 	kill -KILL "$TCMU_RUNNER_PID"
 	wait "$TCMU_RUNNER_PID" 2>/dev/null
 	TCMU_RUNNER_PID=
 	log "$name: killed tcmu-runner with $(tcmu_info_of "$d/info" InFlight) commands in flight"
 	check "$name: tcmu-runner starts again" tcmu_start_runner
-	served=$(disk_ios "$dev")
-	check "$name: IO completes again" tcmu_wait 120 disk_ios_over "$dev" "$served"
+	served=$(tcmu_disk_ios "$dev")
+	check "$name: IO completes again" tcmu_wait 120 tcmu_disk_ios_over "$dev" "$served"
 	wait "$fio_pid" || fail "$name: fio verify across the crash: $(fio_log)"
 	check "$name: no broken ring" test "$(tcmu_info_of "$d/info" State)" = ok
 	[[ " $* " != *" zero_copy=1 "* ]] ||

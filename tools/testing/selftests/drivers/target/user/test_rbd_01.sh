@@ -140,11 +140,7 @@ cluster_state() {
 # iscsi_logged_in IQN: the initiator's session to IQN is logged in
 iscsi_logged_in() {
 	local s
-	for s in /sys/class/iscsi_session/session*; do
-		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
-		[[ $(cat "$s/state") == LOGGED_IN ]] && return 0
-	done
-	return 1
+	s=$(tcmu_iscsi_session "$1") && [[ $(cat "$s/state") == LOGGED_IN ]]
 }
 
 # outage ROUND DEV LABEL: the OSD stopped under a READ of DEV, resumed
@@ -176,12 +172,6 @@ unmapped() {
 print(*[e["offset"] for e in json.load(sys.stdin) if e["offset"] < 8 << 20])') ]]
 }
 
-disk_ios() {
-	local s
-	read -r -a s <"/sys/block/${1#/dev/}/stat"
-	echo $((s[0] + s[4]))
-}
-disk_ios_over() { (($(disk_ios "$1") > $2)); }
 
 round() {
 	local r=$1 so=/backstores/user:rbd/$1 dev d b pat fio_pid n iqn idev
@@ -309,7 +299,7 @@ round() {
 	tcmu_fio_verify "$dev" --rw=randwrite --bs=64k --iodepth=16 \
 		--size=16M --time_based --runtime=30 --verify_backlog=64 &
 	fio_pid=$!
-	tcmu_wait 60 disk_ios_over "$dev" 50 || say "$r" "no IO before the kill"
+	tcmu_wait 60 tcmu_disk_ios_over "$dev" 50 || say "$r" "no IO before the kill"
 	kill -KILL "$TCMU_RUNNER_PID"
 	wait "$TCMU_RUNNER_PID" 2>/dev/null
 	TCMU_RUNNER_PID=

@@ -19,6 +19,10 @@
 #   tcmu_sd_for_backstore NAME      prints the /dev/sdX of a user backstore
 #   tcmu_disk_settle DEV            wait until the kernel's partition scan
 #                                   of the new disk DEV is over
+#   tcmu_disk_ios DEV...            reads and writes the disks DEV... have
+#                                   completed, in all
+#   tcmu_disk_ios_over DEV N        DEV has completed more than N (for
+#                                   tcmu_wait)
 #   tcmu_loop_export DEVDIR         export the backstore at configfs DEVDIR
 #                                   (any backend) as LUN 0 of its own
 #                                   tcm_loop target; prints /dev/sdX
@@ -34,6 +38,8 @@
 #                                   (open-iscsi; starts iscsid) in to IQN
 #                                   on 127.0.0.1:3260; prints /dev/sdX
 #   tcmu_iscsi_logout IQN           log that session out, forget the node
+#   tcmu_iscsi_session IQN          prints the sysfs directory of the
+#                                   initiator's session to IQN
 #   tcmu_ublk_start BIN LOG ARGS... start the ublk server BIN (ublk/) with
 #                                   ARGS, its output in LOG; once its disk
 #                                   is live, sets UBLK_PID and UBLK_DISK
@@ -134,6 +140,17 @@ tcmu_disk_settle() {
 	tcmu_wait 30 tcmu_disk_has_read "$stat" || return 0
 	{ : <"$1"; } 2>/dev/null || true
 }
+
+tcmu_disk_ios() {
+	local d f n=0
+	for d; do
+		read -r -a f <"/sys/block/${d#/dev/}/stat" || return
+		n=$((n + f[0] + f[4]))
+	done
+	echo "$n"
+}
+
+tcmu_disk_ios_over() { (($(tcmu_disk_ios "$1") > $2)); }
 
 tcmu_disk_has_read() {
 	local reads
@@ -281,14 +298,20 @@ tcmu_iscsid() {
 	tcmu_wait 30 test -s /run/iscsid.pid
 }
 
-# The disk of IQN's session, once the SCSI scan found it
-tcmu_iscsi_disk() {
+tcmu_iscsi_session() {
 	local s
 	for s in /sys/class/iscsi_session/session*; do
 		[[ $(cat "$s/targetname" 2>/dev/null) == "$1" ]] || continue
-		tcmu_scsi_disk "$s/device" && return 0
+		echo "$s"
+		return 0
 	done
 	return 1
+}
+
+# The disk of IQN's session, once the SCSI scan found it
+tcmu_iscsi_disk() {
+	local s
+	s=$(tcmu_iscsi_session "$1") && tcmu_scsi_disk "$s/device"
 }
 
 tcmu_iscsi_login() {
