@@ -102,6 +102,8 @@ struct tcmu_zc_page {
  * struct tcmu_zc_slot - the window pages of one command
  * @pages: @nr_pages entries, set before the slot goes live
  * @nr_pages: pages in use
+ * @nr_iovs: iovecs they come to (runs of pages that touch)
+ * @bytes: the command's bytes in them
  * @state: enum tcmu_zc_state; leaves LIVE only under tcmu_zc.lock held
  *	for write
  * @ro: WRITE data: the handler may not write it
@@ -110,6 +112,8 @@ struct tcmu_zc_page {
 struct tcmu_zc_slot {
 	struct tcmu_zc_page *pages;
 	u32 nr_pages;
+	u32 nr_iovs;
+	u32 bytes;
 	u8 state;
 	bool ro;
 	bool faulted;
@@ -248,44 +252,6 @@ static void tcmu_zc_zap(struct tcmu_zc *zc, u32 slot)
 }
 
 /*
- * Cut @len bytes of @sg into page chunks: calls @fn for each, with the
- * page, the offset in it and the length.  Returns the number of chunks,
- * or stops early and returns U32_MAX when @fn returns false.
- */
-static u32 tcmu_zc_chunks(struct scatterlist *sgl, unsigned int nents,
-			  size_t len,
-			  bool (*fn)(void *arg, u32 i, struct page *page,
-				     u32 off, u32 len),
-			  void *arg)
-{
-	struct scatterlist *sg;
-	unsigned int i;
-	u32 n = 0;
-
-	for_each_sg(sgl, sg, nents, i) {
-		size_t done = 0, sg_len = min_t(size_t, sg->length, len);
-
-		while (done < sg_len) {
-			size_t at = sg->offset + done;
-			u32 off = offset_in_page(at);
-			u32 clen = min_t(size_t, PAGE_SIZE - off,
-					 sg_len - done);
-			struct page *page = nth_page(sg_page(sg),
-						     at >> PAGE_SHIFT);
-
-			if (fn && !fn(arg, n, page, off, clen))
-				return U32_MAX;
-			n++;
-			done += clen;
-		}
-		len -= sg_len;
-		if (!len)
-			break;
-	}
-	return n;
-}
-
-/*
  * The huge zero folio is not exported to modules.  It is a large folio
  * that is neither anonymous nor in a file nor rmappable; compound pages
  * the kernel allocated for itself look the same and are bounced too,
@@ -315,37 +281,49 @@ static bool tcmu_zc_mappable(struct page *page)
 	       !is_zone_device_page(page) && !PageReserved(page);
 }
 
-/* A chunk is shown as its own page, else copied into a bounce page */
-static bool tcmu_zc_direct(struct page *page, u32 off, u32 len)
-{
-	return !off && len == PAGE_SIZE && tcmu_zc_mappable(page);
-}
-
-/* First pass: count the chunks that need a bounce page */
-static bool tcmu_zc_count_partial(void *arg, u32 i, struct page *page,
-				  u32 off, u32 len)
-{
-	*(u32 *)arg += !tcmu_zc_direct(page, off, len);
-	return true;
-}
-
+/**
+ * struct tcmu_zc_fill - a slot's pages being filled from a command's data
+ * @zc: the window
+ * @pages: room for @max chunks
+ * @max: the most chunks the data can come to, at most a slot's pages
+ * @nr: chunks filled
+ * @iovs: runs of chunks that touch in the window: the entry's iovecs
+ * @bytes: in the chunks filled
+ * @bounced: chunks copied into a bounce page
+ * @unmappable: of those, whole pages that may not be shown
+ * @to_dev: WRITE data
+ */
 struct tcmu_zc_fill {
+	struct tcmu_zc *zc;
 	struct tcmu_zc_page *pages;
-	bool to_dev;
+	u32 max;
+	u32 nr;
+	u32 iovs;
+	u32 bytes;
 	u32 bounced;
 	u32 unmappable;
+	bool to_dev;
 };
 
-/* Put one chunk in its slot page: the request page or a bounce copy. */
-static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
-			     u32 len)
+/*
+ * Put the next chunk of the command's data in its slot page: the request
+ * page itself, or a copy in a bounce page, charged to the pool.  False
+ * when there is no page or no charge for a bounce page.
+ */
+static bool tcmu_zc_fill_one(struct tcmu_zc_fill *f, struct page *page,
+			     u32 off, u32 len)
 {
-	struct tcmu_zc_fill *f = arg;
-	struct tcmu_zc_page *p = &f->pages[i];
+	struct tcmu_zc_page *p = &f->pages[f->nr];
 
+	/* a new iovec unless it follows the previous chunk in the window */
+	if (!f->nr || off || p[-1].off + p[-1].len != PAGE_SIZE)
+		f->iovs++;
 	p->off = off;
 	p->len = len;
-	if (tcmu_zc_direct(page, off, len)) {
+	f->bytes += len;
+	p->sg_page = NULL;
+	p->own = false;
+	if (!off && len == PAGE_SIZE && tcmu_zc_mappable(page)) {
 		p->page = page;
 		/*
 		 * READ: the handler must never see what the page held.
@@ -354,101 +332,141 @@ static bool tcmu_zc_fill_one(void *arg, u32 i, struct page *page, u32 off,
 		 */
 		if (!f->to_dev)
 			memzero_page(page, 0, PAGE_SIZE);
+		f->nr++;
 		return true;
 	}
 	/* partly covered (the rest is not the command's), or unmappable */
-	p->page = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
-	if (!p->page)
+	if (!tcmu_pool_try_charge(f->zc->pool, 1))
 		return false;
+	p->page = alloc_page(GFP_NOIO | __GFP_ZERO | __GFP_NOWARN);
+	if (!p->page) {
+		tcmu_pool_uncharge(f->zc->pool, 1);
+		return false;
+	}
 	p->own = true;
 	p->sg_page = page;
 	f->bounced++;
 	f->unmappable += !off && len == PAGE_SIZE;
 	if (f->to_dev)
 		memcpy_page(p->page, off, page, off, len);
+	f->nr++;
 	return true;
 }
 
-/* Iovecs of a slot: runs of chunks that touch in the window */
-static u32 tcmu_zc_count_iovs(const struct tcmu_zc_page *pages, u32 nr)
+/*
+ * Cut the data of @se_cmd into page chunks and fill the slot's pages
+ * with them, in one pass.  TCMU_ZC_CMDS when all of it is in; else the
+ * reason it takes the copy path (TCMU_ZC_FB_SIZE: more chunks than
+ * @f->max; TCMU_ZC_FB_NOMEM: no bounce page), with the bounce pages
+ * taken so far given back.
+ */
+static enum tcmu_zc_stat tcmu_zc_fill_chunks(struct tcmu_zc_fill *f,
+					     struct se_cmd *se_cmd)
 {
-	u32 i, n = nr ? 1 : 0;
+	size_t len = se_cmd->data_length;
+	struct scatterlist *sg;
+	unsigned int i;
 
-	for (i = 1; i < nr; i++)
-		if (pages[i - 1].off + pages[i - 1].len != PAGE_SIZE ||
-		    pages[i].off)
-			n++;
-	return n;
+	for_each_sg(se_cmd->t_data_sg, sg, se_cmd->t_data_nents, i) {
+		size_t at = sg->offset, sg_len = min_t(size_t, sg->length, len);
+		struct page *first = sg_page(sg);
+
+		len -= sg_len;
+		while (sg_len) {
+			u32 off = offset_in_page(at);
+			u32 clen = min_t(size_t, PAGE_SIZE - off, sg_len);
+
+			if (f->nr == f->max)
+				goto undo_size;
+			if (!tcmu_zc_fill_one(f, nth_page(first,
+							  at >> PAGE_SHIFT),
+					      off, clen))
+				goto undo_nomem;
+			at += clen;
+			sg_len -= clen;
+		}
+		if (!len)
+			break;
+	}
+	return TCMU_ZC_CMDS;
+
+undo_size:
+	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->pages, f->nr));
+	return TCMU_ZC_FB_SIZE;
+undo_nomem:
+	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->pages, f->nr));
+	return TCMU_ZC_FB_NOMEM;
 }
 
 /*
- * Whether @cmd can use the window: the slot pages its data needs, with
- * *@bounce (which the caller zeroed) counting the bounce pages among
- * them, or 0 when it takes the copy path (the reason counted).
+ * Whether @cmd may use the window at all; the reason it may not is
+ * counted.
  */
-static u32 tcmu_zc_fits(struct tcmu_dev *udev, struct tcmu_cmd *cmd,
-			u32 *bounce)
+static bool tcmu_zc_wants(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 {
 	struct tcmu_zc *zc = &udev->zc;
 	struct se_cmd *se_cmd = cmd->se_cmd;
-	u32 nr;
 
 	/* the window shows the se_cmd's pages, and nothing past them */
 	if (!tcmu_zc_enabled(zc) || !se_cmd->data_length ||
 	    !se_cmd->t_data_nents || cmd->data_len != se_cmd->data_length)
-		return 0;
+		return false;
 	if (se_cmd->data_length < READ_ONCE(udev->zc_min_bytes)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_SMALL, 1);
-		return 0;
+		return false;
 	}
 	if (se_cmd->se_cmd_flags & SCF_BIDI ||
 	    (se_cmd->data_direction != DMA_TO_DEVICE &&
 	     se_cmd->data_direction != DMA_FROM_DEVICE)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_BIDI, 1);
-		return 0;
+		return false;
 	}
 	if (se_cmd->data_direction == DMA_FROM_DEVICE &&
 	    !READ_ONCE(udev->zc_read)) {
 		tcmu_zc_count(zc, TCMU_ZC_FB_READ, 1);
-		return 0;
+		return false;
 	}
-	nr = tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
-			    se_cmd->data_length, tcmu_zc_count_partial, bounce);
-	if (nr > zc->slot_pages) {
-		tcmu_zc_count(zc, TCMU_ZC_FB_SIZE, 1);
-		return 0;
-	}
-	return nr;
+	return true;
 }
 
 /*
- * Fill @slot with the @nr chunks of @se_cmd's data (@f: what they came
- * to) and make it live.  False when there was no memory for its page
- * table or a bounce page; the slot is as before then.
+ * Fill @slot with @se_cmd's data and make it live: 0, or the reason it
+ * takes the copy path (the slot is as before then).  Each sg entry adds
+ * at most one chunk to what its pages' worth of bytes would take, which
+ * bounds the chunks without a pass to count them.
  */
-static bool tcmu_zc_fill_slot(struct tcmu_zc *zc, u32 slot,
-			      struct se_cmd *se_cmd, u32 nr,
-			      struct tcmu_zc_fill *f)
+static enum tcmu_zc_stat tcmu_zc_fill_slot(struct tcmu_zc *zc, u32 slot,
+					   struct se_cmd *se_cmd,
+					   struct tcmu_zc_fill *f)
 {
 	struct tcmu_zc_slot *s = &zc->slots[slot];
+	enum tcmu_zc_stat ret;
+	u64 max;
 
+	max = DIV_ROUND_UP_ULL((u64)se_cmd->data_length, PAGE_SIZE) +
+	      se_cmd->t_data_nents;
+	f->zc = zc;
+	f->max = min_t(u64, max, zc->slot_pages);
 	f->to_dev = se_cmd->data_direction == DMA_TO_DEVICE;
-	f->pages = kcalloc(nr, sizeof(*f->pages), GFP_NOIO | __GFP_NOWARN);
+	/* every field of a chunk is set as it is filled */
+	f->pages = kmalloc_array(f->max, sizeof(*f->pages),
+				 GFP_NOIO | __GFP_NOWARN);
 	if (!f->pages)
-		return false;
-	if (tcmu_zc_chunks(se_cmd->t_data_sg, se_cmd->t_data_nents,
-			   se_cmd->data_length, tcmu_zc_fill_one, f) != nr) {
-		tcmu_zc_put_own(f->pages, nr);
+		return TCMU_ZC_FB_NOMEM;
+	ret = tcmu_zc_fill_chunks(f, se_cmd);
+	if (ret != TCMU_ZC_CMDS) {
 		kfree(f->pages);
-		return false;
+		return ret;
 	}
 	s->pages = f->pages;
-	s->nr_pages = nr;
+	s->nr_pages = f->nr;
+	s->nr_iovs = f->iovs;
+	s->bytes = f->bytes;
 	s->ro = f->to_dev;
 	s->faulted = false;
 	/* a fault that sees LIVE sees the pages */
 	smp_store_release(&s->state, TCMU_ZC_S_LIVE);
-	return true;
+	return TCMU_ZC_CMDS;
 }
 
 /**
@@ -463,16 +481,11 @@ bool tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 {
 	struct tcmu_zc *zc = &udev->zc;
 	struct tcmu_zc_fill f = { };
-	u32 nr, slot, bounce = 0;
+	enum tcmu_zc_stat ret;
+	u32 slot;
 
-	nr = tcmu_zc_fits(udev, cmd, &bounce);
-	if (!nr)
+	if (!tcmu_zc_wants(udev, cmd))
 		return false;
-	/* bounce pages count against the pool like data area pages */
-	if (!tcmu_pool_try_charge(zc->pool, bounce)) {
-		tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
-		return false;
-	}
 
 	spin_lock(&zc->slot_lock);
 	slot = find_first_zero_bit(zc->busy, zc->nr_slots);
@@ -480,28 +493,27 @@ bool tcmu_zc_map(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 		__set_bit(slot, zc->busy);
 	spin_unlock(&zc->slot_lock);
 	if (slot >= zc->nr_slots) {
-		tcmu_pool_uncharge(zc->pool, bounce);
 		tcmu_zc_count(zc, TCMU_ZC_FB_FULL, 1);
 		return false;
 	}
 
-	if (!tcmu_zc_fill_slot(zc, slot, cmd->se_cmd, nr, &f)) {
-		tcmu_pool_uncharge(zc->pool, bounce);
+	ret = tcmu_zc_fill_slot(zc, slot, cmd->se_cmd, &f);
+	if (ret != TCMU_ZC_CMDS) {
 		spin_lock(&zc->slot_lock);
 		__clear_bit(slot, zc->busy);
 		spin_unlock(&zc->slot_lock);
-		tcmu_zc_count(zc, TCMU_ZC_FB_NOMEM, 1);
+		tcmu_zc_count(zc, ret, 1);
 		return false;
 	}
 
 	cmd->zc_slot = slot + 1;
-	cmd->zc_iovs = tcmu_zc_count_iovs(f.pages, nr);
+	cmd->zc_iovs = f.iovs;
 	tcmu_zc_count(zc, TCMU_ZC_CMDS, 1);
 	atomic_long_add(f.bounced, &zc->own_pages);
-	tcmu_zc_count(zc, TCMU_ZC_PAGES, nr - f.bounced);
+	tcmu_zc_count(zc, TCMU_ZC_PAGES, f.nr - f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_BOUNCED, f.bounced);
 	tcmu_zc_count(zc, TCMU_ZC_UNMAPPABLE, f.unmappable);
-	trace_tcmu_zc_map(udev->name, slot, nr, f.bounced, f.to_dev);
+	trace_tcmu_zc_map(udev->name, slot, f.nr, f.bounced, f.to_dev);
 	return true;
 }
 
@@ -512,6 +524,13 @@ u32 tcmu_zc_fill_iovs(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
 	const struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
 	u32 slot = cmd->zc_slot - 1, i, n = 0;
 
+	/* the usual case: whole pages, or one run of them, all the data */
+	if (s->nr_iovs == 1) {
+		iov[0].iov_base = (void __user *)(uintptr_t)
+			(tcmu_zc_offset(zc, slot, 0) + s->pages[0].off);
+		iov[0].iov_len = s->bytes;
+		return 1;
+	}
 	for (i = 0; i < s->nr_pages; i++) {
 		const struct tcmu_zc_page *p = &s->pages[i];
 
