@@ -360,7 +360,8 @@ fio_point() {
 	# shellcheck disable=SC2086 # $args is a list of options
 	fio --direct=1 --ioengine=libaio --time_based --runtime="$(ms "$runtime")" \
 		--ramp_time="$(ms "$ramp")" --group_reporting --norandommap \
-		--randrepeat=0 --output-format=json --output="$base.json" \
+		--randrepeat=0 --lat_percentiles=1 --output-format=json \
+		--output="$base.json" \
 		$args "${files[@]}" >"$base.log" 2>&1 || rc=$?
 	echo "$rc" >"$base.rc"
 	if [[ $handler == rbd ]]; then

@@ -105,7 +105,11 @@ def fio_metrics(path):
     job = jobs[0]
     rd, wr = job["read"], job["write"]
     main = rd if rd["io_bytes"] >= wr["io_bytes"] else wr
-    pct = main.get("clat_ns", {}).get("percentile", {})
+    # fio's total latency (lat: io_submit to completion) where the run
+    # asked for its percentiles; runs before --lat_percentiles have only
+    # clat's, which leaves out the time spent inside io_submit
+    lat = "lat" if "percentile" in main.get("lat_ns", {}) else "clat"
+    pct = main.get(lat + "_ns", {}).get("percentile", {})
     if rd["io_bytes"] + wr["io_bytes"] == 0:
         return None
     return {
@@ -113,6 +117,7 @@ def fio_metrics(path):
         "mibs": (rd["bw_bytes"] + wr["bw_bytes"]) / 2**20,
         "p50": pct.get("50.000000", 0) / 1000.0,
         "p99": pct.get("99.000000", 0) / 1000.0,
+        "lat": lat,
     }
 
 
@@ -196,6 +201,21 @@ def env(outdir):
             key, _, val = line.partition("=")
             vals[key] = val.strip()
     return vals
+
+
+def lat_note(runs):
+    """What the p50/p99 cells measure: fio's lat, or clat in old runs."""
+    kinds = {m["lat"] for rounds in runs.values() for m in rounds if m}
+    if kinds == {"lat"}:
+        return ("Latencies: fio's total latency (lat, from io_submit to "
+                "completion), not clat, which leaves out the time inside "
+                "io_submit, all of it where a path completes there.")
+    if kinds == {"clat"}:
+        return ("Latencies: fio's clat (from the end of io_submit to "
+                "completion: the time inside io_submit is not in it), "
+                "from fio runs made before the bench asked for lat.")
+    return ("Latencies: fio's lat where the run has it, clat elsewhere "
+            "(runs from before the bench asked for lat).")
 
 
 def copy_note(e):
@@ -439,7 +459,7 @@ def main():
                f"{e.get('reps', '?')} rounds; the targets take turns "
                f"within a round in an order that rotates each round. "
                f"Cells: median ±spread (max−min, % of the median). "
-               f"Ratios are of the medians.\n")
+               f"Ratios are of the medians. {lat_note(runs)}\n")
     if e.get("clock") == "icount":
         out.append("**Clock: instruction-counted** (QEMU `-icount "
                    "shift=0,sleep=off,align=off`). The guest's clock "
