@@ -65,6 +65,7 @@
  * created after the zap that removes it.
  */
 #include <linux/bitmap.h>
+#include <linux/cacheflush.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pfn_t.h>
@@ -104,6 +105,7 @@ struct tcmu_zc_page {
  * @nr_pages: pages in use
  * @nr_iovs: iovecs they come to (runs of pages that touch)
  * @bytes: the command's bytes in them
+ * @bounced: of the pages, bounce pages
  * @state: enum tcmu_zc_state; leaves LIVE only under tcmu_zc.lock held
  *	for write
  * @ro: WRITE data: the handler may not write it
@@ -114,6 +116,7 @@ struct tcmu_zc_slot {
 	u32 nr_pages;
 	u32 nr_iovs;
 	u32 bytes;
+	u32 bounced;
 	u8 state;
 	bool ro;
 	bool faulted;
@@ -462,6 +465,7 @@ static enum tcmu_zc_stat tcmu_zc_fill_slot(struct tcmu_zc *zc, u32 slot,
 	s->nr_pages = f->nr;
 	s->nr_iovs = f->iovs;
 	s->bytes = f->bytes;
+	s->bounced = f->bounced;
 	s->ro = f->to_dev;
 	s->faulted = false;
 	/* a fault that sees LIVE sees the pages */
@@ -557,6 +561,9 @@ void tcmu_zc_copy_back(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
 	const struct tcmu_zc_slot *s = tcmu_zc_cmd_slot(zc, cmd);
 	u32 i;
 
+	/* the request's own pages hold the data, and need no flush here */
+	if (!s->bounced && !ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE)
+		return;
 	for (i = 0; i < s->nr_pages && len; i++) {
 		const struct tcmu_zc_page *p = &s->pages[i];
 		u32 n = min_t(size_t, p->len, len);
