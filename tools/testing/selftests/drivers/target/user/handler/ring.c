@@ -181,11 +181,21 @@ static void parse_tmr(const struct tdev *d, uint32_t off, uint32_t len)
 	     t.tmr_type, t.cmd_cnt, buf);
 }
 
-static void received(const struct hcmd *c)
+static void received(struct tdev *d, const struct hcmd *c)
 {
 	unsigned long n = atomic_fetch_add(&cnt.commands, 1) + 1;
 
 	if (opt.exit_after && n == opt.exit_after) {
+		/*
+		 * Not in the middle of a completion: a worker that wrote a
+		 * response into the slot at cmd_tail but had not moved
+		 * cmd_tail yet would leave the next handler an entry that
+		 * is half command, half response.  The crash the tests mean
+		 * is of a handler with commands in its hands, not a torn
+		 * ring (a handler that can die anywhere resets the ring
+		 * when it starts, as tcmu-runner does).
+		 */
+		pthread_mutex_lock(&d->cpl_lock);
 		err("exit-after: got command %lu (id %u, op 0x%02x), exiting",
 		    n, c->id, c->cdb[0]);
 		fflush(NULL);
@@ -215,7 +225,7 @@ static struct hcmd *parse_entry(struct tdev *d, uint32_t head)
 		break;
 	case TCMU_OP_CMD:
 		c = parse_cmd(d, off, len);
-		received(c);
+		received(d, c);
 		break;
 	default:
 		die_ring("entry at %u: unknown op %u", off,
