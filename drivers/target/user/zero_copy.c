@@ -19,6 +19,16 @@
  * slot, or meet a full window or no memory for a bounce page take the
  * copy path; each reason has a counter.
  *
+ * What a slot shows is kept in an array of 32 bytes a page, which stays
+ * with the slot from one command to the next and grows to the largest
+ * command the slot has carried; the device frees them when it goes.  A
+ * slot's array is memory of the kernel's heap, not of the pool, and only
+ * slots in use at once have one: 2 KiB a slot for 256 KiB commands, 8
+ * KiB for 1 MiB ones (twice that where buffers do not start on a page),
+ * at most 2 MiB a device (128 slots of 1 MiB commands, unaligned).
+ * Allocating it per command cost more than the rest of the mapping: a
+ * kmalloc that init_on_alloc zeroes.
+ *
  * zero_copy_read exists because write notification has a price: a
  * handler that fills READ buffers with the CPU (pread() from a file,
  * memcpy) takes a fault per command (its first store maps the whole
@@ -101,7 +111,9 @@ struct tcmu_zc_page {
 
 /**
  * struct tcmu_zc_slot - the window pages of one command
- * @pages: @nr_pages entries, set before the slot goes live
+ * @pages: @nr_pages entries, set before the slot goes live; the array
+ *	(@cap entries) stays with the slot from command to command
+ * @cap: entries in @pages
  * @nr_pages: pages in use
  * @nr_iovs: iovecs they come to (runs of pages that touch)
  * @bytes: the command's bytes in them
@@ -113,6 +125,7 @@ struct tcmu_zc_page {
  */
 struct tcmu_zc_slot {
 	struct tcmu_zc_page *pages;
+	u32 cap;
 	u32 nr_pages;
 	u32 nr_iovs;
 	u32 bytes;
@@ -175,6 +188,10 @@ int tcmu_zc_init(struct tcmu_zc *zc, struct tcmu_pool *pool, pgoff_t base,
 /* All slots are free: the device's commands are gone, and its mappings. */
 void tcmu_zc_exit(struct tcmu_zc *zc)
 {
+	u32 i;
+
+	for (i = 0; zc->slots && i < zc->nr_slots; i++)
+		kfree(zc->slots[i].pages);
 	kfree(zc->slots);
 	bitmap_free(zc->busy);
 	if (zc->scratch)
@@ -284,11 +301,27 @@ static bool tcmu_zc_mappable(struct page *page)
 	       !is_zone_device_page(page) && !PageReserved(page);
 }
 
+/*
+ * Room for @n pages in @s's array.  The slot is not live (its pages are
+ * being filled), so no fault reads the array meanwhile.
+ */
+static bool tcmu_zc_slot_grow(struct tcmu_zc_slot *s, u32 n)
+{
+	struct tcmu_zc_page *pages;
+
+	pages = krealloc_array(s->pages, n, sizeof(*pages),
+			       GFP_NOIO | __GFP_NOWARN);
+	if (!pages)
+		return false;
+	s->pages = pages;
+	s->cap = n;
+	return true;
+}
+
 /**
  * struct tcmu_zc_fill - a slot's pages being filled from a command's data
  * @zc: the window
- * @pages: room for @max chunks
- * @max: the most chunks the data can come to, at most a slot's pages
+ * @s: the slot
  * @nr: chunks filled
  * @iovs: runs of chunks that touch in the window: the entry's iovecs
  * @bytes: in the chunks filled
@@ -298,8 +331,7 @@ static bool tcmu_zc_mappable(struct page *page)
  */
 struct tcmu_zc_fill {
 	struct tcmu_zc *zc;
-	struct tcmu_zc_page *pages;
-	u32 max;
+	struct tcmu_zc_slot *s;
 	u32 nr;
 	u32 iovs;
 	u32 bytes;
@@ -316,7 +348,7 @@ struct tcmu_zc_fill {
 static bool tcmu_zc_fill_one(struct tcmu_zc_fill *f, struct page *page,
 			     u32 off, u32 len)
 {
-	struct tcmu_zc_page *p = &f->pages[f->nr];
+	struct tcmu_zc_page *p = &f->s->pages[f->nr];
 
 	/* a new iovec unless it follows the previous chunk in the window */
 	if (!f->nr || off || p[-1].off + p[-1].len != PAGE_SIZE)
@@ -359,9 +391,9 @@ static bool tcmu_zc_fill_one(struct tcmu_zc_fill *f, struct page *page,
 /*
  * Cut the data of @se_cmd into page chunks and fill the slot's pages
  * with them, in one pass.  TCMU_ZC_CMDS when all of it is in; else the
- * reason it takes the copy path (TCMU_ZC_FB_SIZE: more chunks than
- * @f->max; TCMU_ZC_FB_NOMEM: no bounce page), with the bounce pages
- * taken so far given back.
+ * reason it takes the copy path (TCMU_ZC_FB_SIZE: more chunks than a
+ * slot has pages; TCMU_ZC_FB_NOMEM: no bounce page, or no room to grow
+ * the slot's array), with the bounce pages taken so far given back.
  */
 static enum tcmu_zc_stat tcmu_zc_fill_chunks(struct tcmu_zc_fill *f,
 					     struct se_cmd *se_cmd)
@@ -379,8 +411,14 @@ static enum tcmu_zc_stat tcmu_zc_fill_chunks(struct tcmu_zc_fill *f,
 			u32 off = offset_in_page(at);
 			u32 clen = min_t(size_t, PAGE_SIZE - off, sg_len);
 
-			if (f->nr == f->max)
-				goto undo_size;
+			if (f->nr == f->s->cap) {
+				if (f->s->cap == f->zc->slot_pages)
+					goto undo_size;
+				if (!tcmu_zc_slot_grow(f->s,
+						       min(f->s->cap * 2,
+							   f->zc->slot_pages)))
+					goto undo_nomem;
+			}
 			if (!tcmu_zc_fill_one(f, nth_page(first,
 							  at >> PAGE_SHIFT),
 					      off, clen))
@@ -394,10 +432,10 @@ static enum tcmu_zc_stat tcmu_zc_fill_chunks(struct tcmu_zc_fill *f,
 	return TCMU_ZC_CMDS;
 
 undo_size:
-	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->pages, f->nr));
+	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->s->pages, f->nr));
 	return TCMU_ZC_FB_SIZE;
 undo_nomem:
-	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->pages, f->nr));
+	tcmu_pool_uncharge(f->zc->pool, tcmu_zc_put_own(f->s->pages, f->nr));
 	return TCMU_ZC_FB_NOMEM;
 }
 
@@ -433,35 +471,29 @@ static bool tcmu_zc_wants(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 }
 
 /*
- * Fill @slot with @se_cmd's data and make it live: 0, or the reason it
- * takes the copy path (the slot is as before then).  Each sg entry adds
- * at most one chunk to what its pages' worth of bytes would take, which
- * bounds the chunks without a pass to count them.
+ * Fill @slot with @se_cmd's data and make it live: TCMU_ZC_CMDS, or the
+ * reason it takes the copy path (the slot is as before then, but for
+ * its array, which may have grown).  The array is sized for the data's
+ * pages; a buffer that does not start on a page, or an odder
+ * scatterlist, grows it as the pass goes.
  */
 static enum tcmu_zc_stat tcmu_zc_fill_slot(struct tcmu_zc *zc, u32 slot,
 					   struct se_cmd *se_cmd,
 					   struct tcmu_zc_fill *f)
 {
 	struct tcmu_zc_slot *s = &zc->slots[slot];
+	u64 need = DIV_ROUND_UP_ULL((u64)se_cmd->data_length, PAGE_SIZE);
 	enum tcmu_zc_stat ret;
-	u64 max;
 
-	max = DIV_ROUND_UP_ULL((u64)se_cmd->data_length, PAGE_SIZE) +
-	      se_cmd->t_data_nents;
-	f->zc = zc;
-	f->max = min_t(u64, max, zc->slot_pages);
-	f->to_dev = se_cmd->data_direction == DMA_TO_DEVICE;
-	/* every field of a chunk is set as it is filled */
-	f->pages = kmalloc_array(f->max, sizeof(*f->pages),
-				 GFP_NOIO | __GFP_NOWARN);
-	if (!f->pages)
+	if (s->cap < need &&
+	    !tcmu_zc_slot_grow(s, min_t(u64, need, zc->slot_pages)))
 		return TCMU_ZC_FB_NOMEM;
+	f->zc = zc;
+	f->s = s;
+	f->to_dev = se_cmd->data_direction == DMA_TO_DEVICE;
 	ret = tcmu_zc_fill_chunks(f, se_cmd);
-	if (ret != TCMU_ZC_CMDS) {
-		kfree(f->pages);
+	if (ret != TCMU_ZC_CMDS)
 		return ret;
-	}
-	s->pages = f->pages;
 	s->nr_pages = f->nr;
 	s->nr_iovs = f->iovs;
 	s->bytes = f->bytes;
@@ -689,8 +721,7 @@ void tcmu_zc_release(struct tcmu_dev *udev, struct tcmu_cmd *cmd)
 	up_write(&zc->lock);
 
 	tcmu_zc_free_own(zc, s->pages, s->nr_pages);
-	kfree(s->pages);
-	s->pages = NULL;
+	/* the array stays, for the slot's next command */
 	s->nr_pages = 0;
 	trace_tcmu_zc_unmap(udev->name, slot, 0, "free");
 	cmd->zc_slot = 0;
