@@ -493,9 +493,17 @@ static void *kick_storm(void *arg)
 	unsigned long n = 0;
 	uint32_t v = 0;
 
-	while (!atomic_load(&storm_stop)) {
+	for (;;) {
+		/*
+		 * Told to stop: the reader may have seen the device go
+		 * first, so one more kick says whether it has.
+		 */
+		bool last = atomic_load(&storm_stop);
+
 		if (write(d->fd, &v, sizeof(v)) == sizeof(v)) {
 			n++;
+			if (last)
+				break;
 			continue;
 		}
 		if (errno == EINTR)
