@@ -153,13 +153,13 @@ assert n == 1, "KUnit entry of Kconfig not found"
 open(d + "/Kconfig", "w").write(kc)
 # each suite is built into the file it tests, included at its end
 n = 0
-for f in ("pool.c", "data_area.c", "ring.c", "complete.c"):
+for f in ("pool.c", "data_area.c", "zero_copy.c", "ring.c", "complete.c"):
     c = open(d + "/" + f).read()
     c, k = re.subn(r'\n#if IS_ENABLED\(CONFIG_TCM_USER2_KUNIT_TEST\)\n'
                    r'#include "tests/\w+_kunit\.c"\n#endif\n', '', c)
     n += k
     open(d + "/" + f, "w").write(c)
-assert n == 4, "the KUnit suites' includes not found"
+assert n == 5, "the KUnit suites' includes not found"
 PY
 		;;
 	pool | data-area | zero-copy | ring | reclaim | completion | \

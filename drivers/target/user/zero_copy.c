@@ -961,3 +961,7 @@ int tcmu_zc_show(struct tcmu_dev *udev, char *b)
 	n += sprintf(b + n, "\n");
 	return n;
 }
+
+#if IS_ENABLED(CONFIG_TCM_USER2_KUNIT_TEST)
+#include "tests/zero_copy_kunit.c"
+#endif
