@@ -318,6 +318,12 @@ static bool tcmu_zc_slot_grow(struct tcmu_zc_slot *s, u32 n)
 	return true;
 }
 
+/* A chunk at @off starts where @prev ends in the window: one iovec */
+static bool tcmu_zc_follows(const struct tcmu_zc_page *prev, u32 off)
+{
+	return !off && prev->off + prev->len == PAGE_SIZE;
+}
+
 /**
  * struct tcmu_zc_fill - a slot's pages being filled from a command's data
  * @zc: the window
@@ -351,7 +357,7 @@ static bool tcmu_zc_fill_one(struct tcmu_zc_fill *f, struct page *page,
 	struct tcmu_zc_page *p = &f->s->pages[f->nr];
 
 	/* a new iovec unless it follows the previous chunk in the window */
-	if (!f->nr || off || p[-1].off + p[-1].len != PAGE_SIZE)
+	if (!f->nr || !tcmu_zc_follows(p - 1, off))
 		f->iovs++;
 	p->off = off;
 	p->len = len;
@@ -570,8 +576,7 @@ u32 tcmu_zc_fill_iovs(struct tcmu_zc *zc, const struct tcmu_cmd *cmd,
 	for (i = 0; i < s->nr_pages; i++) {
 		const struct tcmu_zc_page *p = &s->pages[i];
 
-		if (n && !p->off &&
-		    s->pages[i - 1].off + s->pages[i - 1].len == PAGE_SIZE) {
+		if (i && tcmu_zc_follows(p - 1, p->off)) {
 			iov[n - 1].iov_len += p->len;
 			continue;
 		}

@@ -187,6 +187,38 @@ static void zc_unaligned(struct kunit *test)
 }
 
 /*
+ * Two sg entries that each start 512 bytes into their page and end at
+ * its end: the chunks do not touch in the window, two iovecs.
+ */
+static void zc_two_runs(struct kunit *test)
+{
+	struct zc_test *t = zc_test_init(test);
+	struct tcmu_cmd cmd = { .zc_slot = 1 };
+	struct tcmu_zc_slot *s = &t->zc.slots[0];
+	struct tcmu_zc_fill f;
+	struct iovec iov[4];
+	u64 base = (u64)ZC_BASE << PAGE_SHIFT;
+	int i;
+
+	sg_init_table(t->sg, 2);
+	for (i = 0; i < 2; i++)
+		sg_set_page(&t->sg[i], nth_page(t->pages, i), PAGE_SIZE - 512,
+			    512);
+	zc_test_cmd(t, 2, 2 * (PAGE_SIZE - 512), DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, zc_test_fill(t, &f), TCMU_ZC_CMDS);
+	KUNIT_EXPECT_EQ(test, s->nr_pages, 2U);
+	KUNIT_EXPECT_EQ(test, s->nr_iovs, 2U);
+	KUNIT_EXPECT_EQ(test, s->bounced, 2U);
+	KUNIT_ASSERT_EQ(test, tcmu_zc_fill_iovs(&t->zc, &cmd, iov), 2U);
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_EQ(test, (u64)(uintptr_t)iov[i].iov_base,
+				base + i * PAGE_SIZE + 512);
+		KUNIT_EXPECT_EQ(test, iov[i].iov_len, PAGE_SIZE - 512);
+	}
+	zc_test_release(t);
+}
+
+/*
  * Three sg entries, each half a page into its page and a page long: six
  * chunks, more than the slot's four pages.  The copy path, with the
  * bounce pages taken on the way given back and the slot still free.
@@ -303,6 +335,7 @@ static void zc_array_kept(struct kunit *test)
 static struct kunit_case tcmu_zero_copy_cases[] = {
 	KUNIT_CASE(zc_whole_pages),
 	KUNIT_CASE(zc_unaligned),
+	KUNIT_CASE(zc_two_runs),
 	KUNIT_CASE(zc_too_many_chunks),
 	KUNIT_CASE(zc_pool_full),
 	KUNIT_CASE(zc_read_zeroed),
